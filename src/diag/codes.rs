@@ -1,0 +1,82 @@
+//! The registry of diagnostic codes.
+//!
+//! Every diagnostic mcp2 can print has one stable code here, with a one-line meaning. Editors, CI
+//! scripts and `--format json` consumers match on these strings, so a code is never renamed or
+//! reused for another meaning once released: retire it and add a new one instead.
+
+/// A stable diagnostic code such as `mcp2::check::unknown_upstream`.
+pub type Code = &'static str;
+
+// --- syntax: the .mcproute front-end ---------------------------------------------------------
+/// The text does not follow the .mcproute grammar.
+pub const SYNTAX_ERROR: Code = "mcp2::syntax::error";
+/// A word where a keyword was expected that is not one (often a typo: `upstrem`).
+pub const UNKNOWN_KEYWORD: Code = "mcp2::syntax::unknown_keyword";
+/// A string literal with an escape sequence we do not know.
+pub const BAD_ESCAPE: Code = "mcp2::syntax::bad_escape";
+/// A setting given twice in one block.
+pub const DUPLICATE_SETTING: Code = "mcp2::syntax::duplicate_setting";
+/// A habit from YAML or JSON (`key: value`, `{`-less blocks) written in .mcproute.
+pub const FOREIGN_SYNTAX: Code = "mcp2::syntax::foreign_syntax";
+
+// --- yaml: the YAML front-end ----------------------------------------------------------------
+/// The file is not well-formed YAML.
+pub const YAML_ERROR: Code = "mcp2::yaml::error";
+/// A key the YAML format does not have.
+pub const YAML_UNKNOWN_KEY: Code = "mcp2::yaml::unknown_key";
+/// A value of the wrong type (a list where a map belongs, a string where a number belongs).
+pub const YAML_WRONG_TYPE: Code = "mcp2::yaml::wrong_type";
+/// A key the YAML format requires is missing.
+pub const YAML_MISSING_KEY: Code = "mcp2::yaml::missing_key";
+
+// --- check: AST to Plan ----------------------------------------------------------------------
+/// Two declarations of the same upstream, profile or endpoint.
+pub const DUPLICATE: Code = "mcp2::check::duplicate";
+/// A reference to an upstream that is not declared.
+pub const UNKNOWN_UPSTREAM: Code = "mcp2::check::unknown_upstream";
+/// A reference to a profile that is not declared.
+pub const UNKNOWN_PROFILE: Code = "mcp2::check::unknown_profile";
+/// `${VAR}` names a variable that is not set and has no default.
+pub const UNSET_VARIABLE: Code = "mcp2::check::unset_variable";
+/// A `${` with no closing `}`, or an empty variable name.
+pub const BAD_VARIABLE: Code = "mcp2::check::bad_variable";
+/// A URL that does not parse, or is not http(s).
+pub const BAD_URL: Code = "mcp2::check::bad_url";
+/// A stdio command that is empty.
+pub const BAD_COMMAND: Code = "mcp2::check::bad_command";
+/// A duration such as `30s` that does not parse.
+pub const BAD_DURATION: Code = "mcp2::check::bad_duration";
+/// A rate such as `100/min` that does not parse.
+pub const BAD_RATE: Code = "mcp2::check::bad_rate";
+/// A glob that does not compile.
+pub const BAD_GLOB: Code = "mcp2::check::bad_glob";
+/// A regular expression that does not compile.
+pub const BAD_REGEX: Code = "mcp2::check::bad_regex";
+/// A rule that an earlier rule makes unreachable (warning).
+pub const SHADOWED_RULE: Code = "mcp2::check::shadowed_rule";
+/// Two endpoints that claim the same path under the same condition.
+pub const ENDPOINT_CONFLICT: Code = "mcp2::check::endpoint_conflict";
+/// An endpoint path that is not an absolute URL path, or collides with `/_mcp2/`.
+pub const BAD_PATH: Code = "mcp2::check::bad_path";
+/// A listen address that is not `host:port`.
+pub const BAD_LISTEN: Code = "mcp2::check::bad_listen";
+/// A header name or value that HTTP does not allow.
+pub const BAD_HEADER: Code = "mcp2::check::bad_header";
+/// A prefix template with an unknown placeholder.
+pub const BAD_PREFIX: Code = "mcp2::check::bad_prefix";
+/// Two renames that give the same public name, or a rename onto another item's name.
+pub const NAME_COLLISION: Code = "mcp2::check::name_collision";
+/// A logging setting out of range (unknown level, zero size).
+pub const BAD_LOGGING: Code = "mcp2::check::bad_logging";
+/// Nothing to serve: no upstreams or no endpoints after defaults.
+pub const EMPTY_PLAN: Code = "mcp2::check::empty_plan";
+/// A setting given more than once across files (listen, logging, default profile).
+pub const DUPLICATE_SETTING_ACROSS_FILES: Code = "mcp2::check::duplicate_global";
+/// A profile that uses no upstream (warning).
+pub const EMPTY_PROFILE: Code = "mcp2::check::empty_profile";
+/// A rename or describe that names an upstream outside the profile.
+pub const UPSTREAM_NOT_IN_PROFILE: Code = "mcp2::check::upstream_not_in_profile";
+
+// --- load: reading files ---------------------------------------------------------------------
+/// A route path that could not be read.
+pub const LOAD_ERROR: Code = "mcp2::load::error";

@@ -1,0 +1,28 @@
+//! mcp2: a production MCP gateway.
+//!
+//! mcp2 is a compiler in front of a proxy. Route files are compiled into one immutable [`plan::Plan`],
+//! and the gateway runs that plan. Each stage is a module with its own input and output types, and
+//! no module reaches backwards along the arrow:
+//!
+//! ```text
+//!  routes/*.mcproute ─┐                                   ┌─ /mcp, /mcp/{profile}  (hubs)
+//!  routes/*.yaml ─────┼─ syntax ─► AST ─► check ─► Plan ──┼─ /servers/{id}/mcp     (one upstream)
+//!  ${ENV} values ─────┘  (spans)         (diag)   (Arc)   ├─ stdio                  (one client)
+//!                                                          └─ /_mcp2/*              (admin)
+//! ```
+//!
+//! | stage      | module      | input → output                                   |
+//! |------------|-------------|--------------------------------------------------|
+//! | load       | [`source`]  | path → [`source::SourceSet`]                     |
+//! | parse      | [`syntax`]  | source file → [`syntax::ast::File`]              |
+//! | check      | [`check`]   | ASTs → [`plan::Plan`] or [`diag::Diagnostics`]   |
+//! | plan       | [`plan`]    | the compiled rules and the pure `decide()`       |
+//!
+//! Only [`cli`] renders diagnostics and chooses exit codes.
+
+pub mod check;
+pub mod cli;
+pub mod diag;
+pub mod plan;
+pub mod source;
+pub mod syntax;

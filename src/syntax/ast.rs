@@ -1,0 +1,219 @@
+//! The route AST: what a user wrote, with where they wrote it, and no meaning yet.
+//!
+//! Both front-ends (`.mcproute` and YAML) lower into these types, so one checker serves both.
+//! Values the checker must interpret (durations, rates, URLs, `${VAR}` templates, globs) stay as
+//! the strings the user wrote, with their spans: the checker reports their mistakes the same way
+//! whichever language they came from. Equality ignores spans ([`Spanned`]), so the AST of a YAML
+//! file and of its `mcp2 convert` output compare equal.
+
+use crate::source::{Span, Spanned};
+
+/// A string as written, after unescaping, with the span of the whole literal.
+pub type Str = Spanned<String>;
+
+/// One source file's declarations, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct File {
+    pub items: Vec<Item>,
+}
+
+/// A top-level declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Listen(Listen),
+    Upstream(Upstream),
+    Profile(Profile),
+    Endpoint(Endpoint),
+    Logging(Logging),
+    /// `default-profile NAME` (YAML `defaultProfile`): the profile served at `/mcp` when no
+    /// `endpoint` says otherwise.
+    DefaultProfile(Str),
+}
+
+/// `listen 127.0.0.1:8210` (YAML `listen: {host, port}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// `host:port` as written; the checker parses it.
+    pub addr: Str,
+    pub span: Span,
+}
+
+/// An MCP server mcp2 connects to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: Str,
+    /// `None` when the block names no transport; the checker reports it.
+    pub transport: Option<Spanned<Transport>>,
+    /// HTTP headers sent on every request to the upstream (http and sse only).
+    pub headers: Vec<KeyValue>,
+    /// Environment variables for a stdio child.
+    pub env: Vec<KeyValue>,
+    /// Working directory of a stdio child.
+    pub cwd: Option<Str>,
+    /// Per-request timeout (`30s`).
+    pub timeout: Option<Str>,
+    /// Connect / start-up timeout (`10s`).
+    pub connect_timeout: Option<Str>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// `stdio "npx" "-y" "pkg"`: the command and its arguments.
+    Stdio { command: Str, args: Vec<Str> },
+    /// `http "https://…/mcp"`: Streamable HTTP.
+    Http { url: Str },
+    /// `sse "https://…/sse"`: legacy HTTP+SSE (2024-11-05).
+    Sse { url: Str },
+}
+
+/// `NAME = "value"` in `header` and `env` settings. The value may hold `${VAR}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: Str,
+    pub value: Str,
+    pub span: Span,
+}
+
+/// An audience: which upstreams it sees, through which rules, under which names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Str,
+    pub meta: Meta,
+    /// Upstreams this profile aggregates, in order (order breaks name collisions). Empty means
+    /// every declared upstream, in declaration order.
+    pub uses: Vec<Str>,
+    /// Public-name template such as `{upstream}__`.
+    pub prefix: Option<Str>,
+    /// Filter, rename and describe rules, in the order written.
+    pub rules: Vec<Rule>,
+    pub limits: Vec<Limit>,
+    pub span: Span,
+}
+
+/// What a profile's `initialize` answer says about the server.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Meta {
+    pub name: Option<Str>,
+    pub version: Option<Str>,
+    pub description: Option<Str>,
+}
+
+/// The three kinds of things an MCP server offers that rules can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ItemKind {
+    Tool,
+    Prompt,
+    Resource,
+}
+
+impl ItemKind {
+    pub const ALL: [ItemKind; 3] = [ItemKind::Tool, ItemKind::Prompt, ItemKind::Resource];
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ItemKind::Tool => "tool",
+            ItemKind::Prompt => "prompt",
+            ItemKind::Resource => "resource",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+/// How a rule names items: `UPSTREAM/NAME` where both halves are globs, or `UPSTREAM matching
+/// /regex/` where the name is matched by a regular expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// A glob over upstream names (`*` for all).
+    pub upstream: Str,
+    pub name: NamePattern,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamePattern {
+    /// A glob (`search_*`); a plain name is a glob without wildcards.
+    Glob(Str),
+    /// A regular expression, written `/…/` in `.mcproute`.
+    Regex(Str),
+}
+
+/// One line in a profile's rule list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub kind: ItemKind,
+    pub body: RuleBody,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleBody {
+    /// `allow tool github/search_*`, `deny prompt * matching /^admin_/`.
+    Filter {
+        action: Spanned<Action>,
+        target: Target,
+    },
+    /// `rename tool github/search_code -> code_search`: exact original name, full public name.
+    Rename { upstream: Str, name: Str, to: Str },
+    /// `describe tool files/read_file "text"`: replaces the description clients see.
+    Describe { upstream: Str, name: Str, text: Str },
+}
+
+/// `limit github 100/min`, `limit tool github/search_* 10/s per client`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    pub scope: LimitScope,
+    /// `100/min` as written.
+    pub rate: Str,
+    /// `per client` / `per session` / `per key`; `None` means shared by every caller.
+    pub per: Option<Str>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitScope {
+    /// Every call to this upstream.
+    Upstream(Str),
+    /// Calls to the tools this target matches.
+    Tool(Target),
+}
+
+/// `endpoint "/mcp" -> safe`, `endpoint "/mcp/ops" -> ops when header X-Team == "ops"`,
+/// `endpoint "/servers/{upstream}/mcp" -> safe` (one endpoint per upstream of the profile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub path: Str,
+    pub profile: Str,
+    pub when: Option<Condition>,
+    pub span: Span,
+}
+
+/// A condition on the incoming HTTP request that selects among endpoints on one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// `header NAME == "value"`.
+    HeaderEquals { name: Str, value: Str, span: Span },
+    /// `header NAME` (present, any value).
+    HeaderPresent { name: Str, span: Span },
+}
+
+/// `logging { … }` (YAML `logging:`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Logging {
+    /// `debug|info|warn|error`, or an `EnvFilter` directive list (`info,mcp2::upstream=debug`).
+    pub level: Option<Str>,
+    /// JSON-lines log file; stderr only when unset.
+    pub file: Option<Str>,
+    pub max_size_mb: Option<Spanned<u64>>,
+    pub max_backups: Option<Spanned<u64>>,
+    pub max_age_days: Option<Spanned<u64>>,
+    pub compress: Option<Spanned<bool>>,
+    pub log_requests: Option<Spanned<bool>>,
+    pub log_responses: Option<Spanned<bool>>,
+    pub span: Span,
+}

@@ -1,0 +1,9 @@
+//! The `.mcproute` front-end (to be written).
+
+use super::ast;
+use crate::diag::Diagnostics;
+use crate::source::SourceFile;
+
+pub fn parse(_file: &SourceFile, _diags: &mut Diagnostics) -> ast::File {
+    ast::File::default()
+}
