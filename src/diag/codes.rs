@@ -18,6 +18,14 @@ pub const BAD_ESCAPE: Code = "mcp2::syntax::bad_escape";
 pub const DUPLICATE_SETTING: Code = "mcp2::syntax::duplicate_setting";
 /// A habit from YAML or JSON (`key: value`, `{`-less blocks) written in .mcproute.
 pub const FOREIGN_SYNTAX: Code = "mcp2::syntax::foreign_syntax";
+/// A keyword in the wrong place (`timeout` in a profile, `http` at the top level).
+pub const MISPLACED_SETTING: Code = "mcp2::syntax::misplaced_setting";
+/// A block whose `{` has no matching `}`.
+pub const UNCLOSED_BLOCK: Code = "mcp2::syntax::unclosed_block";
+/// A string literal with no closing quote on its line.
+pub const UNTERMINATED_STRING: Code = "mcp2::syntax::unterminated_string";
+/// A whole number too large for 64 bits.
+pub const BAD_NUMBER: Code = "mcp2::syntax::bad_number";
 
 // --- yaml: the YAML front-end ----------------------------------------------------------------
 /// The file is not well-formed YAML.

@@ -1,0 +1,507 @@
+//! Pest pairs → AST, one `lower_*` function per construct.
+//!
+//! The grammar fixes the shape of every pair, so these functions mostly walk children in order.
+//! They also report what the grammar cannot see: a setting given twice in a block, a bad escape
+//! in a string, a number too large. Catch-all pairs are handed to [`recover`]. A shape the
+//! grammar rules out is reported with [`Cx::internal`], never a panic.
+
+use pest::iterators::Pair;
+
+use super::keywords::Place;
+use super::{Cx, Rule, blocks, recover, strings};
+use crate::diag::{Diag, codes};
+use crate::source::{Span, Spanned};
+use crate::syntax::ast::{self, Item, Str};
+
+type P<'i> = Pair<'i, Rule>;
+
+/// Lowers the `file` pair: every item in order. `expose-per-upstream` becomes an endpoint of
+/// the file's `default-profile` (see [`lower_expose`]).
+pub(super) fn lower_file(cx: &mut Cx<'_>, file: P<'_>) -> ast::File {
+    let mut items = Vec::new();
+    let mut exposes = Vec::new();
+    let mut cascade = recover::Cascade::default();
+    for pair in file.into_inner() {
+        let span = cx.span_of(&pair);
+        let rule = pair.as_rule();
+        let item = match rule {
+            Rule::EOI => continue,
+            Rule::bad_item => {
+                recover::bad_item(cx, &mut cascade, pair);
+                continue;
+            }
+            Rule::upstream_block => lower_upstream(cx, pair).map(Item::Upstream),
+            Rule::profile_block => lower_profile(cx, pair).map(Item::Profile),
+            Rule::logging_block => lower_logging(cx, pair).map(Item::Logging),
+            Rule::listen => lower_listen(cx, pair).map(Item::Listen),
+            Rule::default_profile => lower_default_profile(cx, pair).map(Item::DefaultProfile),
+            Rule::endpoint => lower_endpoint(cx, pair).map(Item::Endpoint),
+            Rule::expose => lower_expose(cx, pair).map(Item::Endpoint),
+            _ => None,
+        };
+        match item {
+            Some(item) => {
+                if rule == Rule::expose {
+                    exposes.push(items.len());
+                }
+                items.push(item);
+            }
+            None => cx.internal(span, "item"),
+        }
+    }
+    fill_default_profile(&mut items, &exposes);
+    ast::File { items }
+}
+
+/// `expose-per-upstream` is served by the default profile: the name written by
+/// `default-profile` in the same file, else the profile literally named `default` (the checker
+/// reports it if there is none). A `default-profile` in another file is not seen here.
+fn fill_default_profile(items: &mut [Item], exposes: &[usize]) {
+    let default = items.iter().find_map(|item| match item {
+        Item::DefaultProfile(name) => Some(name.node.clone()),
+        _ => None,
+    });
+    let Some(default) = default else { return };
+    for &i in exposes {
+        if let Some(Item::Endpoint(endpoint)) = items.get_mut(i) {
+            endpoint.profile.node = default.clone();
+        }
+    }
+}
+
+// ─── values ──────────────────────────────────────────────────────────────────────────────────
+
+/// A name or value pair as a string: quoted strings are decoded (bad escapes reported at their
+/// place), bare tokens are taken as written. The span is the whole token, quotes included.
+pub(super) fn str_of(cx: &mut Cx<'_>, pair: P<'_>) -> Str {
+    let span = cx.span_of(&pair);
+    if pair.as_rule() != Rule::string {
+        return Spanned::new(pair.as_str().to_owned(), span);
+    }
+    let Some(inner) = pair.into_inner().next() else {
+        return Spanned::new(String::new(), span);
+    };
+    let base = inner.as_span().start();
+    let (value, bad) = strings::unescape_string(inner.as_str());
+    for b in bad {
+        let at = cx.span(base + b.range.start, base + b.range.end);
+        cx.push(
+            Diag::error(
+                codes::BAD_ESCAPE,
+                format!("bad escape in string: {}", b.why),
+            )
+            .at(at, "not a valid escape")
+            .help(r#"strings know \" \\ \n \t \r and \u{HEX}; write \\ for a backslash"#),
+        );
+    }
+    Spanned::new(value, span)
+}
+
+/// A regex: a `/…/` literal (only `\/` is unescaped) or a quoted string.
+fn regex_of(cx: &mut Cx<'_>, pair: P<'_>) -> Str {
+    let span = cx.span_of(&pair);
+    if pair.as_rule() != Rule::regex {
+        return str_of(cx, pair);
+    }
+    let inner = pair.into_inner().next().map_or("", |p| p.as_str());
+    Spanned::new(strings::unescape_regex(inner), span)
+}
+
+/// The value after a setting's keyword (`timeout 30s` → `30s`).
+fn value_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
+    let value = pair.into_inner().nth(1)?;
+    Some(str_of(cx, value))
+}
+
+fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
+    let value = pair.into_inner().nth(1)?;
+    let span = cx.span_of(&value);
+    match value.as_str().parse::<u64>() {
+        Ok(n) => Some(Spanned::new(n, span)),
+        Err(_) => {
+            cx.push(
+                Diag::error(codes::BAD_NUMBER, "this number is too large")
+                    .at(span, "does not fit in 64 bits"),
+            );
+            None
+        }
+    }
+}
+
+fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
+    let value = pair.into_inner().nth(1)?;
+    Some(Spanned::new(value.as_str() == "true", cx.span_of(&value)))
+}
+
+// ─── top-level line items ────────────────────────────────────────────────────────────────────
+
+fn lower_listen(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Listen> {
+    let span = cx.span_of(&pair);
+    let addr = value_of(cx, pair)?;
+    Some(ast::Listen { addr, span })
+}
+
+fn lower_default_profile(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
+    value_of(cx, pair)
+}
+
+fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let _kw = it.next()?;
+    let path = str_of(cx, it.next()?);
+    let _arrow = it.next()?;
+    let profile = str_of(cx, it.next()?);
+    let when = match it.next() {
+        Some(cond) => Some(lower_condition(cx, cond)?),
+        None => None,
+    };
+    Some(ast::Endpoint {
+        path,
+        profile,
+        when,
+        span,
+    })
+}
+
+fn lower_condition(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Condition> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner().skip(2);
+    let name = str_of(cx, it.next()?);
+    match it.nth(1) {
+        Some(value) => Some(ast::Condition::HeaderEquals {
+            name,
+            value: str_of(cx, value),
+            span,
+        }),
+        None => Some(ast::Condition::HeaderPresent { name, span }),
+    }
+}
+
+/// `expose-per-upstream PATH` is an endpoint of the default profile; the profile name is filled
+/// in by [`fill_default_profile`], with the span of the keyword.
+fn lower_expose(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let kw = it.next()?;
+    let profile = Spanned::new("default".to_owned(), cx.span_of(&kw));
+    let path = str_of(cx, it.next()?);
+    Some(ast::Endpoint {
+        path,
+        profile,
+        when: None,
+        span,
+    })
+}
+
+// ─── upstream ────────────────────────────────────────────────────────────────────────────────
+
+fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let kw = it.next()?;
+    let name = str_of(cx, it.next()?);
+    let mut block = blocks::Block::new(cx.span_of(&kw).to(name.span), "upstream");
+    let mut up = ast::Upstream {
+        name,
+        transport: None,
+        headers: Vec::new(),
+        env: Vec::new(),
+        cwd: None,
+        timeout: None,
+        connect_timeout: None,
+        span,
+    };
+    for p in it {
+        let at = cx.span_of(&p);
+        match p.as_rule() {
+            Rule::http | Rule::sse | Rule::stdio => {
+                let transport = lower_transport(cx, p)?;
+                if block.first(cx, "transport".into(), "the transport", at) {
+                    up.transport = Some(transport);
+                }
+            }
+            Rule::header => {
+                let kv = lower_key_value(cx, p)?;
+                let key = format!("header {}", kv.key.to_ascii_lowercase());
+                if block.first(cx, key, &format!("header `{}`", kv.key.node), at) {
+                    up.headers.push(kv);
+                }
+            }
+            Rule::env => {
+                let kv = lower_key_value(cx, p)?;
+                let key = format!("env {}", kv.key.node);
+                if block.first(cx, key, &format!("env `{}`", kv.key.node), at) {
+                    up.env.push(kv);
+                }
+            }
+            Rule::cwd => block.set(cx, &mut up.cwd, "cwd", p),
+            Rule::timeout => block.set(cx, &mut up.timeout, "timeout", p),
+            Rule::connect_timeout => block.set(cx, &mut up.connect_timeout, "connect-timeout", p),
+            _ => block.other(cx, p, Place::Upstream),
+        }
+    }
+    Some(up)
+}
+
+fn lower_transport(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<ast::Transport>> {
+    let span = cx.span_of(&pair);
+    let rule = pair.as_rule();
+    let mut values = pair.into_inner().skip(1);
+    let first = str_of(cx, values.next()?);
+    let transport = match rule {
+        Rule::http => ast::Transport::Http { url: first },
+        Rule::sse => ast::Transport::Sse { url: first },
+        _ => ast::Transport::Stdio {
+            command: first,
+            args: values.map(|v| str_of(cx, v)).collect(),
+        },
+    };
+    Some(Spanned::new(transport, span))
+}
+
+fn lower_key_value(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::KeyValue> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner().skip(1);
+    let key = str_of(cx, it.next()?);
+    let value = str_of(cx, it.nth(1)?);
+    Some(ast::KeyValue { key, value, span })
+}
+
+// ─── profile ─────────────────────────────────────────────────────────────────────────────────
+
+fn lower_profile(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Profile> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let kw = it.next()?;
+    let name = str_of(cx, it.next()?);
+    let mut block = blocks::Block::new(cx.span_of(&kw).to(name.span), "profile");
+    let mut profile = ast::Profile {
+        name,
+        meta: ast::Meta::default(),
+        uses: Vec::new(),
+        prefix: None,
+        rules: Vec::new(),
+        limits: Vec::new(),
+        span,
+    };
+    for p in it {
+        let at = cx.span_of(&p);
+        match p.as_rule() {
+            Rule::meta => lower_meta(cx, &mut block, &mut profile.meta, p),
+            Rule::use_list => {
+                let names = p
+                    .into_inner()
+                    .skip(1)
+                    .filter(|n| n.as_rule() != Rule::comma);
+                let names: Vec<Str> = names.map(|n| str_of(cx, n)).collect();
+                if block.first(cx, "use".into(), "`use`", at) {
+                    profile.uses = names;
+                }
+            }
+            Rule::prefix => block.set(cx, &mut profile.prefix, "prefix", p),
+            Rule::filter_rule => profile.rules.push(lower_filter(cx, p)?),
+            Rule::rename_rule | Rule::describe_rule => {
+                profile.rules.push(lower_rename_or_describe(cx, p)?);
+            }
+            Rule::limit => profile.limits.push(lower_limit(cx, p)?),
+            _ => block.other(cx, p, Place::Profile),
+        }
+    }
+    Some(profile)
+}
+
+/// `meta name "…" version "…"`: each key at most once per profile, across `meta` lines.
+fn lower_meta(cx: &mut Cx<'_>, block: &mut blocks::Block, meta: &mut ast::Meta, pair: P<'_>) {
+    for meta_pair in pair.into_inner().skip(1) {
+        let at = cx.span_of(&meta_pair);
+        let mut kv = meta_pair.into_inner();
+        let (Some(key), Some(value)) = (kv.next(), kv.next()) else {
+            cx.internal(at, "meta entry");
+            continue;
+        };
+        let (slot, word) = match key.as_rule() {
+            Rule::kw_name => (&mut meta.name, "name"),
+            Rule::kw_version => (&mut meta.version, "version"),
+            _ => (&mut meta.description, "description"),
+        };
+        let value = str_of(cx, value);
+        if block.first(cx, format!("meta {word}"), &format!("`meta {word}`"), at) {
+            *slot = Some(value);
+        }
+    }
+}
+
+fn lower_kind(pair: &P<'_>) -> ast::ItemKind {
+    match pair.clone().into_inner().next().map(|k| k.as_rule()) {
+        Some(Rule::kw_prompt) => ast::ItemKind::Prompt,
+        Some(Rule::kw_resource) => ast::ItemKind::Resource,
+        _ => ast::ItemKind::Tool,
+    }
+}
+
+fn lower_filter(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let action = it.next()?;
+    let action = Spanned::new(
+        match action.as_rule() {
+            Rule::kw_deny => ast::Action::Deny,
+            _ => ast::Action::Allow,
+        },
+        cx.span_of(&action),
+    );
+    let kind = lower_kind(&it.next()?);
+    let target = lower_target(cx, it.next()?)?;
+    Some(ast::Rule {
+        kind,
+        body: ast::RuleBody::Filter { action, target },
+        span,
+    })
+}
+
+/// `UPSTREAM/NAME` (globs) or `UPSTREAM matching /REGEX/`.
+fn lower_target(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Target> {
+    let span = cx.span_of(&pair);
+    let rule = pair.as_rule();
+    let mut it = pair.into_inner();
+    let upstream = str_of(cx, it.next()?);
+    let pattern = it.nth(1)?;
+    let name = match rule {
+        Rule::regex_target => ast::NamePattern::Regex(regex_of(cx, pattern)),
+        _ => ast::NamePattern::Glob(str_of(cx, pattern)),
+    };
+    Some(ast::Target {
+        upstream,
+        name,
+        span,
+    })
+}
+
+/// `rename KIND UPSTREAM/NAME -> NEW` and `describe KIND UPSTREAM/NAME "text"`.
+fn lower_rename_or_describe(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
+    let span = cx.span_of(&pair);
+    let rule = pair.as_rule();
+    let mut it = pair.into_inner().skip(1);
+    let kind = lower_kind(&it.next()?);
+    let mut item = it.next()?.into_inner();
+    let upstream = str_of(cx, item.next()?);
+    let name = str_of(cx, item.nth(1)?);
+    let body = if rule == Rule::rename_rule {
+        let to = str_of(cx, it.nth(1)?);
+        ast::RuleBody::Rename { upstream, name, to }
+    } else {
+        let text = str_of(cx, it.next()?);
+        ast::RuleBody::Describe {
+            upstream,
+            name,
+            text,
+        }
+    };
+    Some(ast::Rule { kind, body, span })
+}
+
+fn lower_limit(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Limit> {
+    let span = cx.span_of(&pair);
+    let form = pair.into_inner().nth(1)?;
+    let tool = form.as_rule() == Rule::limit_tool;
+    let mut it = form.into_inner();
+    let scope = if tool {
+        ast::LimitScope::Tool(lower_target(cx, it.nth(1)?)?)
+    } else {
+        ast::LimitScope::Upstream(str_of(cx, it.next()?))
+    };
+    let rate = str_of(cx, it.next()?);
+    let per = match it.next() {
+        Some(per) => Some(value_of(cx, per)?),
+        None => None,
+    };
+    Some(ast::Limit {
+        scope,
+        rate,
+        per,
+        span,
+    })
+}
+
+// ─── logging ─────────────────────────────────────────────────────────────────────────────────
+
+fn lower_logging(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Logging> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let kw = it.next()?;
+    let mut block = blocks::Block::new(cx.span_of(&kw), "logging");
+    let mut log = ast::Logging {
+        span,
+        ..ast::Logging::default()
+    };
+    for p in it {
+        match p.as_rule() {
+            Rule::level => block.set(cx, &mut log.level, "level", p),
+            Rule::log_file => block.set(cx, &mut log.file, "file", p),
+            Rule::max_size_mb => set_with(
+                cx,
+                &mut block,
+                &mut log.max_size_mb,
+                "max-size-mb",
+                p,
+                number_of,
+            ),
+            Rule::max_backups => set_with(
+                cx,
+                &mut block,
+                &mut log.max_backups,
+                "max-backups",
+                p,
+                number_of,
+            ),
+            Rule::max_age_days => set_with(
+                cx,
+                &mut block,
+                &mut log.max_age_days,
+                "max-age-days",
+                p,
+                number_of,
+            ),
+            Rule::compress => {
+                set_with(cx, &mut block, &mut log.compress, "compress", p, |cx, p| {
+                    bool_of(cx, p)
+                })
+            }
+            Rule::log_requests => set_with(
+                cx,
+                &mut block,
+                &mut log.log_requests,
+                "log-requests",
+                p,
+                |cx, p| bool_of(cx, p),
+            ),
+            Rule::log_responses => set_with(
+                cx,
+                &mut block,
+                &mut log.log_responses,
+                "log-responses",
+                p,
+                |cx, p| bool_of(cx, p),
+            ),
+            _ => block.other(cx, p, Place::Logging),
+        }
+    }
+    Some(log)
+}
+
+/// Sets a once-only setting read by `read`, reporting a second one.
+fn set_with<'i, T>(
+    cx: &mut Cx<'_>,
+    block: &mut blocks::Block,
+    slot: &mut Option<T>,
+    word: &str,
+    pair: P<'i>,
+    read: impl FnOnce(&mut Cx<'_>, P<'i>) -> Option<T>,
+) {
+    let at: Span = cx.span_of(&pair);
+    let Some(value) = read(cx, pair) else { return };
+    if block.first(cx, word.to_owned(), &format!("`{word}`"), at) {
+        *slot = Some(value);
+    }
+}
