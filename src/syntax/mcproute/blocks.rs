@@ -99,10 +99,7 @@ impl Block {
                 self.open = Open::Brace(cx.span(end.saturating_sub(1), end));
             }
             Some((Rule::yaml_colon, colon)) => cx.push(
-                Diag::error(
-                    codes::FOREIGN_SYNTAX,
-                    format!("a {} block opens with `{{`, not `:`", self.what),
-                )
+                Diag::error(codes::FOREIGN_SYNTAX, "a block opens with `{`, not `:`")
                 .at(colon, "YAML-style `:`")
                 .help(format!(
                     "write `{} {{` here and close the block with `}}`; settings inside are `KEYWORD value`, without `:`",
@@ -134,10 +131,12 @@ impl Block {
         )
         .at(brace, "this `{` has no matching `}`")
         .help("add `}` after the block's last setting");
-        let next = recover::word_at(cx.text, at.start as usize);
+        let rest = cx.text.get(at.start as usize..).unwrap_or("");
+        let next_at = at.start as usize + (rest.len() - rest.trim_start().len());
+        let next = recover::word_at(cx.text, next_at);
         if !next.is_empty() {
             diag = diag.also(
-                cx.span(at.start as usize, at.start as usize + next.len()),
+                cx.span(next_at, next_at + next.len()),
                 format!("`{next}` starts a new top-level item, so the block must end before it"),
             );
         }

@@ -283,7 +283,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         eq => "`=`",
         eqeq => "`==`",
         comma => "`,`",
-        slash => "`/`",
+        slash => "`/` and a name",
         block_open => "`{`",
         item_kind => "`tool`, `prompt` or `resource`",
         meta_pair => "`name`, `version` or `description`",
@@ -296,7 +296,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         kw_endpoint => "`endpoint`",
         kw_expose => "`expose-per-upstream`",
         kw_logging => "`logging`",
-        kw_matching => "`matching`",
+        kw_matching => "`matching /REGEX/`",
         kw_header => "`header`",
         kw_when => "`when`",
         kw_per => "`per`",
@@ -335,6 +335,17 @@ mod tests {
             for b in &KEYWORDS[i + 1..] {
                 assert_ne!(a.word, b.word, "keyword listed twice");
             }
+        }
+    }
+
+    #[test]
+    fn every_usage_example_parses_with_its_rule() {
+        use pest::Parser;
+        for kw in KEYWORDS {
+            let example = kw.usage.split("   ").next().unwrap_or(kw.usage);
+            let parsed = super::super::McprouteParser::parse(kw.rule, example);
+            assert!(parsed.is_ok(), "{}: {:?}", kw.word, parsed.err());
+            assert!(example.starts_with(kw.word), "{} != {example}", kw.word);
         }
     }
 

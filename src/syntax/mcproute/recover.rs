@@ -266,7 +266,18 @@ fn with_help(diag: Diag, help: Option<String>) -> Diag {
 /// "a name or a quoted string", from pest's positives in the grammar's own words.
 fn expected_text(positives: &[Rule], err: &Error<Rule>) -> String {
     let mut words: Vec<&str> = Vec::new();
-    for rule in positives {
+    // Pest reports only the alternatives that got furthest; a target has two forms, and when
+    // one was cut short the user may have meant either.
+    let mut positives = positives.to_vec();
+    for (one, other) in [
+        (Rule::slash, Rule::kw_matching),
+        (Rule::kw_matching, Rule::slash),
+    ] {
+        if positives.contains(&one) && !positives.contains(&other) {
+            positives.push(other);
+        }
+    }
+    for rule in &positives {
         if let Some(w) = keywords::describe(*rule)
             && !words.contains(&w)
         {
