@@ -8,7 +8,7 @@
 use pest::iterators::Pair;
 
 use super::keywords::Place;
-use super::{Cx, Rule, blocks, recover, strings};
+use super::{Cx, Rule, blocks, profile, recover, strings};
 use crate::diag::{Diag, codes};
 use crate::source::{Span, Spanned};
 use crate::syntax::ast::{self, Item, Str};
@@ -31,7 +31,7 @@ pub(super) fn lower_file(cx: &mut Cx<'_>, file: P<'_>) -> ast::File {
                 continue;
             }
             Rule::upstream_block => lower_upstream(cx, pair).map(Item::Upstream),
-            Rule::profile_block => lower_profile(cx, pair).map(Item::Profile),
+            Rule::profile_block => profile::lower_profile(cx, pair).map(Item::Profile),
             Rule::logging_block => lower_logging(cx, pair).map(Item::Logging),
             Rule::listen => lower_listen(cx, pair).map(Item::Listen),
             Rule::default_profile => lower_default_profile(cx, pair).map(Item::DefaultProfile),
@@ -97,18 +97,8 @@ pub(super) fn str_of(cx: &mut Cx<'_>, pair: P<'_>) -> Str {
     Spanned::new(value, span)
 }
 
-/// A regex: a `/…/` literal (only `\/` is unescaped) or a quoted string.
-fn regex_of(cx: &mut Cx<'_>, pair: P<'_>) -> Str {
-    let span = cx.span_of(&pair);
-    if pair.as_rule() != Rule::regex {
-        return str_of(cx, pair);
-    }
-    let inner = pair.into_inner().next().map_or("", |p| p.as_str());
-    Spanned::new(strings::unescape_regex(inner), span)
-}
-
 /// The value after a setting's keyword (`timeout 30s` → `30s`).
-fn value_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
+pub(super) fn value_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
     let value = pair.into_inner().nth(1)?;
     Some(str_of(cx, value))
 }
@@ -266,162 +256,6 @@ fn lower_key_value(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::KeyValue> {
     let key = str_of(cx, it.next()?);
     let value = str_of(cx, it.nth(1)?);
     Some(ast::KeyValue { key, value, span })
-}
-
-// ─── profile ─────────────────────────────────────────────────────────────────────────────────
-
-fn lower_profile(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Profile> {
-    let span = cx.span_of(&pair);
-    let mut it = pair.into_inner();
-    let kw = it.next()?;
-    let name = str_of(cx, it.next()?);
-    let mut block = blocks::Block::new(cx.span_of(&kw).to(name.span), "profile");
-    let mut profile = ast::Profile {
-        name,
-        meta: ast::Meta::default(),
-        uses: Vec::new(),
-        prefix: None,
-        rules: Vec::new(),
-        limits: Vec::new(),
-        span,
-    };
-    for p in it {
-        let at = cx.span_of(&p);
-        match p.as_rule() {
-            Rule::meta => lower_meta(cx, &mut block, &mut profile.meta, p),
-            Rule::use_list => {
-                let names = p
-                    .into_inner()
-                    .skip(1)
-                    .filter(|n| n.as_rule() != Rule::comma);
-                let names: Vec<Str> = names.map(|n| str_of(cx, n)).collect();
-                if block.first(cx, "use".into(), "`use`", at) {
-                    profile.uses = names;
-                }
-            }
-            Rule::prefix => block.set(cx, &mut profile.prefix, "prefix", p),
-            Rule::filter_rule => profile.rules.push(lower_filter(cx, p)?),
-            Rule::rename_rule | Rule::describe_rule => {
-                profile.rules.push(lower_rename_or_describe(cx, p)?);
-            }
-            Rule::limit => profile.limits.push(lower_limit(cx, p)?),
-            _ => block.other(cx, p, Place::Profile),
-        }
-    }
-    Some(profile)
-}
-
-/// `meta name "…" version "…"`: each key at most once per profile, across `meta` lines.
-fn lower_meta(cx: &mut Cx<'_>, block: &mut blocks::Block, meta: &mut ast::Meta, pair: P<'_>) {
-    for meta_pair in pair.into_inner().skip(1) {
-        let at = cx.span_of(&meta_pair);
-        let mut kv = meta_pair.into_inner();
-        let (Some(key), Some(value)) = (kv.next(), kv.next()) else {
-            cx.internal(at, "meta entry");
-            continue;
-        };
-        let (slot, word) = match key.as_rule() {
-            Rule::kw_name => (&mut meta.name, "name"),
-            Rule::kw_version => (&mut meta.version, "version"),
-            _ => (&mut meta.description, "description"),
-        };
-        let value = str_of(cx, value);
-        if block.first(cx, format!("meta {word}"), &format!("`meta {word}`"), at) {
-            *slot = Some(value);
-        }
-    }
-}
-
-fn lower_kind(pair: &P<'_>) -> ast::ItemKind {
-    match pair.clone().into_inner().next().map(|k| k.as_rule()) {
-        Some(Rule::kw_prompt) => ast::ItemKind::Prompt,
-        Some(Rule::kw_resource) => ast::ItemKind::Resource,
-        _ => ast::ItemKind::Tool,
-    }
-}
-
-fn lower_filter(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
-    let span = cx.span_of(&pair);
-    let mut it = pair.into_inner();
-    let action = it.next()?;
-    let action = Spanned::new(
-        match action.as_rule() {
-            Rule::kw_deny => ast::Action::Deny,
-            _ => ast::Action::Allow,
-        },
-        cx.span_of(&action),
-    );
-    let kind = lower_kind(&it.next()?);
-    let target = lower_target(cx, it.next()?)?;
-    Some(ast::Rule {
-        kind,
-        body: ast::RuleBody::Filter { action, target },
-        span,
-    })
-}
-
-/// `UPSTREAM/NAME` (globs) or `UPSTREAM matching /REGEX/`.
-fn lower_target(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Target> {
-    let span = cx.span_of(&pair);
-    let rule = pair.as_rule();
-    let mut it = pair.into_inner();
-    let upstream = str_of(cx, it.next()?);
-    let pattern = it.nth(1)?;
-    let name = match rule {
-        Rule::regex_target => ast::NamePattern::Regex(regex_of(cx, pattern)),
-        _ => ast::NamePattern::Glob(str_of(cx, pattern)),
-    };
-    Some(ast::Target {
-        upstream,
-        name,
-        span,
-    })
-}
-
-/// `rename KIND UPSTREAM/NAME -> NEW` and `describe KIND UPSTREAM/NAME "text"`.
-fn lower_rename_or_describe(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
-    let span = cx.span_of(&pair);
-    let rule = pair.as_rule();
-    let mut it = pair.into_inner().skip(1);
-    let kind = lower_kind(&it.next()?);
-    let mut item = it.next()?.into_inner();
-    let upstream = str_of(cx, item.next()?);
-    let name = str_of(cx, item.nth(1)?);
-    let body = if rule == Rule::rename_rule {
-        let to = str_of(cx, it.nth(1)?);
-        ast::RuleBody::Rename { upstream, name, to }
-    } else {
-        let text = str_of(cx, it.next()?);
-        ast::RuleBody::Describe {
-            upstream,
-            name,
-            text,
-        }
-    };
-    Some(ast::Rule { kind, body, span })
-}
-
-fn lower_limit(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Limit> {
-    let span = cx.span_of(&pair);
-    let form = pair.into_inner().nth(1)?;
-    let tool = form.as_rule() == Rule::limit_tool;
-    let mut it = form.into_inner();
-    let scope = if tool {
-        ast::LimitScope::Tool(lower_target(cx, it.nth(1)?)?)
-    } else {
-        ast::LimitScope::Upstream(str_of(cx, it.next()?))
-    };
-    let rate = str_of(cx, it.next()?);
-    let per = match it.next() {
-        Some(per) => Some(value_of(cx, per)?),
-        None => None,
-    };
-    Some(ast::Limit {
-        scope,
-        rate,
-        per,
-        span,
-    })
 }
 
 // ─── logging ─────────────────────────────────────────────────────────────────────────────────

@@ -3,8 +3,8 @@
 //! Three steps, one module each:
 //! 1. the pest grammar (`grammar/mcproute.pest`, derived below) reads the whole file; it never
 //!    fails, because unknown lines become `bad_item`/`bad_setting` catch-alls;
-//! 2. [`lower`] turns the pairs into the AST, one small `lower_*` function per construct,
-//!    reporting duplicates, bad escapes and numbers as it goes;
+//! 2. [`lower`] (with [`profile`] and [`blocks`]) turns the pairs into the AST, one small
+//!    `lower_*` function per construct, reporting duplicates, bad escapes and numbers as it goes;
 //! 3. [`recover`] explains each catch-all: a typo'd keyword, a YAML habit, a missing `->`…
 //!
 //! No pest type leaves this module. [`lexes_as`] lets the printer ask whether a value can be
@@ -13,6 +13,7 @@
 mod blocks;
 mod keywords;
 mod lower;
+mod profile;
 mod recover;
 mod strings;
 #[cfg(test)]
