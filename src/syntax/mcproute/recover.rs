@@ -28,19 +28,24 @@ impl Cascade {
     /// `}` that closes it.
     fn should_report(&mut self, text: &str, start: usize, end: usize) -> bool {
         let indent = start - line_start(text, start);
+        let rest = text.get(start..end).unwrap_or("");
         let continues = self.last.is_some_and(|(last_end, last_indent)| {
             let between = text.get(last_end..start).unwrap_or("");
             let quiet = between.lines().all(|l| {
                 let l = l.trim();
                 l.is_empty() || l.starts_with('#') || l.starts_with("//")
             });
-            let rest = text.get(start..end).unwrap_or("");
             quiet && (indent > last_indent || rest.starts_with('}'))
         });
-        if !continues {
+        if continues {
+            if let Some(last) = &mut self.last {
+                last.0 = end;
+            }
+        } else if rest.trim_end().ends_with('}') {
+            // A swallowed block is complete: what follows it is not its body.
+            self.last = None;
+        } else {
             self.last = Some((end, indent));
-        } else if let Some(last) = &mut self.last {
-            last.0 = end;
         }
         !continues
     }

@@ -63,6 +63,13 @@ fn a_yaml_document_is_one_diagnostic_not_one_per_line() {
 }
 
 #[test]
+fn a_bad_line_after_a_skipped_block_is_still_reported() {
+    let p = parse("upstrem a {\n  http \"u\"\n}\n  lissten 1.2.3.4:5\n");
+    let underlined: Vec<&str> = p.diags.sorted().iter().map(|d| p.underlined(d)).collect();
+    assert_eq!(underlined, ["upstrem", "lissten"]);
+}
+
+#[test]
 fn yaml_key_in_a_block_shows_the_setting_form() {
     let (p, d) = one("upstream g {\n  http \"u\"\n  timeout: 30s\n}\n");
     assert_eq!(d.code, codes::FOREIGN_SYNTAX);

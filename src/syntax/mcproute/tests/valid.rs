@@ -351,6 +351,9 @@ fn layout_is_free_within_lines_and_blocks() {
     let crlf = parse("listen 1.2.3.4:5\r\nupstream a {\r\n  http \"u\"\r\n}\r\n");
     assert!(crlf.diags.is_empty(), "{:#?}", crlf.diags);
     assert_eq!(crlf.file.items.len(), 2);
+    let bom = parse("\u{FEFF}listen 1.2.3.4:5\n");
+    assert!(bom.diags.is_empty(), "{:#?}", bom.diags);
+    assert_eq!(bom.file.items.len(), 1);
 }
 
 #[test]
