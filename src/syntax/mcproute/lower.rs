@@ -206,20 +206,29 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
         let at = cx.span_of(&p);
         match p.as_rule() {
             Rule::http | Rule::sse | Rule::stdio => {
-                let transport = lower_transport(cx, p)?;
+                let Some(transport) = lower_transport(cx, p) else {
+                    cx.internal(at, "transport");
+                    continue;
+                };
                 if block.first(cx, "transport".into(), "the transport", at) {
                     up.transport = Some(transport);
                 }
             }
             Rule::header => {
-                let kv = lower_key_value(cx, p)?;
+                let Some(kv) = lower_key_value(cx, p) else {
+                    cx.internal(at, "header");
+                    continue;
+                };
                 let key = format!("header {}", kv.key.to_ascii_lowercase());
                 if block.first(cx, key, &format!("header `{}`", kv.key.node), at) {
                     up.headers.push(kv);
                 }
             }
             Rule::env => {
-                let kv = lower_key_value(cx, p)?;
+                let Some(kv) = lower_key_value(cx, p) else {
+                    cx.internal(at, "env");
+                    continue;
+                };
                 let key = format!("env {}", kv.key.node);
                 if block.first(cx, key, &format!("env `{}`", kv.key.node), at) {
                     up.env.push(kv);

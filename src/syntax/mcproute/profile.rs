@@ -41,15 +41,30 @@ pub(super) fn lower_profile(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Profile
                 }
             }
             Rule::prefix => block.set(cx, &mut profile.prefix, "prefix", p),
-            Rule::filter_rule => profile.rules.push(lower_filter(cx, p)?),
-            Rule::rename_rule | Rule::describe_rule => {
-                profile.rules.push(lower_rename_or_describe(cx, p)?);
+            Rule::filter_rule => {
+                let rule = lower_filter(cx, p);
+                push_or_report(cx, &mut profile.rules, rule, at);
             }
-            Rule::limit => profile.limits.push(lower_limit(cx, p)?),
+            Rule::rename_rule | Rule::describe_rule => {
+                let rule = lower_rename_or_describe(cx, p);
+                push_or_report(cx, &mut profile.rules, rule, at);
+            }
+            Rule::limit => {
+                let limit = lower_limit(cx, p);
+                push_or_report(cx, &mut profile.limits, limit, at);
+            }
             _ => block.other(cx, p, Place::Profile),
         }
     }
     Some(profile)
+}
+
+/// Keeps a lowered rule or limit; a shape the grammar rules out is reported, not fatal.
+fn push_or_report<T>(cx: &mut Cx<'_>, list: &mut Vec<T>, item: Option<T>, at: crate::source::Span) {
+    match item {
+        Some(item) => list.push(item),
+        None => cx.internal(at, "rule"),
+    }
 }
 
 /// `meta name "…" version "…"`: each key at most once per profile, across `meta` lines.
