@@ -103,6 +103,10 @@ impl Place {
             })
         };
         match (self, key) {
+            (_, "<<") => help(
+                "YAML merge keys are not supported; write the keys out, or alias a whole value \
+                 (`headers: *common_headers`)",
+            ),
             (Place::Top, "mcpServers" | "mcp_servers" | "mcp-servers") => Some(Hint {
                 message: Some(format!(
                     "`{key}` is the key of a client's server list (Claude Desktop, Cursor, VS Code), not of an mcp2 route file"

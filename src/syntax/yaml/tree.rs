@@ -68,6 +68,16 @@ impl Node {
         matches!(self.value, Value::Scalar(_)) && !self.is_null()
     }
 
+    /// Whether this is a mapping with `key` among its keys.
+    pub fn has_key(&self, key: &str) -> bool {
+        match &self.value {
+            Value::Map(pairs) => pairs
+                .iter()
+                .any(|p| matches!(&p.key.value, Value::Scalar(s) if s.text == key)),
+            _ => false,
+        }
+    }
+
     fn count(&self) -> usize {
         match &self.value {
             Value::Scalar(_) => 1,

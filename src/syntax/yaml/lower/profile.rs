@@ -130,6 +130,14 @@ fn server_entry(
 }
 
 fn filter(r: &mut Reader, server: &Str, kind: ItemKind, node: &Node, rules: &mut Vec<Rule>) {
+    if let Value::Seq(_) = node.value {
+        r.wrong_type_help(
+            node,
+            "`allow` and/or `deny` lists",
+            "write `{ allow: [...] }` to keep only these, or `{ deny: [...] }` to hide them",
+        );
+        return;
+    }
     let Some(f) = r.fields(node, Place::Filter) else {
         return;
     };

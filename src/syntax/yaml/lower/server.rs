@@ -22,6 +22,9 @@ pub struct Servers {
 
 const KINDS: [&str; 3] = ["stdio", "http", "sse"];
 
+/// Keys that belong under `transport:` but are sometimes written beside it.
+const FLAT_TRANSPORT_KEYS: [&str; 6] = ["transportType", "type", "kind", "url", "command", "args"];
+
 pub fn servers(r: &mut Reader, node: &Node) -> Servers {
     let mut out = Servers {
         upstreams: Vec::new(),
@@ -55,8 +58,12 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
     let Some(f) = r.fields(&pair.value, Place::Server) else {
         return (up, None);
     };
+    // Transport keys written at the server level (the Go prototype's `transportType`, a
+    // client's `command`) already get their own help; "needs `transport`" would only repeat it.
+    let misplaced_transport = FLAT_TRANSPORT_KEYS.iter().any(|k| pair.value.has_key(k));
     match f.get("transport") {
         Some(t) => transport(r, &mut up, t),
+        None if misplaced_transport => {}
         None => r.missing(
             name.span,
             "transport",

@@ -261,3 +261,34 @@ fn bare_numbers_are_not_rates_and_limits_per_is_not_a_period() {
     assert_eq!(p.underlined(p.one(codes::YAML_WRONG_TYPE)), "100");
     assert_eq!(p.underlined(p.one(codes::YAML_BAD_VALUE)), "1m");
 }
+
+#[test]
+fn a_filter_written_as_a_bare_list_says_allow_or_deny() {
+    let p = parse(&format!(
+        "servers:\n  a:\n    {HTTP}\nprofiles:\n  p:\n    servers:\n      a: {{ tools: [\"read_*\"] }}\n"
+    ));
+    let d = p.one(codes::YAML_WRONG_TYPE);
+    assert_eq!(p.underlined(d), "[\"read_*\"]");
+    assert!(
+        d.help.as_deref().unwrap().contains("{ allow: [...] }"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn transport_keys_beside_transport_are_explained_once() {
+    let p = parse("servers:\n  a:\n    command: npx\n    args: [-y, pkg]\n");
+    let found: Vec<_> = p
+        .diags
+        .sorted()
+        .iter()
+        .map(|d| (d.code, p.underlined(d)))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (codes::YAML_UNKNOWN_KEY, "command"),
+            (codes::YAML_UNKNOWN_KEY, "args")
+        ]
+    );
+}

@@ -314,3 +314,17 @@ fn spans_point_at_what_was_written() {
     }
     assert_eq!(seen, 4);
 }
+
+#[test]
+fn byte_order_marks_and_crlf_line_ends_keep_spans_exact() {
+    let text = "\u{feff}servers:\r\n  github:\r\n    transport: { kind: http, url: \"http://127.0.0.1:1/mcp\" }\r\n";
+    let parsed = clean(text);
+    let Some(Item::Upstream(u)) = parsed.file.items.first() else {
+        panic!("{:?}", parsed.file)
+    };
+    assert_eq!(parsed.text(u.name.span), "github");
+    let Transport::Http { url } = &u.transport.as_ref().unwrap().node else {
+        panic!()
+    };
+    assert_eq!(parsed.text(url.span), "\"http://127.0.0.1:1/mcp\"");
+}

@@ -4,6 +4,7 @@
 mod errors;
 mod examples;
 mod fuzz;
+mod golden;
 
 use crate::diag::{Diag, Diagnostics};
 use crate::source::{SourceSet, Span, Spanned};
