@@ -67,6 +67,7 @@ mod events;
 mod keys;
 mod lower;
 mod read;
+mod syntax_error;
 mod tree;
 
 #[cfg(test)]

@@ -198,6 +198,10 @@ impl Reader<'_> {
                 self.wrong_type_help(node, expected, "write the number without quotes");
                 return None;
             }
+            if s.style == Style::Plain && yaml_serde::from_str::<f64>(&s.text).is_ok() {
+                self.wrong_type_help(node, expected, "write a whole number, 0 or more");
+                return None;
+            }
         }
         self.wrong_type(node, expected);
         None

@@ -60,6 +60,13 @@ fn wrong_types_underline_the_value_and_say_what_was_expected() {
     let d = p.one(codes::YAML_WRONG_TYPE);
     assert_eq!(d.help.as_deref(), Some("write the number without quotes"));
 
+    let p = parse("logging: { maxBackups: -1 }\n");
+    let d = p.one(codes::YAML_WRONG_TYPE);
+    assert_eq!(
+        (p.underlined(d), d.help.as_deref()),
+        ("-1", Some("write a whole number, 0 or more"))
+    );
+
     let p = parse("logging: { compress: yes }\n");
     assert_eq!(p.underlined(p.one(codes::YAML_WRONG_TYPE)), "yes");
 }
