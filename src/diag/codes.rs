@@ -36,6 +36,12 @@ pub const YAML_UNKNOWN_KEY: Code = "mcp2::yaml::unknown_key";
 pub const YAML_WRONG_TYPE: Code = "mcp2::yaml::wrong_type";
 /// A key the YAML format requires is missing.
 pub const YAML_MISSING_KEY: Code = "mcp2::yaml::missing_key";
+/// The same key twice in one YAML mapping.
+pub const YAML_DUPLICATE_KEY: Code = "mcp2::yaml::duplicate_key";
+/// A known key where it does not apply (a `url` on a stdio transport).
+pub const YAML_MISPLACED_KEY: Code = "mcp2::yaml::misplaced_key";
+/// A value outside the set its key allows (a transport `kind` other than stdio, http or sse).
+pub const YAML_BAD_VALUE: Code = "mcp2::yaml::bad_value";
 
 // --- check: AST to Plan ----------------------------------------------------------------------
 /// Two declarations of the same upstream, profile or endpoint.

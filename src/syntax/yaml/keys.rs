@@ -1,0 +1,210 @@
+//! The key schema of the YAML format: which keys each mapping has, and friendly help for keys
+//! people bring from elsewhere (the Go prototype, a client's `mcpServers` file, other gateways).
+//!
+//! Only names live here; what a key means is the lowering's business.
+
+/// A kind of mapping in the format, named by where it sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Top,
+    Listen,
+    Logging,
+    Server,
+    Transport,
+    RateLimit,
+    Profile,
+    Metadata,
+    /// One entry of `profiles.P.servers`.
+    ProfileServer,
+    /// `tools:` / `prompts:` / `resources:` filters.
+    Filter,
+    /// `rename:` / `describe:`, keyed by item kind.
+    PerKind,
+    Limits,
+    Hub,
+}
+
+/// Help for a key that is not in the schema but says what its writer meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hint {
+    /// Replaces the usual "unknown key" message when the key says more than a typo would.
+    pub message: Option<String>,
+    pub help: String,
+}
+
+impl Place {
+    /// How messages name this mapping (`expected a mapping for a server`).
+    pub fn what(self) -> &'static str {
+        match self {
+            Place::Top => "the top level of the file",
+            Place::Listen => "`listen`",
+            Place::Logging => "`logging`",
+            Place::Server => "a server",
+            Place::Transport => "`transport`",
+            Place::RateLimit => "`rateLimit`",
+            Place::Profile => "a profile",
+            Place::Metadata => "`metadata`",
+            Place::ProfileServer => "a profile's server entry",
+            Place::Filter => "a filter",
+            Place::PerKind => "this setting",
+            Place::Limits => "`limits`",
+            Place::Hub => "`hub`",
+        }
+    }
+
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Place::Top => &[
+                "defaultProfile",
+                "listen",
+                "logging",
+                "servers",
+                "profiles",
+                "hub",
+                "exposePerServer",
+            ],
+            Place::Listen => &["host", "port"],
+            Place::Logging => &[
+                "level",
+                "file",
+                "maxSizeMB",
+                "maxBackups",
+                "maxAgeDays",
+                "compress",
+                "logRequests",
+                "logResponses",
+            ],
+            Place::Server => &["transport", "timeout", "connectTimeout", "rateLimit"],
+            Place::Transport => &["kind", "url", "headers", "command", "args", "env", "cwd"],
+            Place::RateLimit => &["requests", "per"],
+            Place::Profile => &["description", "metadata", "prefix", "servers"],
+            Place::Metadata => &["name", "version", "description"],
+            Place::ProfileServer => &[
+                "tools",
+                "prompts",
+                "resources",
+                "rename",
+                "describe",
+                "limits",
+            ],
+            Place::Filter => &["allow", "deny"],
+            Place::PerKind => &["tools", "prompts", "resources"],
+            Place::Limits => &["calls", "tools", "per"],
+            Place::Hub => &["path", "profile"],
+        }
+    }
+
+    /// Friendly help for a key from another tool or a misplaced known key.
+    pub fn hint(self, key: &str) -> Option<Hint> {
+        let help = |h: &str| {
+            Some(Hint {
+                message: None,
+                help: h.to_string(),
+            })
+        };
+        match (self, key) {
+            (_, "<<") => help(
+                "YAML merge keys are not supported; write the keys out, or alias a whole value \
+                 (`headers: *common_headers`)",
+            ),
+            (Place::Top, "mcpServers" | "mcp_servers" | "mcp-servers") => Some(Hint {
+                message: Some(format!(
+                    "`{key}` is the key of a client's server list (Claude Desktop, Cursor, VS Code), not of an mcp2 route file"
+                )),
+                help: "this looks like a client's mcpServers file; `mcp2 import` will convert it. \
+                       By hand: move each server under `servers:` as \
+                       `NAME: { transport: { kind: stdio, command: …, args: [...] } }`"
+                    .into(),
+            }),
+            (Place::Top, "upstreams" | "upstream" | "backends") => {
+                help("mcp2's YAML calls them `servers`")
+            }
+            (Place::Top, "host" | "port" | "address" | "addr" | "bind") => {
+                help("put it under `listen: { host: …, port: … }`")
+            }
+            (Place::Top, "log" | "logLevel" | "log_level" | "loglevel" | "logFile") => {
+                help("put it under `logging:` (`level`, `file`, …)")
+            }
+            (Place::Top, "endpoints" | "endpoint" | "routes") => help(
+                "YAML routes have `hub` and `exposePerServer`; for more endpoints write a .mcproute \
+                 file beside this one (`endpoint \"/path\" -> profile`)",
+            ),
+            (Place::Top, "rateLimit" | "rateLimits" | "limits") => help(
+                "rate limits belong to a server (`servers.NAME.rateLimit`) or to a profile's server \
+                 entry (`limits`)",
+            ),
+            (Place::Server, "transportType") => Some(Hint {
+                message: Some("`transportType` is the Go prototype's key".into()),
+                help: "write `transport: { kind: stdio | http | sse, … }`".into(),
+            }),
+            (Place::Server, "type") => help("write `transport: { kind: stdio | http | sse, … }`"),
+            (Place::Server, "url" | "command" | "args" | "env" | "headers" | "cwd" | "kind") => {
+                help(&format!("`{key}` belongs under `transport:`"))
+            }
+            (Place::Server, "disabled" | "enabled") => {
+                help("to leave a server out, remove it or leave it out of the profile's `servers`")
+            }
+            (Place::Transport, "type" | "transportType" | "transport") => {
+                help("mcp2 calls it `kind`: stdio, http or sse")
+            }
+            (Place::Transport, "endpoint" | "uri" | "address" | "baseUrl" | "serverUrl") => {
+                help("the server's address is `url`")
+            }
+            (Place::Transport, "environment") => help("write `env`"),
+            (Place::Transport, "arguments" | "argv") => help("write `args`"),
+            (
+                Place::Transport,
+                "workingDir" | "working_dir" | "workdir" | "workingDirectory" | "dir",
+            ) => help("write `cwd`"),
+            (Place::Transport, "timeout" | "connectTimeout") => help(&format!(
+                "`{key}` belongs to the server, beside `transport:`"
+            )),
+            (
+                Place::Profile,
+                "tools" | "prompts" | "resources" | "allow" | "deny" | "rename" | "describe"
+                | "limits",
+            ) => help(
+                "filters go under the server they apply to: `servers: { NAME: { tools: { allow: [...] } } }`",
+            ),
+            (Place::Profile, "name" | "version") => help("put it under `metadata:`"),
+            (Place::Profile, "upstreams" | "uses" | "use") => {
+                help("list the profile's servers under `servers:`")
+            }
+            (Place::Profile, "default") => {
+                help("choose the default profile with the top-level `defaultProfile`")
+            }
+            (
+                Place::ProfileServer,
+                "allow" | "deny" | "include" | "exclude" | "mode" | "filter" | "filters"
+                | "toolFilter",
+            ) => help(
+                "say which kind it filters: `tools: { allow: [...], deny: [...] }` (or `prompts`, `resources`)",
+            ),
+            (Place::ProfileServer, "prefix") => {
+                help("`prefix` belongs to the profile, beside its `servers`")
+            }
+            (Place::ProfileServer, "rateLimit") => help("write `limits: { calls: 100/min }`"),
+            (Place::Filter, "mode") => help(
+                "there is no filter mode: `allow` lists what is kept (everything else is hidden), \
+                 `deny` lists what is hidden",
+            ),
+            (Place::Filter, "include" | "only" | "whitelist" | "allowlist" | "allowed") => {
+                help("write `allow`")
+            }
+            (
+                Place::Filter,
+                "exclude" | "except" | "blacklist" | "denylist" | "blocked" | "block",
+            ) => help("write `deny`"),
+            (Place::Limits, "requests" | "rate" | "rateLimit") => {
+                help("write the rate as `calls: 100/min`")
+            }
+            (Place::RateLimit, "calls" | "rate") => help(
+                "write `requests: 100` and `per: 1m`, or the whole rate as `rateLimit: 100/min`",
+            ),
+            (Place::Hub, "enabled") => {
+                help("the hub is always served; choose its `path` and `profile`")
+            }
+            _ => None,
+        }
+    }
+}
