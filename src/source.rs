@@ -67,8 +67,11 @@ pub struct Spanned<T> {
 }
 
 impl<T> Spanned<T> {
-    pub fn new(node: T, span: Span) -> Self {
-        Self { node, span }
+    pub fn new(node: T, span: impl Into<Span>) -> Self {
+        Self {
+            node,
+            span: span.into(),
+        }
     }
 
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
@@ -116,6 +119,49 @@ impl<T: fmt::Debug> fmt::Debug for Spanned<T> {
 impl<T: fmt::Display> fmt::Display for Spanned<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.node.fmt(f)
+    }
+}
+
+/// The span of an AST node. It compares equal to every other `NodeSpan` and hashes to nothing, so
+/// ASTs that differ only in where they were written (a YAML file and its `.mcproute` conversion)
+/// compare equal with the derived `PartialEq`. Derefs to the [`Span`].
+#[derive(Clone, Copy, Default)]
+pub struct NodeSpan(pub Span);
+
+impl PartialEq for NodeSpan {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for NodeSpan {}
+
+impl Hash for NodeSpan {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+impl fmt::Debug for NodeSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.0.start, self.0.end)
+    }
+}
+
+impl Deref for NodeSpan {
+    type Target = Span;
+    fn deref(&self) -> &Span {
+        &self.0
+    }
+}
+
+impl From<Span> for NodeSpan {
+    fn from(span: Span) -> Self {
+        NodeSpan(span)
+    }
+}
+
+impl From<NodeSpan> for Span {
+    fn from(span: NodeSpan) -> Self {
+        span.0
     }
 }
 

@@ -6,7 +6,7 @@
 //! whichever language they came from. Equality ignores spans ([`Spanned`]), so the AST of a YAML
 //! file and of its `mcp2 convert` output compare equal.
 
-use crate::source::{Span, Spanned};
+use crate::source::{NodeSpan, Spanned};
 
 /// A string as written, after unescaping, with the span of the whole literal.
 pub type Str = Spanned<String>;
@@ -35,7 +35,7 @@ pub enum Item {
 pub struct Listen {
     /// `host:port` as written; the checker parses it.
     pub addr: Str,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 /// An MCP server mcp2 connects to.
@@ -54,7 +54,7 @@ pub struct Upstream {
     pub timeout: Option<Str>,
     /// Connect / start-up timeout (`10s`).
     pub connect_timeout: Option<Str>,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub enum Transport {
 pub struct KeyValue {
     pub key: Str,
     pub value: Str,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 /// An audience: which upstreams it sees, through which rules, under which names.
@@ -88,7 +88,7 @@ pub struct Profile {
     /// Filter, rename and describe rules, in the order written.
     pub rules: Vec<Rule>,
     pub limits: Vec<Limit>,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 /// What a profile's `initialize` answer says about the server.
@@ -132,7 +132,7 @@ pub struct Target {
     /// A glob over upstream names (`*` for all).
     pub upstream: Str,
     pub name: NamePattern,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub enum NamePattern {
 pub struct Rule {
     pub kind: ItemKind,
     pub body: RuleBody,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,7 @@ pub struct Limit {
     pub rate: Str,
     /// `per client` / `per session` / `per key`; `None` means shared by every caller.
     pub per: Option<Str>,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,16 +190,20 @@ pub struct Endpoint {
     pub path: Str,
     pub profile: Str,
     pub when: Option<Condition>,
-    pub span: Span,
+    pub span: NodeSpan,
 }
 
 /// A condition on the incoming HTTP request that selects among endpoints on one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     /// `header NAME == "value"`.
-    HeaderEquals { name: Str, value: Str, span: Span },
+    HeaderEquals {
+        name: Str,
+        value: Str,
+        span: NodeSpan,
+    },
     /// `header NAME` (present, any value).
-    HeaderPresent { name: Str, span: Span },
+    HeaderPresent { name: Str, span: NodeSpan },
 }
 
 /// `logging { … }` (YAML `logging:`).
@@ -215,5 +219,5 @@ pub struct Logging {
     pub compress: Option<Spanned<bool>>,
     pub log_requests: Option<Spanned<bool>>,
     pub log_responses: Option<Spanned<bool>>,
-    pub span: Span,
+    pub span: NodeSpan,
 }

@@ -128,7 +128,10 @@ fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
 fn lower_listen(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Listen> {
     let span = cx.span_of(&pair);
     let addr = value_of(cx, pair)?;
-    Some(ast::Listen { addr, span })
+    Some(ast::Listen {
+        addr,
+        span: span.into(),
+    })
 }
 
 fn lower_default_profile(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
@@ -150,7 +153,7 @@ fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         path,
         profile,
         when,
-        span,
+        span: span.into(),
     })
 }
 
@@ -162,9 +165,12 @@ fn lower_condition(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Condition> {
         Some(value) => Some(ast::Condition::HeaderEquals {
             name,
             value: str_of(cx, value),
-            span,
+            span: span.into(),
         }),
-        None => Some(ast::Condition::HeaderPresent { name, span }),
+        None => Some(ast::Condition::HeaderPresent {
+            name,
+            span: span.into(),
+        }),
     }
 }
 
@@ -180,7 +186,7 @@ fn lower_expose(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
-        span,
+        span: span.into(),
     })
 }
 
@@ -200,7 +206,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
         cwd: None,
         timeout: None,
         connect_timeout: None,
-        span,
+        span: span.into(),
     };
     for p in it {
         let at = cx.span_of(&p);
@@ -264,7 +270,11 @@ fn lower_key_value(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::KeyValue> {
     let mut it = pair.into_inner().skip(1);
     let key = str_of(cx, it.next()?);
     let value = str_of(cx, it.nth(1)?);
-    Some(ast::KeyValue { key, value, span })
+    Some(ast::KeyValue {
+        key,
+        value,
+        span: span.into(),
+    })
 }
 
 // ─── logging ─────────────────────────────────────────────────────────────────────────────────
@@ -275,7 +285,7 @@ fn lower_logging(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Logging> {
     let kw = it.next()?;
     let mut block = blocks::Block::new(cx.span_of(&kw), "logging");
     let mut log = ast::Logging {
-        span,
+        span: span.into(),
         ..ast::Logging::default()
     };
     for p in it {

@@ -24,7 +24,7 @@ pub(super) fn lower_profile(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Profile
         prefix: None,
         rules: Vec::new(),
         limits: Vec::new(),
-        span,
+        span: span.into(),
     };
     for p in it {
         let at = cx.span_of(&p);
@@ -112,7 +112,7 @@ fn lower_filter(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
     Some(ast::Rule {
         kind,
         body: ast::RuleBody::Filter { action, target },
-        span,
+        span: span.into(),
     })
 }
 
@@ -130,7 +130,7 @@ fn lower_target(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Target> {
     Some(ast::Target {
         upstream,
         name,
-        span,
+        span: span.into(),
     })
 }
 
@@ -154,7 +154,11 @@ fn lower_rename_or_describe(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
             text,
         }
     };
-    Some(ast::Rule { kind, body, span })
+    Some(ast::Rule {
+        kind,
+        body,
+        span: span.into(),
+    })
 }
 
 fn lower_limit(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Limit> {
@@ -176,7 +180,7 @@ fn lower_limit(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Limit> {
         scope,
         rate,
         per,
-        span,
+        span: span.into(),
     })
 }
 

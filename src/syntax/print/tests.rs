@@ -92,7 +92,7 @@ fn profile_with(rules: Vec<Rule>, limits: Vec<Limit>) -> File {
             prefix: None,
             rules,
             limits,
-            span: Span::default(),
+            span: Span::default().into(),
         })],
     }
 }
@@ -102,7 +102,7 @@ fn quotes_what_a_bare_word_cannot_say() {
     let target = |up: &str, name: NamePattern| Target {
         upstream: s(up),
         name,
-        span: Span::default(),
+        span: Span::default().into(),
     };
     let filter = |t: Target| Rule {
         kind: ItemKind::Tool,
@@ -110,7 +110,7 @@ fn quotes_what_a_bare_word_cannot_say() {
             action: Spanned::new(Action::Deny, Span::default()),
             target: t,
         },
-        span: Span::default(),
+        span: Span::default().into(),
     };
     let file = profile_with(
         vec![
@@ -123,7 +123,7 @@ fn quotes_what_a_bare_word_cannot_say() {
             scope: LimitScope::Upstream(s("tool")),
             rate: s("5 per second"),
             per: None,
-            span: Span::default(),
+            span: Span::default().into(),
         }],
     );
     let printed = print(&file);
@@ -198,7 +198,7 @@ fn target() -> impl Strategy<Value = Target> {
     (st(), name).prop_map(|(upstream, name)| Target {
         upstream,
         name,
-        span: Span::default(),
+        span: Span::default().into(),
     })
 }
 
@@ -219,7 +219,7 @@ fn rule() -> impl Strategy<Value = Rule> {
     (kind(), body).prop_map(|(kind, body)| Rule {
         kind,
         body,
-        span: Span::default(),
+        span: Span::default().into(),
     })
 }
 
@@ -232,7 +232,7 @@ fn limit() -> impl Strategy<Value = Limit> {
         scope,
         rate,
         per,
-        span: Span::default(),
+        span: Span::default().into(),
     })
 }
 
@@ -252,7 +252,7 @@ fn key_values(fold_case: bool) -> impl Strategy<Value = Vec<KeyValue>> {
                 out.push(KeyValue {
                     key,
                     value,
-                    span: Span::default(),
+                    span: Span::default().into(),
                 });
             }
         }
@@ -287,7 +287,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 cwd,
                 timeout,
                 connect_timeout,
-                span: Span::default(),
+                span: Span::default().into(),
             },
         )
 }
@@ -313,7 +313,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                 prefix,
                 rules,
                 limits,
-                span: Span::default(),
+                span: Span::default().into(),
             },
         )
 }
@@ -324,18 +324,18 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
         (st(), st()).prop_map(|(name, value)| Some(Condition::HeaderEquals {
             name,
             value,
-            span: Span::default()
+            span: Span::default().into()
         })),
         st().prop_map(|name| Some(Condition::HeaderPresent {
             name,
-            span: Span::default()
+            span: Span::default().into()
         })),
     ];
     (st(), st(), when).prop_map(|(path, profile, when)| Endpoint {
         path,
         profile,
         when,
-        span: Span::default(),
+        span: Span::default().into(),
     })
 }
 
@@ -357,7 +357,7 @@ fn logging() -> impl Strategy<Value = Logging> {
             compress,
             log_requests,
             log_responses,
-            span: Span::default(),
+            span: Span::default().into(),
         },
     )
 }
@@ -366,7 +366,7 @@ fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
         st().prop_map(|addr| Item::Listen(Listen {
             addr,
-            span: Span::default()
+            span: Span::default().into()
         })),
         st().prop_map(Item::DefaultProfile),
         upstream().prop_map(Item::Upstream),

@@ -249,7 +249,7 @@ impl Reader<'_> {
                 out.push(KeyValue {
                     key,
                     value,
-                    span: pair.span(),
+                    span: pair.span().into(),
                 });
             }
         }

@@ -20,7 +20,8 @@ pub(crate) struct Parsed {
 }
 
 impl Parsed {
-    pub fn text(&self, span: Span) -> &str {
+    pub fn text(&self, span: impl Into<Span>) -> &str {
+        let span: Span = span.into();
         let file = self.sources.get(span.file).expect("file");
         &file.text[span.start as usize..span.end as usize]
     }

@@ -11,7 +11,7 @@ pub(crate) fn erase_spans(file: &mut File) {
     let File { items } = file;
     for item in items {
         match item {
-            Item::Listen(Listen { addr: _, span }) => *span = Span::default(),
+            Item::Listen(Listen { addr: _, span }) => *span = Span::default().into(),
             Item::Upstream(up) => upstream(up),
             Item::Profile(p) => profile(p),
             Item::Endpoint(e) => endpoint(e),
@@ -32,14 +32,14 @@ fn upstream(up: &mut Upstream) {
         connect_timeout: _,
         span,
     } = up;
-    *span = Span::default();
+    *span = Span::default().into();
     for KeyValue {
         key: _,
         value: _,
         span,
     } in headers.iter_mut().chain(env.iter_mut())
     {
-        *span = Span::default();
+        *span = Span::default().into();
     }
 }
 
@@ -53,14 +53,14 @@ fn profile(p: &mut Profile) {
         limits,
         span,
     } = p;
-    *span = Span::default();
+    *span = Span::default().into();
     for Rule {
         kind: _,
         body,
         span,
     } in rules
     {
-        *span = Span::default();
+        *span = Span::default().into();
         match body {
             RuleBody::Filter { action: _, target } => self::target(target),
             RuleBody::Rename { .. } | RuleBody::Describe { .. } => {}
@@ -73,7 +73,7 @@ fn profile(p: &mut Profile) {
         span,
     } in limits
     {
-        *span = Span::default();
+        *span = Span::default().into();
         if let LimitScope::Tool(t) = scope {
             target(t);
         }
@@ -86,7 +86,7 @@ fn target(t: &mut Target) {
         name: _,
         span,
     } = t;
-    *span = Span::default();
+    *span = Span::default().into();
 }
 
 fn endpoint(e: &mut Endpoint) {
@@ -96,10 +96,10 @@ fn endpoint(e: &mut Endpoint) {
         when,
         span,
     } = e;
-    *span = Span::default();
+    *span = Span::default().into();
     match when {
         Some(Condition::HeaderEquals { span, .. } | Condition::HeaderPresent { span, .. }) => {
-            *span = Span::default()
+            *span = Span::default().into()
         }
         None => {}
     }
@@ -117,5 +117,5 @@ fn logging(l: &mut Logging) {
         log_responses: _,
         span,
     } = l;
-    *span = Span::default();
+    *span = Span::default().into();
 }

@@ -1,7 +1,7 @@
 //! Valid files: every construct lowers to the AST a reader expects.
 
 use super::{parse, s};
-use crate::source::{Span, Spanned};
+use crate::source::{NodeSpan, Spanned};
 use crate::syntax::ast::{
     Action, Condition, Endpoint, File, Item, ItemKind, KeyValue, Limit, LimitScope, Listen,
     Logging, Meta, NamePattern, Profile, Rule, RuleBody, Target, Transport, Upstream,
@@ -62,8 +62,8 @@ logging {
 }
 "#;
 
-fn span() -> Span {
-    Span::default()
+fn span() -> NodeSpan {
+    NodeSpan::default()
 }
 
 fn kv(key: &str, value: &str) -> KeyValue {

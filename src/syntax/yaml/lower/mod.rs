@@ -80,7 +80,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
             path: Spanned::new(PER_SERVER_PATH.to_string(), pair.value.span),
             profile: served(pair.key.span),
             when: None,
-            span: pair.span(),
+            span: pair.span().into(),
         }));
     }
     ast::File { items }
@@ -93,7 +93,7 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
         let addr = r.string(&pair.value, "`host:port` or `{ host, port }`")?;
         return Some(ast::Listen {
             addr,
-            span: pair.span(),
+            span: pair.span().into(),
         });
     }
     let f = r.fields(&pair.value, Place::Listen)?;
@@ -114,7 +114,7 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
     let span = host.as_ref().map(|h| h.span).or(port.map(|p| p.span))?;
     Some(ast::Listen {
         addr: Spanned::new(format!("{host_text}:{port_value}"), span),
-        span: pair.span(),
+        span: pair.span().into(),
     })
 }
 
@@ -136,7 +136,7 @@ fn port(r: &mut Reader, node: &Node) -> Option<Spanned<u64>> {
 
 fn logging(r: &mut Reader, pair: &Pair) -> ast::Logging {
     let mut log = ast::Logging {
-        span: pair.span(),
+        span: pair.span().into(),
         ..ast::Logging::default()
     };
     let Some(f) = r.fields(&pair.value, Place::Logging) else {
@@ -176,6 +176,6 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
-        span: pair.span(),
+        span: pair.span().into(),
     })
 }

@@ -37,7 +37,7 @@ pub fn implicit_default(span: Span, limits: &[ServerLimit], declared: &[Str]) ->
         prefix: None,
         rules: Vec::new(),
         limits: server_limits(limits, &[], declared),
-        span,
+        span: span.into(),
     }
 }
 
@@ -55,7 +55,7 @@ fn profile(
         prefix: None,
         rules: Vec::new(),
         limits: Vec::new(),
-        span: pair.span(),
+        span: pair.span().into(),
     };
     let Some(f) = r.fields(&pair.value, Place::Profile) else {
         return p;
@@ -156,7 +156,7 @@ fn filter(r: &mut Reader, server: &Str, kind: ItemKind, node: &Node, rules: &mut
                     action: Spanned::new(action, pair.key.span),
                     target: target(server, pattern),
                 },
-                span,
+                span: span.into(),
             });
         }
     }
@@ -174,7 +174,7 @@ fn target(server: &Str, pattern: Str) -> Target {
     Target {
         upstream: server.clone(),
         name,
-        span,
+        span: span.into(),
     }
 }
 
@@ -222,7 +222,7 @@ fn per_kind(r: &mut Reader, server: &Str, rename: bool, node: &Node, rules: &mut
             rules.push(Rule {
                 kind,
                 body,
-                span: entry.span(),
+                span: entry.span().into(),
             });
         }
     }
@@ -254,7 +254,7 @@ fn limit_rules(r: &mut Reader, server: &Str, node: &Node, limits: &mut Vec<Limit
                         scope: LimitScope::Upstream(server.clone()),
                         rate,
                         per: per.clone(),
-                        span: pair.span(),
+                        span: pair.span().into(),
                     });
                 }
             }
@@ -267,7 +267,7 @@ fn limit_rules(r: &mut Reader, server: &Str, node: &Node, limits: &mut Vec<Limit
                             scope: LimitScope::Tool(target(server, name)),
                             rate,
                             per: per.clone(),
-                            span: entry.span(),
+                            span: entry.span().into(),
                         });
                     }
                 }

@@ -53,7 +53,7 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
         cwd: None,
         timeout: None,
         connect_timeout: None,
-        span: pair.span(),
+        span: pair.span().into(),
     };
     let Some(f) = r.fields(&pair.value, Place::Server) else {
         return (up, None);
@@ -234,7 +234,7 @@ fn rate_limit(r: &mut Reader, name: &Str, pair: &Pair) -> Option<Limit> {
         scope: LimitScope::Upstream(name.clone()),
         rate,
         per: None,
-        span: pair.span(),
+        span: pair.span().into(),
     })
 }
 

@@ -26,14 +26,14 @@ fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: s(key),
         value: s(value),
-        span: Span::default(),
+        span: Span::default().into(),
     }
 }
 
 fn listen(addr: &str) -> Item {
     Item::Listen(Listen {
         addr: s(addr),
-        span: Span::default(),
+        span: Span::default().into(),
     })
 }
 
@@ -46,7 +46,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         cwd: None,
         timeout: None,
         connect_timeout: None,
-        span: Span::default(),
+        span: Span::default().into(),
     }
 }
 
@@ -69,7 +69,7 @@ fn profile(name: &str, uses: &[&str]) -> Profile {
         prefix: None,
         rules: vec![],
         limits: vec![],
-        span: Span::default(),
+        span: Span::default().into(),
     }
 }
 
@@ -77,7 +77,7 @@ fn filter(kind: ItemKind, action: Action, upstream: &str, name: NamePattern) -> 
     let target = Target {
         upstream: s(upstream),
         name,
-        span: Span::default(),
+        span: Span::default().into(),
     };
     Rule {
         kind,
@@ -85,7 +85,7 @@ fn filter(kind: ItemKind, action: Action, upstream: &str, name: NamePattern) -> 
             action: sp(action),
             target,
         },
-        span: Span::default(),
+        span: Span::default().into(),
     }
 }
 
@@ -98,7 +98,7 @@ fn endpoint(path: &str, profile: &str) -> Item {
         path: s(path),
         profile: s(profile),
         when: None,
-        span: Span::default(),
+        span: Span::default().into(),
     })
 }
 
@@ -106,7 +106,7 @@ fn rule(kind: ItemKind, body: RuleBody) -> Rule {
     Rule {
         kind,
         body,
-        span: Span::default(),
+        span: Span::default().into(),
     }
 }
 
@@ -228,7 +228,7 @@ fn authenticated_example_keeps_headers_and_turns_rate_limit_into_a_profile_limit
             scope: LimitScope::Upstream(s("authenticated-service")),
             rate: s("100/min"),
             per: None,
-            span: Span::default(),
+            span: Span::default().into(),
         }],
         ..profile("default", &["github", "authenticated-service"])
     };

@@ -18,7 +18,8 @@ pub struct Parsed {
 
 impl Parsed {
     /// The source text under a span.
-    pub fn text(&self, span: Span) -> &str {
+    pub fn text(&self, span: impl Into<Span>) -> &str {
+        let span: Span = span.into();
         let text = &self.sources.files()[0].text;
         &text[span.start as usize..span.end as usize]
     }
@@ -61,7 +62,9 @@ pub fn shape(file: &ast::File) -> String {
         r"Span \{\s*file: FileId\(\s*\d+,?\s*\),\s*start: \d+,\s*end: \d+,?\s*\}",
     )
     .expect("a valid regex");
-    span.replace_all(&text, "Span").into_owned()
+    let text = span.replace_all(&text, "Span");
+    let node_span = regex::Regex::new(r"\b\d+\.\.\d+\b").expect("a valid regex");
+    node_span.replace_all(&text, "Span").into_owned()
 }
 
 /// A string for expected ASTs (spans are ignored by equality).
