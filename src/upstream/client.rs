@@ -146,12 +146,15 @@ impl Service<RoleClient> for UpstreamClient {
         mut notification: ServerNotification,
         context: NotificationContext<RoleClient>,
     ) -> Result<(), ErrorData> {
-        // rmcp moved `_meta` and the extensions into the context; put them back.
+        // rmcp moved the extensions (where `_meta` lives) into the context; put them back,
+        // and the context's `_meta` too should a later rmcp keep it there instead.
         let NotificationContext {
             meta, extensions, ..
         } = context;
-        *notification.get_meta_mut() = meta;
         *notification.extensions_mut() = extensions;
+        if !meta.is_empty() {
+            *notification.get_meta_mut() = meta;
+        }
         // No receiver is not an error: nobody is listening yet.
         let _ = self.events.send(UpstreamEvent::Notification {
             upstream: self.upstream.clone(),
@@ -164,3 +167,7 @@ impl Service<RoleClient> for UpstreamClient {
         self.info.clone()
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -17,14 +17,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use rmcp::model::{ClientRequest, PingRequest};
+use rmcp::model::{ClientRequest, ErrorCode, PingRequest};
 use rmcp::service::{Peer, PeerRequestOptions, RoleClient, ServiceError};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{HandlerSlot, UpstreamClient, UpstreamEvent, client_config};
-use super::connect::{Attempt, Connection, connect};
-use super::error::{Redactor, UpstreamError};
+use super::connect::{Attempt, Connection, connect, transport_error};
+use super::error::{Redactor, UpstreamError, display_url};
 use super::handle::{UpstreamHandle, UpstreamState};
 use super::{RegistryOptions, http};
 use crate::plan::TransportSpec;
@@ -130,7 +130,7 @@ pub(crate) async fn run(handle: UpstreamHandle, shared: Arc<Shared>, stop: Cance
             Ok(connection) => {
                 attempts = 0;
                 let started = tokio::time::Instant::now();
-                match serve(&shared, &handle, &connection, &stop).await {
+                match serve(&shared, &handle, &connection, &redactor, &stop).await {
                     None => {
                         connection.shutdown().await;
                         break;
@@ -197,6 +197,7 @@ async fn serve(
     shared: &Shared,
     handle: &UpstreamHandle,
     connection: &Connection,
+    redactor: &Redactor,
     stop: &CancellationToken,
 ) -> Option<UpstreamError> {
     let peer = connection.service.peer().clone();
@@ -223,12 +224,20 @@ async fn serve(
     };
     publish(shared, handle, connected, Some(peer.clone()));
 
-    let liveness = match handle.spec().transport {
-        TransportSpec::Http { .. } => shared.options.http_liveness_interval,
+    let liveness = match (
+        &handle.spec().transport,
+        shared.options.http_liveness_interval,
+    ) {
+        (TransportSpec::Http { url }, Some(every)) => Some(Liveness {
+            every,
+            timeout: handle.spec().timeout.min(every),
+            target: display_url(url),
+            redactor,
+        }),
         _ => None,
     };
     tokio::select! {
-        reason = ended(connection, &peer, liveness, handle.spec().timeout) => Some(reason),
+        reason = ended(connection, &peer, liveness) => Some(reason),
         _ = stop.cancelled() => None,
     }
 }
@@ -237,8 +246,7 @@ async fn serve(
 async fn ended(
     connection: &Connection,
     peer: &Peer<RoleClient>,
-    liveness: Option<Duration>,
-    probe_timeout: Duration,
+    liveness: Option<Liveness<'_>>,
 ) -> UpstreamError {
     let child_exit = async {
         match &connection.child {
@@ -248,7 +256,7 @@ async fn ended(
     };
     let probe = async {
         match liveness {
-            Some(every) => probe_until_dead(peer, every, probe_timeout).await,
+            Some(liveness) => liveness.probe_until_dead(peer).await,
             None => std::future::pending().await,
         }
     };
@@ -270,36 +278,64 @@ async fn ended(
                 reason: format!("the process ended ({})", exit.unwrap_or_default()),
             }
         }
-        reason = probe => UpstreamError::Closed { reason },
+        error = probe => error,
     }
 }
 
-/// Pings every `every`; a transport failure, or two timeouts in a row, mean the upstream is
-/// gone. A JSON-RPC error (a server without `ping`) still proves it is there.
-async fn probe_until_dead(peer: &Peer<RoleClient>, every: Duration, timeout: Duration) -> String {
-    let timeout = timeout.min(every);
-    let mut timeouts = 0;
-    loop {
-        tokio::time::sleep(every).await;
-        let ping = ClientRequest::PingRequest(PingRequest::default());
-        let sent = peer
-            .send_request_with_option(ping, PeerRequestOptions::with_timeout(timeout))
-            .await;
-        let answer = match sent {
-            Ok(request) => request.await_response().await,
-            Err(e) => Err(e),
-        };
-        match answer {
-            Ok(_) | Err(ServiceError::McpError(_)) | Err(ServiceError::UnexpectedResponse) => {
-                timeouts = 0
-            }
-            Err(ServiceError::Timeout { .. }) => {
-                timeouts += 1;
-                if timeouts >= 2 {
-                    return "the upstream stopped answering pings".into();
+/// The liveness probe of a Streamable HTTP connection.
+struct Liveness<'a> {
+    every: Duration,
+    timeout: Duration,
+    target: String,
+    redactor: &'a Redactor,
+}
+
+impl Liveness<'_> {
+    /// Pings every `every`; a transport failure, an error answer, or two timeouts in a row
+    /// mean the upstream is gone. "Method not found" (a server without `ping`) still proves it
+    /// is there; any other error answer usually means our session died with a server restart
+    /// (some servers answer 400 rather than the 404 that rmcp recovers from), and a new
+    /// connection fixes that.
+    async fn probe_until_dead(&self, peer: &Peer<RoleClient>) -> UpstreamError {
+        let mut timeouts = 0;
+        loop {
+            tokio::time::sleep(self.every).await;
+            let ping = ClientRequest::PingRequest(PingRequest::default());
+            let sent = peer
+                .send_request_with_option(ping, PeerRequestOptions::with_timeout(self.timeout))
+                .await;
+            let answer = match sent {
+                Ok(request) => request.await_response().await,
+                Err(e) => Err(e),
+            };
+            let reason = match answer {
+                Ok(_) | Err(ServiceError::UnexpectedResponse) => {
+                    timeouts = 0;
+                    continue;
                 }
-            }
-            Err(e) => return format!("liveness ping failed: {e}"),
+                Err(ServiceError::McpError(e)) if e.code == ErrorCode::METHOD_NOT_FOUND => {
+                    timeouts = 0;
+                    continue;
+                }
+                Err(ServiceError::Timeout { .. }) => {
+                    timeouts += 1;
+                    if timeouts < 2 {
+                        continue;
+                    }
+                    "the upstream stopped answering pings".to_string()
+                }
+                Err(ServiceError::McpError(e)) => {
+                    format!("the upstream answered a ping with an error: {}", e.message)
+                }
+                Err(ServiceError::TransportSend(e)) => {
+                    let error = transport_error(e.error.as_ref(), &self.target, self.redactor);
+                    format!("liveness ping failed: {error}")
+                }
+                Err(e) => format!("liveness ping failed: {e}"),
+            };
+            return UpstreamError::Closed {
+                reason: self.redactor.clean(reason),
+            };
         }
     }
 }
