@@ -81,6 +81,8 @@ async fn stdio_reference_server_lists_calls_and_notifies() {
     assert_eq!(info.protocol_version.to_string(), "2025-11-25");
     assert!(info.capabilities.tools.is_some());
 
+    // The gateway caches lists itself; rmcp's own (stale-serving) cache must be off.
+    assert!(!peer.response_cache_config().await.enabled);
     let names = tool_names(&peer).await;
     assert!(names.iter().any(|n| n == "echo"), "{names:?}");
     assert!(
@@ -489,5 +491,26 @@ async fn an_expired_http_session_is_reinitialised_with_the_headers_and_counted()
     assert!(text.contains("authenticated"), "{text}");
     assert_eq!(handle.stats().session_reinits, 1);
     assert!(handle.state().is_connected());
+    registry.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_sse_reference_server_calls_echo() {
+    let server = spawn_everything("sse").await;
+    let (registry, _events) = registry();
+    let spec = spec(
+        "old",
+        TransportSpec::Sse {
+            url: server.url("/sse"),
+        },
+        &[],
+    );
+    registry.reconcile(&map(&[spec])).await;
+    let (_handle, peer) = connected(&registry, "old").await;
+    assert!(
+        call(&peer, "echo", json!({"message": "node sse"}))
+            .await
+            .contains("Echo: node sse")
+    );
     registry.shutdown().await;
 }

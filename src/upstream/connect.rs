@@ -122,7 +122,7 @@ pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, Upstream
             let headers = http::header_map(spec)?;
             let opened = tokio::time::timeout_at(
                 deadline,
-                sse::connect(&spec.id, url, client.clone(), headers),
+                sse::connect(&spec.id, url, client.clone(), headers, spec.timeout),
             )
             .await
             .map_err(|_| timed_out())?;

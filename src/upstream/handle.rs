@@ -31,7 +31,7 @@ pub enum UpstreamState {
         /// The last error, redacted (never a header or environment value).
         error: String,
         since: SystemTime,
-        /// Failed attempts since the last stable connection.
+        /// Consecutive failures since the last successful handshake.
         attempts: u32,
         retry_at: SystemTime,
     },

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -61,6 +62,9 @@ impl SseTransportError {
 
 pub(crate) struct SseTransport {
     client: reqwest::Client,
+    /// A POST is answered at once (202) in this protocol; one that hangs (a server that lost
+    /// our session may never answer) must not hold its task forever.
+    post_timeout: Duration,
     endpoint: Arc<Url>,
     headers: Arc<HeaderMap>,
     rx: mpsc::Receiver<ServerJsonRpcMessage>,
@@ -74,6 +78,7 @@ pub(crate) async fn connect(
     url: &Url,
     client: reqwest::Client,
     headers: HashMap<HeaderName, HeaderValue>,
+    post_timeout: Duration,
 ) -> Result<SseTransport, SseTransportError> {
     let headers: HeaderMap = headers.into_iter().collect();
     let target = display_url(url);
@@ -124,6 +129,7 @@ pub(crate) async fn connect(
     tokio::spawn(read_messages(upstream.clone(), events, tx, reader.clone()));
     Ok(SseTransport {
         client,
+        post_timeout,
         endpoint: Arc::new(endpoint),
         headers: Arc::new(headers),
         rx,
@@ -199,12 +205,14 @@ impl Transport<RoleClient> for SseTransport {
         let client = self.client.clone();
         let endpoint = self.endpoint.clone();
         let headers = self.headers.clone();
+        let timeout = self.post_timeout;
         async move {
             let body = serde_json::to_vec(&item)?;
             let response = client
                 .post(endpoint.as_str())
                 .headers((*headers).clone())
                 .header(CONTENT_TYPE, "application/json")
+                .timeout(timeout)
                 .body(body)
                 .send()
                 .await?;

@@ -73,7 +73,16 @@ pub(crate) struct StdioChild {
     exited: CancellationToken,
     exit: Arc<Mutex<Option<String>>>,
     stop: CancellationToken,
-    reaper: tokio::task::JoinHandle<()>,
+    /// `None` once [`StdioChild::stop`] has taken it.
+    reaper: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A child dropped without [`StdioChild::stop`] (a connection attempt cancelled mid-handshake)
+/// is still terminated, in the background, by its reaper.
+impl Drop for StdioChild {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl StdioChild {
@@ -95,10 +104,13 @@ impl StdioChild {
     }
 
     /// Stops the child (see the module docs for the order) and waits until it is reaped.
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(mut self) {
         self.stop.cancel();
+        let Some(reaper) = self.reaper.take() else {
+            return;
+        };
         let limit = STDIN_GRACE + TERM_GRACE + Duration::from_secs(2);
-        if tokio::time::timeout(limit, self.reaper).await.is_err() {
+        if tokio::time::timeout(limit, reaper).await.is_err() {
             tracing::warn!(pid = ?self.pid, "stdio child not reaped in time; left to kill-on-drop");
         }
     }
@@ -169,7 +181,7 @@ pub(crate) fn spawn(
             exited,
             exit,
             stop,
-            reaper,
+            reaper: Some(reaper),
         },
     ))
 }
