@@ -514,3 +514,62 @@ async fn legacy_sse_reference_server_calls_echo() {
     );
     registry.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_upstreams_back_off_and_leave_the_others_alone() {
+    let (registry, _events) = registry();
+    let healthy = spec("healthy", stdio(&everything_bin(), &[], &[]), &[]);
+    let crashing = spec(
+        "crashing",
+        stdio(std::path::Path::new("false"), &[], &[]),
+        &[],
+    );
+    let missing = spec(
+        "missing",
+        stdio(
+            std::path::Path::new("/nonexistent/mcp-server"),
+            &[],
+            &[("TOKEN", "s3cret-env")],
+        ),
+        &[],
+    );
+    registry
+        .reconcile(&map(&[healthy, crashing, missing]))
+        .await;
+    let (_handle, peer) = connected(&registry, "healthy").await;
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let crashing = registry.get("crashing").unwrap();
+    let failures = crashing.stats().failures;
+    // 250–500 ms, then 0.5–1 s, then 1–2 s…: a handful of restarts, not a spin.
+    assert!((2..=5).contains(&failures), "{failures} failures in 2.5 s");
+    match crashing.state() {
+        UpstreamState::Down {
+            error,
+            since,
+            retry_at,
+            attempts,
+        } => {
+            assert!(error.contains("exit status 1"), "{error}");
+            assert!(retry_at.duration_since(since).unwrap() >= Duration::from_millis(250));
+            assert_eq!(u64::from(attempts), failures);
+        }
+        // Between two attempts it may be starting again.
+        UpstreamState::Connecting => {}
+        other => panic!("crashing: {other:?}"),
+    }
+    let error = wait_down(&registry.get("missing").unwrap(), Duration::from_secs(3)).await;
+    assert!(
+        error.contains("could not start `/nonexistent/mcp-server`"),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret-env"));
+
+    assert!(registry.get("healthy").unwrap().state().is_connected());
+    assert!(
+        call(&peer, "echo", json!({"message": "fine"}))
+            .await
+            .contains("Echo: fine")
+    );
+    registry.shutdown().await;
+}
