@@ -244,7 +244,9 @@ impl Registry {
     }
 
     /// Stops every upstream at once (no drain), kills and reaps every child, and waits for it.
-    /// The registry is finished afterwards: a later `reconcile` starts nothing that stays up.
+    /// (A child still in its `initialize` handshake is terminated by its reaper task in the
+    /// background instead.) The registry is finished afterwards: a later `reconcile` starts
+    /// nothing that stays up.
     pub async fn shutdown(&self) {
         let _serial = self.inner.serial.lock().await;
         self.inner.root.cancel();
