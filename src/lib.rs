@@ -23,7 +23,10 @@
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod gateway;
 pub mod plan;
+pub mod serve;
 pub mod source;
 pub mod syntax;
+pub mod telemetry;
 pub mod upstream;

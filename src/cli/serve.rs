@@ -1,0 +1,143 @@
+//! `mcp2 serve ROUTES`: compile the routes and run the gateway until SIGINT/SIGTERM.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::check::{self, ProcessEnv};
+use crate::diag;
+use crate::gateway::{Binding, CachePolicy, Gateway};
+use crate::plan::{Plan, ProfileName};
+use crate::source::SourceSet;
+use crate::{serve, telemetry};
+
+/// Run the gateway.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A route file or a directory of `.mcproute` / `.yaml` / `.yml` files.
+    pub routes: PathBuf,
+    /// Address to bind, overriding the routes' `listen` (default 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<IpAddr>,
+    /// Port to bind, overriding the routes' `listen` (default 8210; 0 picks a free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Serve one client over stdin/stdout instead of HTTP (for clients that spawn their servers).
+    #[arg(long)]
+    pub stdio: bool,
+    /// With --stdio: the profile to serve (default: the routes' default profile).
+    #[arg(long, requires = "stdio")]
+    pub profile: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let sources = match SourceSet::load(&args.routes) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let compiled = check::compile(&sources, &ProcessEnv);
+    let opts = super::render_options();
+    if !compiled.diagnostics.is_empty() {
+        eprintln!(
+            "{}",
+            diag::render_all(&compiled.diagnostics, &sources, opts)
+        );
+    }
+    let Some(plan) = compiled.plan else {
+        eprintln!("error: the routes have errors; nothing was started");
+        return ExitCode::from(1);
+    };
+    let _log = telemetry::init(&plan.logging);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run_async(args, plan)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals(shutdown.clone()));
+    let listen = SocketAddr::new(
+        args.host.unwrap_or(plan.listen.ip()),
+        args.port.unwrap_or(plan.listen.port()),
+    );
+    let profile = match &args.profile {
+        Some(p) if plan.profile(p).is_none() => {
+            return Err(format!("no profile named `{p}` in the routes"));
+        }
+        Some(p) => ProfileName::new(p),
+        None => plan.default_profile.clone(),
+    };
+    let endpoints: Vec<String> = plan
+        .endpoints
+        .iter()
+        .map(|e| format!("{} -> {}", e.path, e.profile))
+        .collect();
+    let gateway = Gateway::start(plan, CachePolicy::default()).await;
+    let result = if args.stdio {
+        let binding = Binding {
+            profile,
+            only_upstream: None,
+        };
+        serve::serve_stdio(gateway.clone(), binding, shutdown.clone()).await
+    } else {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(address = %bound, endpoints = ?endpoints, "mcp2 serving");
+        eprintln!(
+            "mcp2 listening on http://{bound} ({})",
+            endpoints.join(", ")
+        );
+        serve::serve_http(listener, Arc::clone(&gateway), shutdown.clone()).await
+    };
+    gateway.shutdown().await;
+    result.map_err(|e| e.to_string())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn signals(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot install signal handlers; stop mcp2 with SIGKILL");
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
+}

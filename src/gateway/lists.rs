@@ -1,0 +1,224 @@
+//! The list cache: each upstream's tools, prompts, resources and resource templates.
+//!
+//! Lists are cached per upstream and per kind (moka), never per profile or caller: every view of
+//! an upstream shares one fetch, so adding profiles or callers never multiplies upstream calls.
+//! Concurrent misses for one key are coalesced into one fetch. An entry lives until the upstream
+//! says `list_changed`, the upstream reconnects, or its TTL passes; a failed fetch is remembered
+//! briefly so a dead upstream does not make every list wait for its timeout.
+//!
+//! A [`generation`](ListCache::generation) counter moves whenever an entry is added or removed;
+//! views built from the cache remember the generation they saw and rebuild when it moves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use rmcp::model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool};
+use rmcp::service::{Peer, RoleClient, ServiceError};
+
+use crate::plan::UpstreamId;
+use crate::upstream::UpstreamHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+    Templates,
+}
+
+impl ListKind {
+    pub const ALL: [ListKind; 4] = [
+        ListKind::Tools,
+        ListKind::Prompts,
+        ListKind::Resources,
+        ListKind::Templates,
+    ];
+
+    pub fn method(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools/list",
+            ListKind::Prompts => "prompts/list",
+            ListKind::Resources => "resources/list",
+            ListKind::Templates => "resources/templates/list",
+        }
+    }
+
+    /// Whether the upstream said it offers this kind at all.
+    fn offered_by(self, caps: &ServerCapabilities) -> bool {
+        match self {
+            ListKind::Tools => caps.tools.is_some(),
+            ListKind::Prompts => caps.prompts.is_some(),
+            ListKind::Resources | ListKind::Templates => caps.resources.is_some(),
+        }
+    }
+}
+
+/// One fetched list.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    Tools(Arc<Vec<Tool>>),
+    Prompts(Arc<Vec<Prompt>>),
+    Resources(Arc<Vec<Resource>>),
+    Templates(Arc<Vec<ResourceTemplate>>),
+}
+
+/// A cache entry: the list, or why it could not be had.
+#[derive(Debug)]
+pub struct Entry {
+    pub result: Result<Listed, String>,
+    pub fetched_at: Instant,
+}
+
+type Key = (UpstreamId, ListKind);
+
+/// How long entries live.
+#[derive(Debug, Clone, Copy)]
+pub struct CachePolicy {
+    /// For lists: the upper bound when an upstream never sends `list_changed`.
+    pub ttl: Duration,
+    /// For failures: how long a failed fetch is remembered before the next try.
+    pub error_ttl: Duration,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(300),
+            error_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+struct EntryExpiry(CachePolicy);
+
+impl Expiry<Key, Arc<Entry>> for EntryExpiry {
+    fn expire_after_create(&self, _: &Key, value: &Arc<Entry>, _: Instant) -> Option<Duration> {
+        Some(match value.result {
+            Ok(_) => self.0.ttl,
+            Err(_) => self.0.error_ttl,
+        })
+    }
+}
+
+pub struct ListCache {
+    cache: Cache<Key, Arc<Entry>>,
+    generation: Arc<AtomicU64>,
+    policy: CachePolicy,
+}
+
+impl ListCache {
+    pub fn new(policy: CachePolicy) -> Self {
+        let generation = Arc::new(AtomicU64::new(0));
+        let on_evict = generation.clone();
+        let cache = Cache::builder()
+            .expire_after(EntryExpiry(policy))
+            .eviction_listener(move |_, _, _| {
+                on_evict.fetch_add(1, Ordering::Release);
+            })
+            .build();
+        Self {
+            cache,
+            generation,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> CachePolicy {
+        self.policy
+    }
+
+    /// Moves whenever the cache's content may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The list of one kind from one upstream: cached, or fetched now (one fetch per key however
+    /// many callers wait), bounded by the upstream's timeout.
+    pub async fn get(&self, upstream: &UpstreamHandle, kind: ListKind) -> (Arc<Entry>, bool) {
+        let key = (upstream.id().clone(), kind);
+        if let Some(hit) = self.cache.get(&key).await {
+            return (hit, true);
+        }
+        let entry = self
+            .cache
+            .get_with(key, async {
+                let result = fetch(upstream, kind).await;
+                if let Err(error) = &result {
+                    tracing::warn!(
+                        upstream = %upstream.id(),
+                        method = kind.method(),
+                        %error,
+                        "upstream left out of the list"
+                    );
+                }
+                Arc::new(Entry {
+                    result,
+                    fetched_at: Instant::now(),
+                })
+            })
+            .await;
+        self.generation.fetch_add(1, Ordering::Release);
+        (entry, false)
+    }
+
+    /// Forgets one kind of one upstream (on `list_changed`).
+    pub async fn invalidate(&self, upstream: &UpstreamId, kind: ListKind) {
+        self.cache.invalidate(&(upstream.clone(), kind)).await;
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Forgets everything of one upstream (on reconnect or removal).
+    pub async fn invalidate_upstream(&self, upstream: &UpstreamId) {
+        for kind in ListKind::ALL {
+            self.cache.invalidate(&(upstream.clone(), kind)).await;
+        }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<Listed, String> {
+    let timeout = upstream.spec().timeout;
+    let peer = upstream
+        .ready(timeout)
+        .await
+        .map_err(|e| format!("not connected: {e}"))?;
+    if let Some(info) = upstream.server_info()
+        && !kind.offered_by(&info.capabilities)
+    {
+        return Ok(empty(kind));
+    }
+    let _in_flight = upstream.begin_request();
+    match tokio::time::timeout(timeout, list_all(&peer, kind)).await {
+        Ok(Ok(listed)) => Ok(listed),
+        Ok(Err(e)) => Err(format!("{} failed: {e}", kind.method())),
+        Err(_) => Err(format!(
+            "{} timed out after {}",
+            kind.method(),
+            crate::gateway::fmt_duration(timeout)
+        )),
+    }
+}
+
+/// Every page of one list (rmcp follows `nextCursor`).
+async fn list_all(peer: &Peer<RoleClient>, kind: ListKind) -> Result<Listed, ServiceError> {
+    Ok(match kind {
+        ListKind::Tools => Listed::Tools(Arc::new(peer.list_all_tools().await?)),
+        ListKind::Prompts => Listed::Prompts(Arc::new(peer.list_all_prompts().await?)),
+        ListKind::Resources => Listed::Resources(Arc::new(peer.list_all_resources().await?)),
+        ListKind::Templates => {
+            Listed::Templates(Arc::new(peer.list_all_resource_templates().await?))
+        }
+    })
+}
+
+fn empty(kind: ListKind) -> Listed {
+    match kind {
+        ListKind::Tools => Listed::Tools(Arc::default()),
+        ListKind::Prompts => Listed::Prompts(Arc::default()),
+        ListKind::Resources => Listed::Resources(Arc::default()),
+        ListKind::Templates => Listed::Templates(Arc::default()),
+    }
+}

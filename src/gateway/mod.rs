@@ -1,0 +1,272 @@
+//! The gateway: runs a [`Plan`] over live upstream connections.
+//!
+//! [`Gateway`] owns the current plan (an `ArcSwap`, swapped whole on reload), the upstream
+//! [`Registry`], the per-upstream [`ListCache`] and the per-binding [`View`]s built from it.
+//! Requests enter through [`handler::HubSession`] (one per downstream session, an rmcp
+//! `ServerHandler`); lists fan out to the binding's upstreams in parallel, each bounded by its own
+//! timeout; calls are routed by public name through the view to the upstream and original name.
+//! This module knows nothing of HTTP: `serve` puts sessions on transports.
+
+pub mod error;
+pub mod handler;
+pub mod lists;
+pub mod view;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use futures::future::join_all;
+use rmcp::model::ServerNotification;
+use tokio::sync::broadcast;
+
+use crate::plan::rules::Caller;
+use crate::plan::{Plan, ProfileName, UpstreamId};
+use crate::upstream::{Registry, UpstreamEvent, UpstreamHandle};
+pub use error::GatewayError;
+pub use lists::{CachePolicy, ListCache, ListKind, Listed};
+pub use view::{Route, UpstreamLists, View};
+
+/// What an endpoint serves: a profile, or one upstream of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Binding {
+    pub profile: ProfileName,
+    pub only_upstream: Option<UpstreamId>,
+}
+
+struct CachedView {
+    plan: Arc<Plan>,
+    generation: u64,
+    expires: Instant,
+    view: Arc<View>,
+}
+
+pub struct Gateway {
+    plan: ArcSwap<Plan>,
+    registry: Registry,
+    lists: ListCache,
+    /// Views per binding. A std Mutex: held only to look up or store an `Arc`, never across an
+    /// await.
+    views: Mutex<HashMap<Binding, CachedView>>,
+    /// Collisions already warned about, so each is logged once.
+    warned: Mutex<HashSet<(ProfileName, String)>>,
+    events: broadcast::Sender<UpstreamEvent>,
+}
+
+impl Gateway {
+    /// Starts the gateway on `plan`: connects the plan's upstreams (in the background: an
+    /// upstream that is slow or down never delays the others or the gateway).
+    pub async fn start(plan: Plan, policy: CachePolicy) -> Arc<Gateway> {
+        let (events, _) = broadcast::channel(1024);
+        let registry = Registry::new(events.clone());
+        registry.reconcile(&plan.upstreams).await;
+        let gateway = Arc::new(Gateway {
+            plan: ArcSwap::from_pointee(plan),
+            registry,
+            lists: ListCache::new(policy),
+            views: Mutex::new(HashMap::new()),
+            warned: Mutex::new(HashSet::new()),
+            events,
+        });
+        tokio::spawn(watch_events(
+            Arc::downgrade(&gateway),
+            gateway.events.subscribe(),
+        ));
+        gateway
+    }
+
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plan.load_full()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn lists(&self) -> &ListCache {
+        &self.lists
+    }
+
+    /// Upstream events (notifications, state changes), for sessions that relay them.
+    pub fn subscribe(&self) -> broadcast::Receiver<UpstreamEvent> {
+        self.events.subscribe()
+    }
+
+    /// Swaps in a new plan: reconciles the upstreams first (new ones started, unchanged ones
+    /// kept), then swaps the plan whole.
+    pub async fn swap_plan(&self, plan: Plan) {
+        self.registry.reconcile(&plan.upstreams).await;
+        self.plan.store(Arc::new(plan));
+        lock(&self.views).clear();
+    }
+
+    /// Stops every upstream (children killed and reaped).
+    pub async fn shutdown(&self) {
+        self.registry.shutdown().await;
+    }
+
+    /// The upstreams a binding serves, in priority order.
+    pub fn upstreams_of(&self, plan: &Plan, binding: &Binding) -> Vec<UpstreamHandle> {
+        let Some(profile) = plan.profile(binding.profile.as_str()) else {
+            return Vec::new();
+        };
+        profile
+            .upstreams
+            .iter()
+            .filter(|u| binding.only_upstream.as_ref().is_none_or(|only| only == *u))
+            .filter_map(|u| self.registry.get(u.as_str()))
+            .collect()
+    }
+
+    /// The binding's view for this caller: cached while the plan and the lists it was built
+    /// from are unchanged; otherwise rebuilt from the list cache, fetching misses in parallel.
+    pub async fn view(&self, plan: &Arc<Plan>, binding: &Binding, caller: Caller<'_>) -> Arc<View> {
+        let generation = self.lists.generation();
+        if let Some(cached) = lock(&self.views).get(binding)
+            && Arc::ptr_eq(&cached.plan, plan)
+            && cached.generation == generation
+            && cached.expires > Instant::now()
+        {
+            return cached.view.clone();
+        }
+        let Some(profile) = plan.profile(binding.profile.as_str()) else {
+            return Arc::new(View::default());
+        };
+        let upstreams = self.upstreams_of(plan, binding);
+        let fetched = join_all(upstreams.iter().map(|u| self.fetch_lists(u))).await;
+        let any_failed = fetched.iter().any(|(_, failed)| *failed);
+        let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams
+            .iter()
+            .zip(&fetched)
+            .map(|(u, (lists, _))| (u.id(), lists))
+            .collect();
+        let view = Arc::new(View::build(&profile.rules, &inputs, caller));
+        self.warn_collisions(&binding.profile, &view);
+        let policy = self.lists.policy();
+        let ttl = if any_failed {
+            policy.error_ttl
+        } else {
+            policy.ttl
+        };
+        lock(&self.views).insert(
+            binding.clone(),
+            CachedView {
+                plan: plan.clone(),
+                generation,
+                expires: Instant::now() + ttl,
+                view: view.clone(),
+            },
+        );
+        view
+    }
+
+    /// All four lists of one upstream, fetched in parallel; `true` when any failed.
+    async fn fetch_lists(&self, upstream: &UpstreamHandle) -> (UpstreamLists, bool) {
+        let (tools, prompts, resources, templates) = tokio::join!(
+            self.lists.get(upstream, ListKind::Tools),
+            self.lists.get(upstream, ListKind::Prompts),
+            self.lists.get(upstream, ListKind::Resources),
+            self.lists.get(upstream, ListKind::Templates),
+        );
+        let mut lists = UpstreamLists::default();
+        let mut failed = false;
+        for (entry, _hit) in [tools, prompts, resources, templates] {
+            match &entry.result {
+                Ok(Listed::Tools(t)) => lists.tools = Some(t.clone()),
+                Ok(Listed::Prompts(p)) => lists.prompts = Some(p.clone()),
+                Ok(Listed::Resources(r)) => lists.resources = Some(r.clone()),
+                Ok(Listed::Templates(t)) => lists.templates = Some(t.clone()),
+                Err(_) => failed = true,
+            }
+        }
+        (lists, failed)
+    }
+
+    fn warn_collisions(&self, profile: &ProfileName, view: &View) {
+        if view.collisions.is_empty() {
+            return;
+        }
+        let mut warned = lock(&self.warned);
+        for c in &view.collisions {
+            let key = (
+                profile.clone(),
+                format!("{:?} {} {}", c.kind, c.name, c.moved),
+            );
+            if warned.insert(key) {
+                tracing::warn!(
+                    profile = %profile,
+                    kind = %c.kind,
+                    name = %c.name,
+                    kept = %c.kept,
+                    moved = %c.moved,
+                    moved_to = c.moved_to.as_deref().unwrap_or("<hidden>"),
+                    "two upstreams offer the same public name; the earlier upstream keeps it"
+                );
+            }
+        }
+    }
+}
+
+/// Keeps the list cache honest: `list_changed` and reconnects invalidate what they affect.
+async fn watch_events(
+    gateway: std::sync::Weak<Gateway>,
+    mut events: broadcast::Receiver<UpstreamEvent>,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(e) => e,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "upstream events lagged; dropping every cached list"
+                );
+                let Some(gw) = gateway.upgrade() else { return };
+                for u in gw.registry.all() {
+                    gw.lists.invalidate_upstream(u.id()).await;
+                }
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(gw) = gateway.upgrade() else { return };
+        match event {
+            UpstreamEvent::Notification {
+                upstream,
+                notification,
+            } => {
+                let kind = match notification {
+                    ServerNotification::ToolListChangedNotification(_) => Some(ListKind::Tools),
+                    ServerNotification::PromptListChangedNotification(_) => Some(ListKind::Prompts),
+                    ServerNotification::ResourceListChangedNotification(_) => {
+                        gw.lists.invalidate(&upstream, ListKind::Templates).await;
+                        Some(ListKind::Resources)
+                    }
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    tracing::debug!(%upstream, method = kind.method(), "list changed upstream");
+                    gw.lists.invalidate(&upstream, kind).await;
+                }
+            }
+            UpstreamEvent::State { upstream, .. } => gw.lists.invalidate_upstream(&upstream).await,
+        }
+    }
+}
+
+/// Locks a std mutex, recovering from poisoning (the data is a cache; a panic elsewhere must not
+/// take serving down).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `1.5s`, `300ms`.
+pub fn fmt_duration(d: Duration) -> String {
+    if d.as_millis() < 1000 {
+        format!("{}ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,309 @@
+//! A view: what one profile (or one upstream of it) shows one caller, and how public names route
+//! back.
+//!
+//! A [`View`] is built from the upstreams' cached lists and the profile's [`RuleTable`], by
+//! calling `decide()` on every item. It holds the public lists, ready to send, and the maps from
+//! public name (or URI) back to the upstream and original name, so a call is a map lookup. Views
+//! are pure data: building one does no I/O, which is what lets `explain` and the property tests
+//! check the very decisions the server makes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
+
+use crate::plan::UpstreamId;
+use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleTable, render_prefix};
+
+/// Where a public name goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub upstream: UpstreamId,
+    /// The name (or URI) the upstream knows.
+    pub original: Arc<str>,
+}
+
+/// One upstream's lists, as fetched (possibly partially: a kind the upstream failed to list is
+/// `None`).
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamLists {
+    pub tools: Option<Arc<Vec<Tool>>>,
+    pub prompts: Option<Arc<Vec<Prompt>>>,
+    pub resources: Option<Arc<Vec<Resource>>>,
+    pub templates: Option<Arc<Vec<ResourceTemplate>>>,
+}
+
+/// A public name two upstreams wanted; the earlier upstream kept it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collision {
+    pub kind: ItemKind,
+    pub name: String,
+    pub kept: UpstreamId,
+    pub moved: UpstreamId,
+    /// The name the later upstream's item got instead (`None` if it had to be hidden).
+    pub moved_to: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct View {
+    pub tools: Vec<Tool>,
+    pub prompts: Vec<Prompt>,
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub tool_routes: HashMap<Arc<str>, Route>,
+    pub prompt_routes: HashMap<Arc<str>, Route>,
+    pub resource_routes: HashMap<Arc<str>, Route>,
+    /// Template URI patterns in upstream order, for reads of URIs no list mentioned.
+    pub template_routes: Vec<(UpstreamTemplate, UpstreamId)>,
+    pub collisions: Vec<Collision>,
+}
+
+/// A resource template's URI pattern, compiled for matching concrete URIs (RFC 6570 level 1:
+/// each `{var}` matches one or more characters other than `/`; `{+var}`/`{#var}` any).
+#[derive(Debug, Clone)]
+pub struct UpstreamTemplate {
+    pub pattern: String,
+    regex: Option<regex::Regex>,
+}
+
+impl UpstreamTemplate {
+    pub fn new(pattern: &str) -> Self {
+        let mut re = String::from("^");
+        let mut rest = pattern;
+        while let Some(open) = rest.find('{') {
+            re.push_str(&regex::escape(&rest[..open]));
+            let Some(close) = rest[open..].find('}') else {
+                re.push_str(&regex::escape(&rest[open..]));
+                rest = "";
+                break;
+            };
+            let var = &rest[open + 1..open + close];
+            re.push_str(if var.starts_with('+') || var.starts_with('#') {
+                ".+"
+            } else {
+                "[^/]+"
+            });
+            rest = &rest[open + close + 1..];
+        }
+        re.push_str(&regex::escape(rest));
+        re.push('$');
+        Self {
+            pattern: pattern.to_string(),
+            regex: regex::Regex::new(&re).ok(),
+        }
+    }
+
+    pub fn matches(&self, uri: &str) -> bool {
+        self.regex.as_ref().is_some_and(|r| r.is_match(uri))
+    }
+}
+
+/// The upstream lists a view is built from, in the profile's priority order.
+pub type Inputs<'a> = [(&'a UpstreamId, &'a UpstreamLists)];
+
+impl View {
+    pub fn build(rules: &RuleTable, inputs: &Inputs<'_>, caller: Caller<'_>) -> View {
+        let mut view = View::default();
+        for (upstream, lists) in inputs {
+            let up = upstream.as_str();
+            if let Some(tools) = &lists.tools {
+                for tool in tools.iter() {
+                    if let Some((name, description)) =
+                        view.admit(rules, ItemKind::Tool, upstream, &tool.name, caller)
+                    {
+                        let mut public = tool.clone();
+                        public.name = name.to_string().into();
+                        if let Some(d) = description {
+                            public.description = Some(d.to_string().into());
+                        }
+                        view.tools.push(public);
+                    }
+                }
+            }
+            if let Some(prompts) = &lists.prompts {
+                for prompt in prompts.iter() {
+                    if let Some((name, description)) =
+                        view.admit(rules, ItemKind::Prompt, upstream, &prompt.name, caller)
+                    {
+                        let mut public = prompt.clone();
+                        public.name = name.to_string();
+                        if let Some(d) = description {
+                            public.description = Some(d.to_string());
+                        }
+                        view.prompts.push(public);
+                    }
+                }
+            }
+            if let Some(resources) = &lists.resources {
+                for resource in resources.iter() {
+                    if let Some((uri, description)) =
+                        view.admit(rules, ItemKind::Resource, upstream, &resource.uri, caller)
+                    {
+                        let mut public = resource.clone();
+                        public.uri = uri.to_string();
+                        if let Some(d) = description {
+                            public.description = Some(d.to_string());
+                        }
+                        view.resources.push(public);
+                    }
+                }
+            }
+            if let Some(templates) = &lists.templates {
+                for template in templates.iter() {
+                    let pattern = &template.uri_template;
+                    let decision = rules.decide(
+                        ItemRef {
+                            kind: ItemKind::Resource,
+                            upstream: up,
+                            name: pattern,
+                        },
+                        caller,
+                    );
+                    if decision.visible {
+                        view.templates.push(template.clone());
+                        view.template_routes
+                            .push((UpstreamTemplate::new(pattern), (*upstream).clone()));
+                    }
+                }
+            }
+        }
+        view
+    }
+
+    /// Decides one item and claims its public name; returns the name and any new description.
+    fn admit(
+        &mut self,
+        rules: &RuleTable,
+        kind: ItemKind,
+        upstream: &UpstreamId,
+        original: &str,
+        caller: Caller<'_>,
+    ) -> Option<(Arc<str>, Option<Arc<str>>)> {
+        let decision = rules.decide(
+            ItemRef {
+                kind,
+                upstream: upstream.as_str(),
+                name: original,
+            },
+            caller,
+        );
+        if !decision.visible {
+            return None;
+        }
+        let routes = match kind {
+            ItemKind::Tool => &mut self.tool_routes,
+            ItemKind::Prompt => &mut self.prompt_routes,
+            ItemKind::Resource => &mut self.resource_routes,
+        };
+        let mut name: Arc<str> = decision.public_name.into();
+        if let Some(kept) = routes.get(&name) {
+            // Deterministic: the earlier upstream keeps the name; the later one is exposed under
+            // the default prefix, or hidden if that is taken too (resources keep URIs: hidden).
+            let kept = kept.upstream.clone();
+            let alternative: Option<Arc<str>> = match kind {
+                ItemKind::Resource => None,
+                _ => Some(
+                    format!(
+                        "{}{original}",
+                        render_prefix(DEFAULT_PREFIX, upstream.as_str())
+                    )
+                    .into(),
+                ),
+            }
+            .filter(|alt| !routes.contains_key(alt));
+            self.collisions.push(Collision {
+                kind,
+                name: name.to_string(),
+                kept,
+                moved: upstream.clone(),
+                moved_to: alternative.as_ref().map(|a| a.to_string()),
+            });
+            name = alternative?;
+        }
+        routes.insert(
+            name.clone(),
+            Route {
+                upstream: upstream.clone(),
+                original: original.into(),
+            },
+        );
+        Some((name, decision.description))
+    }
+
+    /// The upstream that serves a resource URI: an exact listed URI, else the first template
+    /// that matches.
+    pub fn resource_route(&self, uri: &str) -> Option<Route> {
+        if let Some(r) = self.resource_routes.get(uri) {
+            return Some(r.clone());
+        }
+        self.template_routes
+            .iter()
+            .find(|(t, _)| t.matches(uri))
+            .map(|(_, up)| Route {
+                upstream: up.clone(),
+                original: uri.into(),
+            })
+    }
+
+    pub fn route(&self, kind: ItemKind, public: &str) -> Option<&Route> {
+        match kind {
+            ItemKind::Tool => self.tool_routes.get(public),
+            ItemKind::Prompt => self.prompt_routes.get(public),
+            ItemKind::Resource => self.resource_routes.get(public),
+        }
+    }
+
+    /// Public names of one kind, for "did you mean".
+    pub fn names(&self, kind: ItemKind) -> impl Iterator<Item = &str> {
+        let routes = match kind {
+            ItemKind::Tool => &self.tool_routes,
+            ItemKind::Prompt => &self.prompt_routes,
+            ItemKind::Resource => &self.resource_routes,
+        };
+        routes.keys().map(|k| &**k)
+    }
+}
+
+/// The prefix a colliding item gets when the profile declares none.
+pub const DEFAULT_PREFIX: &str = "{upstream}__";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::JsonObject;
+
+    fn tool(name: &str) -> Tool {
+        Tool::new(name.to_string(), "d", Arc::new(JsonObject::new()))
+    }
+
+    #[test]
+    fn collisions_keep_the_first_upstream_and_prefix_the_later() {
+        let a = UpstreamId::new("a");
+        let b = UpstreamId::new("b");
+        let la = UpstreamLists {
+            tools: Some(Arc::new(vec![tool("echo")])),
+            ..Default::default()
+        };
+        let lb = la.clone();
+        let rules = RuleTable::new(vec![], vec![], vec![], None, &[a.clone(), b.clone()]);
+        let view = View::build(&rules, &[(&a, &la), (&b, &lb)], Caller::default());
+        let names: Vec<&str> = view.tools.iter().map(|t| &*t.name).collect();
+        assert_eq!(names, ["echo", "b__echo"]);
+        assert_eq!(
+            view.route(ItemKind::Tool, "b__echo")
+                .unwrap()
+                .original
+                .as_ref(),
+            "echo"
+        );
+        assert_eq!(view.collisions.len(), 1);
+    }
+
+    #[test]
+    fn templates_match_concrete_uris() {
+        let t = UpstreamTemplate::new("test://static/resource/{id}");
+        assert!(t.matches("test://static/resource/42"));
+        assert!(!t.matches("test://static/resource/4/2"));
+        assert!(!t.matches("test://other/1"));
+    }
+}

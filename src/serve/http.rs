@@ -1,0 +1,124 @@
+//! Streamable HTTP downstream: the plan's endpoints on one axum router.
+//!
+//! Paths are looked up in the *current* plan on every request (so a reload that adds or removes
+//! endpoints needs no new router), and each (endpoint, binding) gets one rmcp
+//! `StreamableHttpService` that owns its sessions. Services outlive reloads: a session opened
+//! before a reload keeps working after it, and sees the new rules at its next request.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::handler::HubSession;
+use crate::gateway::{Binding, Gateway};
+use crate::plan::{Endpoint, Plan};
+
+type Service = StreamableHttpService<HubSession, LocalSessionManager>;
+
+#[derive(Clone)]
+pub struct McpRoutes {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    gateway: Arc<Gateway>,
+    /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
+    services: Mutex<HashMap<(String, Binding), Service>>,
+    shutdown: CancellationToken,
+    listen: SocketAddr,
+}
+
+impl McpRoutes {
+    pub fn new(gateway: Arc<Gateway>, listen: SocketAddr, shutdown: CancellationToken) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                gateway,
+                services: Mutex::new(HashMap::new()),
+                shutdown,
+                listen,
+            }),
+        }
+    }
+
+    fn service(&self, endpoint: &Endpoint) -> Service {
+        let binding = Binding {
+            profile: endpoint.profile.clone(),
+            only_upstream: endpoint.only_upstream.clone(),
+        };
+        let key = (endpoint.path.clone(), binding.clone());
+        let mut services = self
+            .inner
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        services
+            .entry(key)
+            .or_insert_with(|| {
+                let gateway = self.inner.gateway.clone();
+                let path: Arc<str> = endpoint.path.as_str().into();
+                let factory = move || {
+                    Ok(HubSession::new(
+                        gateway.clone(),
+                        binding.clone(),
+                        path.clone(),
+                    ))
+                };
+                StreamableHttpService::new(
+                    factory,
+                    Arc::new(LocalSessionManager::default()),
+                    self.config(),
+                )
+            })
+            .clone()
+    }
+
+    fn config(&self) -> StreamableHttpServerConfig {
+        let mut config = StreamableHttpServerConfig::default();
+        config.cancellation_token = self.inner.shutdown.child_token();
+        if !self.inner.listen.ip().is_loopback() {
+            // Bound beyond loopback on purpose: the operator chose the audience; Host checks
+            // against a fixed loopback list would refuse every real client.
+            config.allowed_hosts = Vec::new();
+        }
+        config
+    }
+}
+
+/// Picks the endpoint for a request: the first declared endpoint on this path whose condition
+/// holds.
+pub fn select<'p>(plan: &'p Plan, path: &str, headers: &http::HeaderMap) -> Option<&'p Endpoint> {
+    plan.endpoints.iter().find(|e| {
+        e.path == path
+            && e.when
+                .as_ref()
+                .is_none_or(|c| c.matches(|name| headers.get(name).and_then(|v| v.to_str().ok())))
+    })
+}
+
+/// The fallback handler: every path not taken by the admin routes.
+pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Response {
+    let plan = routes.inner.gateway.plan();
+    let Some(endpoint) = select(&plan, request.uri().path(), request.headers()) else {
+        return not_found(&plan, request.uri().path());
+    };
+    let service = routes.service(endpoint);
+    drop(plan);
+    service.handle(request).await.map(Body::new).into_response()
+}
+
+fn not_found(plan: &Plan, path: &str) -> Response {
+    let known: Vec<&str> = plan.endpoints.iter().map(|e| e.path.as_str()).collect();
+    let body = serde_json::json!({
+        "error": format!("no MCP endpoint at {path}"),
+        "endpoints": known,
+    });
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
