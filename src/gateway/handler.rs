@@ -195,7 +195,7 @@ impl ServerHandler for HubSession {
         let ups = self.upstreams();
         join_all(ups.iter().map(|u| {
             let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
-            u.ready(wait)
+            super::connected(u, wait)
         }))
         .await;
         self.negotiate_initialize(&request)
@@ -328,18 +328,15 @@ impl ServerHandler for HubSession {
                 p.name = route.original.to_string();
                 route
             }
-            Reference::Resource(r) => {
-                let route = view
-                    .template_routes
-                    .iter()
-                    .find(|(t, _)| t.pattern == r.uri)
-                    .map(|(_, up)| Route {
-                        upstream: up.clone(),
-                        original: r.uri.as_str().into(),
-                    })
-                    .map_or_else(|| Self::resource_route(&view, &r.uri), Ok)?;
-                route
-            }
+            Reference::Resource(r) => view
+                .template_routes
+                .iter()
+                .find(|(t, _)| t.pattern == r.uri)
+                .map(|(_, up)| Route {
+                    upstream: up.clone(),
+                    original: r.uri.as_str().into(),
+                })
+                .map_or_else(|| Self::resource_route(&view, &r.uri), Ok)?,
             _ => {
                 return Err(McpError::invalid_params(
                     "completion reference kind not supported by this gateway",

@@ -181,10 +181,9 @@ impl ListCache {
 
 async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<Listed, String> {
     let timeout = upstream.spec().timeout;
-    let peer = upstream
-        .ready(timeout)
+    let peer = crate::gateway::connected(upstream, timeout)
         .await
-        .map_err(|e| format!("not connected: {e}"))?;
+        .map_err(|e| e.to_string())?;
     if let Some(info) = upstream.server_info()
         && !kind.offered_by(&info.capabilities)
     {

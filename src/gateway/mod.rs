@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 
 use crate::plan::rules::Caller;
 use crate::plan::{Plan, ProfileName, UpstreamId};
-use crate::upstream::{Registry, UpstreamEvent, UpstreamHandle};
+use crate::upstream::{Registry, UpstreamEvent, UpstreamHandle, UpstreamState};
 pub use error::GatewayError;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
 pub use view::{Route, UpstreamLists, View};
@@ -205,6 +205,27 @@ impl Gateway {
                 );
             }
         }
+    }
+}
+
+/// The upstream's client, without waiting on an upstream that is known to be down: a down
+/// upstream fails at once with its last error, one still connecting is waited for up to `wait`.
+pub async fn connected(
+    upstream: &UpstreamHandle,
+    wait: Duration,
+) -> Result<rmcp::service::Peer<rmcp::service::RoleClient>, GatewayError> {
+    let unavailable = |reason: String| GatewayError::Unavailable {
+        upstream: upstream.id().clone(),
+        reason,
+    };
+    match upstream.state() {
+        UpstreamState::Connected { .. } => match upstream.peer() {
+            Some(peer) => Ok(peer),
+            None => upstream.ready(wait).await.map_err(|e| unavailable(e.to_string())),
+        },
+        UpstreamState::Down { error, .. } => Err(unavailable(format!("down: {error}"))),
+        UpstreamState::Stopped => Err(unavailable("removed from the routes".into())),
+        UpstreamState::Connecting => upstream.ready(wait).await.map_err(|e| unavailable(e.to_string())),
     }
 }
 
