@@ -88,6 +88,26 @@ impl Plan {
     pub fn profile(&self, name: &str) -> Option<&Arc<Profile>> {
         self.profiles.get(name)
     }
+
+    /// The plan as JSON without `origin` and `sources` fields, so that two plans compiled from
+    /// different files (a YAML file and its `mcp2 convert` output) compare equal when they mean
+    /// the same. Secrets appear redacted, as everywhere.
+    pub fn to_comparable_json(&self) -> serde_json::Value {
+        fn strip(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    map.remove("origin");
+                    map.remove("sources");
+                    map.values_mut().for_each(strip);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        strip(&mut v);
+        v
+    }
 }
 
 /// How to reach one upstream. Two specs with the same [`UpstreamSpec::identity`] are the same
