@@ -1,0 +1,103 @@
+//! `mcp2 check PATH`: compile the routes and report every finding.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::output::{count, print_diagnostics, summary_json, summary_lines};
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::check::{Compiled, ProcessEnv, compile};
+use crate::diag::{Diag, Diagnostics, codes};
+use crate::source::{LoadError, SourceSet};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A route file (`.mcproute`, `.yaml`, `.yml`) or a directory of them.
+    pub path: PathBuf,
+    /// How to report: `human` draws each problem with its source lines on stderr and a summary
+    /// on stdout; `json` prints one object `{"ok", "diagnostics", "summary"}` on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Drawn diagnostics and a summary, for people.
+    Human,
+    /// One JSON object, for editors and CI.
+    Json,
+}
+
+pub fn run(args: CheckArgs) -> ExitCode {
+    let CheckArgs { path, format } = args;
+    // `SourceSet::load` judges the extension first; a path that is not there at all deserves
+    // "cannot read", not "not a route file".
+    let loaded = match std::fs::metadata(&path) {
+        Err(source) => Err(LoadError::Io {
+            path: path.clone(),
+            source,
+        }),
+        Ok(_) => SourceSet::load(&path),
+    };
+    let sources = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            match format {
+                Format::Human => eprintln!("error: {e}"),
+                Format::Json => {
+                    let diags: Diagnostics = [Diag::error(codes::LOAD_ERROR, e.to_string())]
+                        .into_iter()
+                        .collect();
+                    let out = serde_json::json!({
+                        "ok": false,
+                        "diagnostics": diags.to_json(&SourceSet::new()),
+                        "summary": null,
+                    });
+                    println!("{out}");
+                }
+            }
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let compiled = compile(&sources, &ProcessEnv);
+    match format {
+        Format::Human => human(&compiled, &sources),
+        Format::Json => json(&compiled, &sources),
+    }
+    ExitCode::from(if compiled.diagnostics.has_errors() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+fn human(compiled: &Compiled, sources: &SourceSet) {
+    let Compiled { plan, diagnostics } = compiled;
+    print_diagnostics(diagnostics, sources);
+    if let Some(plan) = plan {
+        for line in summary_lines(plan) {
+            println!("{line}");
+        }
+    }
+    let verdict = if diagnostics.has_errors() {
+        "failed"
+    } else {
+        "ok"
+    };
+    println!(
+        "{verdict}: {}, {}",
+        count(diagnostics.error_count(), "error"),
+        count(diagnostics.warning_count(), "warning")
+    );
+}
+
+fn json(compiled: &Compiled, sources: &SourceSet) {
+    let Compiled { plan, diagnostics } = compiled;
+    let out = serde_json::json!({
+        "ok": !diagnostics.has_errors(),
+        "diagnostics": diagnostics.to_json(sources),
+        "summary": plan.as_ref().map(summary_json),
+    });
+    println!("{out}");
+}
