@@ -228,11 +228,18 @@ pub(super) fn compile_target(target: &ast::Target, cx: &mut Cx<'_>) -> Option<Ma
 }
 
 fn compile_glob(glob: &ast::Str, cx: &mut Cx<'_>) -> Option<GlobMatcher> {
+    if let Some(g) = cx.globs.get(&glob.node) {
+        return Some(g.clone());
+    }
     match GlobBuilder::new(&glob.node)
         .literal_separator(false)
         .build()
     {
-        Ok(g) => Some(g.compile_matcher()),
+        Ok(g) => {
+            let m = g.compile_matcher();
+            cx.globs.insert(glob.node.clone(), m.clone());
+            Some(m)
+        }
         Err(e) => {
             cx.push(errors::bad_glob(glob.span, &e.kind().to_string()));
             None
@@ -241,8 +248,14 @@ fn compile_glob(glob: &ast::Str, cx: &mut Cx<'_>) -> Option<GlobMatcher> {
 }
 
 fn compile_regex(re: &ast::Str, cx: &mut Cx<'_>) -> Option<Regex> {
+    if let Some(r) = cx.regexes.get(&re.node) {
+        return Some(r.clone());
+    }
     let err = match Regex::new(&re.node) {
-        Ok(r) => return Some(r),
+        Ok(r) => {
+            cx.regexes.insert(re.node.clone(), r.clone());
+            return Some(r);
+        }
         Err(e) => e,
     };
     // The parser of the regex crate knows where the mistake is; point there when we can.

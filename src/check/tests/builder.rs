@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::check::{Compiled, compile_parsed};
+use crate::check::{Compiled, compile_parsed, run};
 use crate::diag::{Diag, RenderOptions, render_all};
 use crate::source::{FileId, SourceSet, Span, Spanned};
 use crate::syntax::ast::{self, Str};
@@ -42,12 +42,26 @@ impl Routes {
     }
 
     pub fn compile(&self, env: &[(&str, &str)]) -> Checked {
+        self.compile_with(env, true)
+    }
+
+    /// As the checker runs when the front-end reported syntax errors in some file.
+    pub fn compile_after_syntax_errors(&self, env: &[(&str, &str)]) -> Checked {
+        self.compile_with(env, false)
+    }
+
+    fn compile_with(&self, env: &[(&str, &str)], syntax_ok: bool) -> Checked {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let compiled = if syntax_ok {
+            compile_parsed(&self.sources, &self.files, &env)
+        } else {
+            run(&self.sources, &self.files, &env, false)
+        };
         Checked {
-            compiled: compile_parsed(&self.sources, &self.files, &env),
+            compiled,
             sources: self.sources.clone(),
         }
     }

@@ -258,3 +258,43 @@ fn no_upstreams_at_all_is_a_warning_and_still_a_plan() {
     let plan = c.compiled.plan.expect("plan");
     assert_eq!(plan.endpoints[0].path, "/mcp");
 }
+
+#[test]
+fn locations_in_the_plan_agree_with_the_source_set() {
+    let text = "# é comment\r\n\n/* é */ upstream a {\n  http \"https://a.example.com/mcp\"\n}\n";
+    let mut r = Routes::new();
+    r.file("x.mcproute", text, |s| http_upstreams(s, &["a"]));
+    let c = r.compile(&[]);
+    let plan = c.compiled.plan.as_ref().expect("plan");
+    let span =
+        crate::source::Span::new(crate::source::FileId(0), text.find("upstream").unwrap(), 0);
+    assert_eq!(plan.upstreams["a"].origin, c.sources.location(span));
+    let origin = &plan.upstreams["a"].origin;
+    assert_eq!(
+        (origin.line, origin.col),
+        (3, 9),
+        "columns count characters"
+    );
+}
+
+#[test]
+fn after_syntax_errors_names_are_not_resolved_but_values_are_still_checked() {
+    // The parser may have dropped a declaration that `use` names: "unknown upstream" would be
+    // noise, while a bad URL in a declaration that did parse is still worth showing.
+    let text = "upstream a {\n  http \"ftp://a\"\n}\nprofile p {\n  use dropped\n}\n";
+    let mut r = Routes::new();
+    r.file("r.mcproute", text, |s| {
+        let mut a = s.upstream("a");
+        a.transport = Some(s.http("ftp://a"));
+        let mut p = s.profile("p");
+        s.span("use");
+        p.uses.push(s.word("dropped"));
+        vec![Item::Upstream(a), Item::Profile(p)]
+    });
+    let c = r.compile_after_syntax_errors(&[]);
+    let codes: Vec<&str> = c.compiled.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [codes::BAD_URL]);
+    assert!(c.compiled.plan.is_none());
+    let c = r.compile(&[]);
+    assert_eq!(c.with_code(codes::UNKNOWN_UPSTREAM).len(), 1);
+}
