@@ -1,12 +1,13 @@
 //! Pass 5: endpoint declarations → [`Endpoint`]s.
 //!
 //! With none declared, `/mcp` serves the default profile. A path with `{upstream}` becomes one
-//! endpoint per upstream of its profile, serving only that upstream. Endpoints are served in
+//! endpoint per upstream of its profile, serving only that upstream. An endpoint whose profile
+//! the front-end implied (`expose-per-upstream`) serves the default profile. Endpoints are served in
 //! order, first match wins, so two on one path under the same condition conflict (error) and a
 //! conditional one after an unconditional one is never reached (warning).
 
 use super::declare::Decls;
-use super::resolve::Resolved;
+use super::resolve::{Resolved, implies_default};
 use super::{Cx, builtin_location, errors, values};
 use crate::plan::{Endpoint, EndpointCondition, ProfileName, UpstreamId};
 use crate::source::Span;
@@ -34,7 +35,7 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
     let mut decl_spans: Vec<Span> = Vec::new();
     let mut reported: Vec<(Span, Span)> = Vec::new();
     for ep in &decls.endpoints {
-        for endpoint in expand(ep, resolved, cx) {
+        for endpoint in expand(decls, ep, resolved, cx) {
             check_against_earlier(&endpoint, ep.span, &out, &decl_spans, &mut reported, cx);
             out.push(endpoint);
             decl_spans.push(ep.span);
@@ -44,7 +45,12 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
 }
 
 /// One declaration → its endpoints (several for a `{upstream}` path); none on error.
-fn expand(ep: &ast::Endpoint, resolved: &Resolved, cx: &mut Cx<'_>) -> Vec<Endpoint> {
+fn expand(
+    decls: &Decls<'_>,
+    ep: &ast::Endpoint,
+    resolved: &Resolved,
+    cx: &mut Cx<'_>,
+) -> Vec<Endpoint> {
     let ast::Endpoint {
         path,
         profile,
@@ -63,8 +69,15 @@ fn expand(ep: &ast::Endpoint, resolved: &Resolved, cx: &mut Cx<'_>) -> Vec<Endpo
         None => Some(None),
         Some(c) => condition(c, cx).map(Some),
     };
-    // An unknown profile is reported by `resolve`.
-    let profile_name = ProfileName::new(&profile.node);
+    // An unknown profile, or no default profile, is reported by `resolve`.
+    let profile_name = if implies_default(decls, ep, cx) {
+        resolved.default_profile.clone()
+    } else {
+        Some(ProfileName::new(&profile.node))
+    };
+    let Some(profile_name) = profile_name else {
+        return Vec::new();
+    };
     let (Some(template), Some(when), Some(upstreams)) =
         (template, when, resolved.profiles.get(&profile_name))
     else {

@@ -173,6 +173,12 @@ impl<'a> Cx<'a> {
         self.diags.error_count()
     }
 
+    /// The source text under a span.
+    fn written(&self, span: Span) -> Option<&'a str> {
+        let file = self.sources.get(span.file)?;
+        file.text.get(span.start as usize..span.end as usize)
+    }
+
     /// The same as [`SourceSet::location`], faster.
     fn location(&self, span: Span) -> Location {
         let (Some(file), Some((name, starts))) = (

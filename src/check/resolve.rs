@@ -40,7 +40,9 @@ pub(super) fn resolve(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Resolved {
         profiles.insert(ProfileName::new(DEFAULT_PROFILE), all);
     }
     for ep in &decls.endpoints {
-        check_profile(decls, &ep.profile, cx);
+        if !implies_default(decls, ep, cx) {
+            check_profile(decls, &ep.profile, cx);
+        }
     }
     let default_profile = default_profile(decls, &profiles, cx);
     Resolved {
@@ -122,6 +124,16 @@ fn check_profile(decls: &Decls<'_>, name: &ast::Str, cx: &mut Cx<'_>) -> bool {
     false
 }
 
+/// Whether an endpoint is served by "the default profile" without naming one: front-ends write
+/// `default` for `expose-per-upstream` (YAML `exposePerServer`, a `hub` without `profile`), at
+/// the span of the keyword rather than of a name. When no profile is literally named `default`,
+/// such an endpoint serves the plan's default profile, whichever way that was chosen.
+pub(super) fn implies_default(decls: &Decls<'_>, ep: &ast::Endpoint, cx: &Cx<'_>) -> bool {
+    ep.profile.node == DEFAULT_PROFILE
+        && !decls.profiles.contains_key(DEFAULT_PROFILE)
+        && cx.written(ep.profile.span) != Some(DEFAULT_PROFILE)
+}
+
 /// `default-profile` if given; else the only profile; else one named `default`; else the profile
 /// of an unconditional `endpoint "/mcp"`; else an error naming the candidates.
 fn default_profile(
@@ -141,7 +153,7 @@ fn default_profile(
     let at_mcp = decls
         .endpoints
         .iter()
-        .find(|e| e.path.node == "/mcp" && e.when.is_none());
+        .find(|e| e.path.node == "/mcp" && e.when.is_none() && !implies_default(decls, e, cx));
     if let Some(ep) = at_mcp {
         // An unknown profile here is already reported; no second error about the default.
         return profiles

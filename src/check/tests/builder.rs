@@ -104,6 +104,11 @@ impl Checked {
         found[0]
     }
 
+    /// Every diagnostic's code, in the order reported.
+    pub fn codes(&self) -> Vec<&str> {
+        self.compiled.diagnostics.iter().map(|d| d.code).collect()
+    }
+
     /// The source text under a span.
     pub fn text(&self, span: Span) -> &str {
         let file = self.sources.get(span.file).expect("file");

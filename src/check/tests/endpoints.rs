@@ -105,3 +105,57 @@ fn condition_header_names_must_be_valid() {
     );
     assert_eq!(c.underlined(c.one(codes::BAD_HEADER)), ":");
 }
+
+/// `expose-per-upstream PATH`: the front-end names no profile; it writes `default` at the span
+/// of the keyword.
+fn expose(s: &mut Src, path: &str) -> Endpoint {
+    let kw = s.span("expose-per-upstream");
+    let path = s.lit(path);
+    Endpoint {
+        span: kw.to(path.span),
+        path,
+        profile: crate::source::Spanned::new("default".into(), kw),
+        when: None,
+    }
+}
+
+#[test]
+fn an_endpoint_without_a_written_profile_serves_the_default_profile() {
+    let c = endpoints(
+        "endpoint \"/mcp\" -> ops\nexpose-per-upstream \"/servers/{upstream}/mcp\"\n",
+        |s| {
+            vec![
+                s.endpoint("/mcp", "ops"),
+                expose(s, "/servers/{upstream}/mcp"),
+            ]
+        },
+    );
+    assert!(c.compiled.diagnostics.is_empty(), "{}", c.rendered());
+    let plan = c.compiled.plan.expect("plan");
+    let served: Vec<(&str, &str)> = plan
+        .endpoints
+        .iter()
+        .map(|e| (e.path.as_str(), e.profile.as_str()))
+        .collect();
+    assert_eq!(
+        served,
+        [
+            ("/mcp", "ops"),
+            ("/servers/a/mcp", "ops"),
+            ("/servers/b/mcp", "ops")
+        ]
+    );
+
+    let c = endpoints("expose-per-upstream \"/servers/{upstream}/mcp\"\n", |s| {
+        vec![expose(s, "/servers/{upstream}/mcp")]
+    });
+    assert_eq!(c.codes(), [codes::NO_DEFAULT_PROFILE], "{}", c.rendered());
+}
+
+#[test]
+fn an_endpoint_naming_default_needs_a_profile_named_default() {
+    let c = endpoints("endpoint \"/x\" -> default\n", |s| {
+        vec![s.endpoint("/x", "default")]
+    });
+    assert_eq!(c.underlined(c.one(codes::UNKNOWN_PROFILE)), "default");
+}
