@@ -246,6 +246,15 @@ fn bench(c: &mut Criterion) {
         checked.diagnostics
     );
 
+    // The text must parse and check as well (with the front-end stubbed out it parses to
+    // nothing, which still gives a plan).
+    let from_text = compile(&sources, &env);
+    assert!(
+        from_text.plan.is_some(),
+        "benchmark text does not check: {:?}",
+        from_text.diagnostics
+    );
+
     let mut group = c.benchmark_group("compile");
     group.bench_function("ast", |b| {
         b.iter(|| compile_parsed(black_box(&sources), black_box(&files), &env))
