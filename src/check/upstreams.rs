@@ -41,6 +41,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
     } = up;
     let errors_before = cx.error_count();
     let name = name.node.as_str();
+    let transport_written = transport.as_ref();
     let transport = match transport {
         None => {
             cx.push(errors::missing_transport(name, *span));
@@ -48,18 +49,27 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         }
         Some(t) => build_transport(name, &t.node, env, cwd.as_ref(), cx),
     };
-    if let Some(t) = &transport {
-        let kind = t.kind();
-        if !matches!(t, TransportSpec::Stdio { .. }) {
+    // Judged on what was written, so a bad URL does not hide a misplaced `env`.
+    let kind = transport_written.map(|t| match &t.node {
+        ast::Transport::Stdio { .. } => "stdio",
+        ast::Transport::Http { .. } => "http",
+        ast::Transport::Sse { .. } => "sse",
+    });
+    match kind {
+        None => {}
+        Some("stdio") => {
+            for kv in headers {
+                cx.push(errors::setting_not_for_transport(
+                    "header", "stdio", kv.span,
+                ));
+            }
+        }
+        Some(kind) => {
             for kv in env {
                 cx.push(errors::setting_not_for_transport("env", kind, kv.span));
             }
             if let Some(cwd) = cwd {
                 cx.push(errors::setting_not_for_transport("cwd", kind, cwd.span));
-            }
-        } else {
-            for kv in headers {
-                cx.push(errors::setting_not_for_transport("header", kind, kv.span));
             }
         }
     }
@@ -194,7 +204,11 @@ fn locate_in_value(
 ) -> (Span, String) {
     match expanded.origin(offset) {
         Some(Origin::Literal(at)) => {
-            let len = s.node[at..].chars().next().map_or(1, char::len_utf8);
+            let len = s
+                .node
+                .get(at..)
+                .and_then(|r| r.chars().next())
+                .map_or(1, char::len_utf8);
             (cx.sub_span(s, at..at + len), "written here".into())
         }
         Some(Origin::Var(range)) => {

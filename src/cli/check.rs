@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
-use super::output::{count, print_diagnostics, summary_json, summary_lines};
+use super::output::{count, err, out, print_diagnostics, summary_json, summary_lines};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::check::{Compiled, ProcessEnv, compile};
 use crate::diag::{Diag, Diagnostics, codes};
@@ -44,17 +44,17 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             match format {
-                Format::Human => eprintln!("error: {e}"),
+                Format::Human => err(format!("error: {e}\n")),
                 Format::Json => {
                     let diags: Diagnostics = [Diag::error(codes::LOAD_ERROR, e.to_string())]
                         .into_iter()
                         .collect();
-                    let out = serde_json::json!({
+                    let report = serde_json::json!({
                         "ok": false,
                         "diagnostics": diags.to_json(&SourceSet::new()),
                         "summary": null,
                     });
-                    println!("{out}");
+                    out(format!("{report}\n"));
                 }
             }
             return ExitCode::from(EXIT_USAGE);
@@ -77,7 +77,7 @@ fn human(compiled: &Compiled, sources: &SourceSet) {
     print_diagnostics(diagnostics, sources);
     if let Some(plan) = plan {
         for line in summary_lines(plan) {
-            println!("{line}");
+            out(format!("{line}\n"));
         }
     }
     let verdict = if diagnostics.has_errors() {
@@ -85,19 +85,19 @@ fn human(compiled: &Compiled, sources: &SourceSet) {
     } else {
         "ok"
     };
-    println!(
-        "{verdict}: {}, {}",
+    out(format!(
+        "{verdict}: {}, {}\n",
         count(diagnostics.error_count(), "error"),
         count(diagnostics.warning_count(), "warning")
-    );
+    ));
 }
 
 fn json(compiled: &Compiled, sources: &SourceSet) {
     let Compiled { plan, diagnostics } = compiled;
-    let out = serde_json::json!({
+    let report = serde_json::json!({
         "ok": !diagnostics.has_errors(),
         "diagnostics": diagnostics.to_json(sources),
         "summary": plan.as_ref().map(summary_json),
     });
-    println!("{out}");
+    out(format!("{report}\n"));
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::output::print_diagnostics;
+use super::output::{err, out, print_diagnostics};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::diag::Diagnostics;
 use crate::source::{SourceKind, SourceSet};
@@ -20,16 +20,16 @@ pub struct ConvertArgs {
 pub fn run(args: ConvertArgs) -> ExitCode {
     let ConvertArgs { file } = args;
     if SourceKind::of(&file) != Some(SourceKind::Yaml) {
-        eprintln!(
-            "error: {} is not a YAML route file: convert reads a .yaml or .yml file",
+        err(format!(
+            "error: {} is not a YAML route file: convert reads a .yaml or .yml file\n",
             file.display()
-        );
+        ));
         return ExitCode::from(EXIT_USAGE);
     }
     let sources = match SourceSet::load(&file) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            err(format!("error: {e}\n"));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -44,7 +44,7 @@ pub fn run(args: ConvertArgs) -> ExitCode {
         return ExitCode::from(EXIT_FINDINGS);
     }
     for ast in &asts {
-        print!("{}", print(ast));
+        out(print(ast));
     }
     ExitCode::from(EXIT_OK)
 }

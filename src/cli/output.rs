@@ -4,7 +4,7 @@
 //! is unset); otherwise plain ASCII at a fixed width, so piped output and CI logs are
 //! deterministic.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use crate::diag::{Diagnostics, RenderOptions, render_all};
 use crate::plan::{Endpoint, Plan};
@@ -31,10 +31,24 @@ pub fn stderr_render_options() -> RenderOptions {
     }
 }
 
+/// Writes to stdout. A closed pipe (`mcp2 check … | head -1`) ends the output quietly instead
+/// of panicking as `println!` would.
+pub fn out(text: impl AsRef<str>) {
+    let _ = std::io::stdout().lock().write_all(text.as_ref().as_bytes());
+}
+
+/// Writes to stderr, quietly giving up if it is closed.
+pub fn err(text: impl AsRef<str>) {
+    let _ = std::io::stderr().lock().write_all(text.as_ref().as_bytes());
+}
+
 /// Prints every diagnostic to stderr, in file and position order.
 pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceSet) {
     if !diags.is_empty() {
-        eprintln!("{}", render_all(diags, sources, stderr_render_options()));
+        err(format!(
+            "{}\n",
+            render_all(diags, sources, stderr_render_options())
+        ));
     }
 }
 

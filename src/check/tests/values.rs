@@ -317,3 +317,20 @@ fn duplicate_env_keys_are_reported_with_both_places() {
     assert_eq!(c.sources.location(d.primary.as_ref().unwrap().span).line, 4);
     assert_eq!(c.sources.location(d.secondary[0].span).line, 3);
 }
+
+#[test]
+fn a_bad_url_does_not_hide_a_misplaced_env() {
+    let text = "upstream github {\n  http \"nope\"\n  env TOKEN = \"x\"\n}\n";
+    let c = one_upstream(text, &[], |s, up| {
+        up.transport = Some(s.http("nope"));
+        up.env.push(s.kv("TOKEN", "x"));
+    });
+    let mut found = c.codes();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [codes::BAD_URL, codes::SETTING_NOT_FOR_TRANSPORT],
+        "{}",
+        c.rendered()
+    );
+}
