@@ -309,6 +309,8 @@ fn comparable_json_ignores_where_things_were_written() {
     let b = two.compile(&[]).compiled.plan.unwrap();
     assert_ne!(a.upstreams["a"].origin, b.upstreams["a"].origin);
     assert_eq!(a.to_comparable_json(), b.to_comparable_json());
+    let json = a.to_comparable_json().to_string();
+    assert!(!json.contains("one.mcproute"), "{json}");
     let three = ["a", "c"];
     let mut other = Routes::new();
     other.file("x.mcproute", &http_upstreams_text(&three), |s| {
@@ -322,5 +324,34 @@ fn comparable_json_ignores_where_things_were_written() {
             .plan
             .unwrap()
             .to_comparable_json()
+    );
+}
+
+#[test]
+fn comparable_json_keeps_items_that_happen_to_be_named_origin() {
+    let text = "upstream a {\n  stdio \"srv\"\n  env origin = \"x\"\n}\nprofile p {\n  rename tool a/origin -> sources\n}\n";
+    let mut r = Routes::new();
+    r.file("r.mcproute", text, |s| {
+        let mut a = s.upstream("a");
+        a.transport = Some(s.stdio("srv", &[]));
+        a.env.push(s.kv("origin", "x"));
+        let mut p = s.profile("p");
+        p.rules.push(s.rename("tool", "a", "origin", "sources"));
+        vec![Item::Upstream(a), Item::Profile(p)]
+    });
+    let plan = r.compile(&[]).compiled.plan.expect("plan");
+    let json = plan.to_comparable_json();
+    assert!(
+        json["upstreams"]["a"]["transport"]["env"]
+            .get("origin")
+            .is_some(),
+        "{json}"
+    );
+    let renames = &json["profiles"]["p"]["rules"]["upstreams"]["a"]["renames"][0];
+    assert_eq!(renames["origin"]["to"], "sources", "{json}");
+    assert!(renames["origin"].get("rule").is_some());
+    assert!(
+        renames["origin"]["rule"].get("origin").is_none(),
+        "the rule's own origin is stripped"
     );
 }
