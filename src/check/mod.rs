@@ -3,13 +3,13 @@
 //! [`compile`] parses every file of a [`SourceSet`] and runs the passes in order, each pushing its
 //! findings and going on, so that `mcp2 check` shows every problem, not only the first:
 //!
-//! | pass       | module        | does                                                          |
-//! |------------|---------------|---------------------------------------------------------------|
-//! | declare    | [`declare`]   | names across files; duplicates with both places                |
-//! | values     | `upstreams`, `settings` | `${VAR}` expansion ([`env`]), URLs, durations, headers, listen, logging ([`values`]) |
-//! | resolve    | `resolve`     | every name used (upstream, profile) is declared; default profile |
-//! | rules      | `profiles`, [`rules`] | matchers compiled, rule tables, shadowed rules, collisions |
-//! | endpoints  | `endpoints`   | paths, per-upstream expansion, conflicts                       |
+//! | pass      | modules                   | does                                                  |
+//! |-----------|---------------------------|-------------------------------------------------------|
+//! | declare   | `declare`                 | names across files; duplicates with both places       |
+//! | values    | `upstreams`, `settings`   | `${VAR}` expansion ([`mod@env`]), URLs, durations, headers, listen, logging ([`values`]) |
+//! | resolve   | `resolve`                 | every name used is declared; the default profile      |
+//! | rules     | `profiles`, [`rules`]     | matchers, rule tables, shadowed rules, collisions     |
+//! | endpoints | `endpoints`               | paths, per-upstream expansion, conflicts              |
 //!
 //! The name-dependent passes (resolve, rules, endpoints) are skipped when a file has syntax
 //! errors: a declaration the parser had to drop would otherwise show up as a cascade of "unknown

@@ -2,7 +2,7 @@
 //!
 //! This is the only module that prints diagnostics or decides exit codes; the stages below it
 //! return values ([`crate::check::Compiled`], [`crate::diag::Diagnostics`]). One module per
-//! subcommand; [`output`] holds what they share (how to draw reports, the plan summary).
+//! subcommand; `output` holds what they share (how to draw reports, the plan summary).
 //!
 //! Exit codes, for every subcommand: 0 success (warnings allowed), 1 the routes have errors,
 //! 2 usage errors (bad arguments, unreadable paths).
