@@ -1,10 +1,47 @@
-//! The checker: ASTs → [`Plan`], or every diagnostic at once (to be written).
+//! The checker: ASTs → [`Plan`], or every diagnostic at once.
+//!
+//! [`compile`] parses every file of a [`SourceSet`] and runs the passes in order, each pushing its
+//! findings and going on, so that `mcp2 check` shows every problem, not only the first:
+//!
+//! | pass      | modules                   | does                                                  |
+//! |-----------|---------------------------|-------------------------------------------------------|
+//! | declare   | `declare`                 | names across files; duplicates with both places       |
+//! | values    | `upstreams`, `settings`   | `${VAR}` expansion ([`mod@env`]), URLs, durations, headers, listen, logging ([`values`]) |
+//! | resolve   | `resolve`                 | every name used is declared; the default profile      |
+//! | rules     | `profiles`, [`rules`]     | matchers, rule tables, shadowed rules, collisions     |
+//! | endpoints | `endpoints`               | paths, per-upstream expansion, conflicts              |
+//!
+//! The name-dependent passes (resolve, rules, endpoints) are skipped when a file has syntax
+//! errors: a declaration the parser had to drop would otherwise show up as a cascade of "unknown
+//! upstream" errors. A plan is returned only when there are no errors at all. The messages live in
+//! [`errors`]; this module never renders anything (that is `cli/`'s job).
+
+mod cover;
+mod declare;
+mod endpoints;
+pub mod env;
+pub mod errors;
+mod profiles;
+mod resolve;
+pub mod rules;
+mod settings;
+mod upstreams;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
 
-use crate::diag::Diagnostics;
+use globset::GlobMatcher;
+use regex::Regex;
+
+use crate::diag::{Diag, Diagnostics};
 use crate::plan::Plan;
-use crate::source::SourceSet;
+use crate::source::{Location, SourceSet, Span};
+use crate::syntax::{self, ast};
 
 /// Where `${VAR}` values come from. The process environment in production; a map in tests.
 pub trait Env {
@@ -34,9 +71,170 @@ pub struct Compiled {
     pub diagnostics: Diagnostics,
 }
 
-pub fn compile(_sources: &SourceSet, _env: &dyn Env) -> Compiled {
+/// Parses every file of `sources` and checks them together.
+pub fn compile(sources: &SourceSet, env: &dyn Env) -> Compiled {
+    let mut parse_diags = Diagnostics::new();
+    let files: Vec<ast::File> = sources
+        .files()
+        .iter()
+        .map(|f| syntax::parse_file(f, &mut parse_diags))
+        .collect();
+    let syntax_ok = !parse_diags.has_errors();
+    let mut compiled = run(sources, &files, env, syntax_ok);
+    parse_diags.extend(compiled.diagnostics);
+    compiled.diagnostics = parse_diags;
+    compiled
+}
+
+/// The checker proper, on ASTs already parsed: `files[i]` is the AST of `sources.files()[i]`.
+/// Tests and benchmarks build ASTs directly and call this.
+pub fn compile_parsed(sources: &SourceSet, files: &[ast::File], env: &dyn Env) -> Compiled {
+    run(sources, files, env, true)
+}
+
+fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, syntax_ok: bool) -> Compiled {
+    let mut cx = Cx::new(sources, env);
+    let decls = declare::collect(files, &mut cx);
+    let upstreams = upstreams::build(&decls, &mut cx);
+    let listen = settings::listen(&decls, &mut cx);
+    let logging = settings::logging(&decls, &mut cx);
+    if !syntax_ok {
+        return Compiled {
+            plan: None,
+            diagnostics: cx.diags,
+        };
+    }
+    if decls.upstreams.is_empty() {
+        cx.push(errors::empty_plan());
+    }
+    let resolved = resolve::resolve(&decls, &mut cx);
+    let profiles = profiles::build(&decls, &resolved, &mut cx);
+    let endpoints = endpoints::build(&decls, &resolved, &mut cx);
+    let plan = match (resolved.default_profile, listen, logging) {
+        (Some(default_profile), Some(listen), Some(logging)) if !cx.diags.has_errors() => {
+            Some(Plan {
+                listen,
+                upstreams,
+                profiles,
+                default_profile,
+                endpoints,
+                logging,
+                sources: sources.files().iter().map(|f| f.path.clone()).collect(),
+            })
+        }
+        _ => None,
+    };
     Compiled {
-        plan: None,
-        diagnostics: Diagnostics::new(),
+        plan,
+        diagnostics: cx.diags,
+    }
+}
+
+/// What every pass needs: the sources (for locations), the environment, and the findings so far.
+pub(crate) struct Cx<'a> {
+    sources: &'a SourceSet,
+    env: &'a dyn Env,
+    diags: Diagnostics,
+    /// Per file: its name and where each line starts, so a location is a binary search rather
+    /// than a scan of the file (a plan records one per upstream, profile, rule and endpoint).
+    lines: Vec<(Arc<str>, Vec<usize>)>,
+    /// Globs and regexes compiled so far, by text: route sets repeat `*` and names a lot.
+    globs: HashMap<String, GlobMatcher>,
+    regexes: HashMap<String, Regex>,
+}
+
+impl<'a> Cx<'a> {
+    fn new(sources: &'a SourceSet, env: &'a dyn Env) -> Self {
+        let lines = sources
+            .files()
+            .iter()
+            .map(|f| {
+                let starts = std::iter::once(0)
+                    .chain(f.text.match_indices('\n').map(|(i, _)| i + 1))
+                    .collect();
+                (Arc::from(f.path.display().to_string()), starts)
+            })
+            .collect();
+        Self {
+            sources,
+            env,
+            diags: Diagnostics::new(),
+            lines,
+            globs: HashMap::new(),
+            regexes: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, diag: Diag) {
+        self.diags.push(diag);
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags.error_count()
+    }
+
+    /// The source text under a span.
+    fn written(&self, span: Span) -> Option<&'a str> {
+        let file = self.sources.get(span.file)?;
+        file.text.get(span.start as usize..span.end as usize)
+    }
+
+    /// The same as [`SourceSet::location`], faster.
+    fn location(&self, span: Span) -> Location {
+        let (Some(file), Some((name, starts))) = (
+            self.sources.get(span.file),
+            self.lines.get(span.file.0 as usize),
+        ) else {
+            return self.sources.location(span);
+        };
+        let mut offset = (span.start as usize).min(file.text.len());
+        while !file.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = starts.partition_point(|&s| s <= offset).max(1);
+        let line_start = starts[line - 1];
+        let col = file.text[line_start..offset].chars().count() + 1;
+        Location {
+            file: name.clone(),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The span of bytes `range` of a string's value, when the literal in the source spells those
+    /// bytes verbatim (no escape before them, no folding); otherwise the whole literal. Lets a
+    /// diagnostic underline `${TOKEN}` inside `"Bearer ${TOKEN}"` rather than the whole string.
+    fn sub_span(&self, s: &ast::Str, range: Range<usize>) -> Span {
+        let whole = s.span;
+        let Some(raw) = self
+            .sources
+            .get(whole.file)
+            .and_then(|f| f.text.get(whole.start as usize..whole.end as usize))
+        else {
+            return whole;
+        };
+        let Some(prefix) = s.node.get(..range.end) else {
+            return whole;
+        };
+        let delimited = raw.len() >= 2
+            && matches!(raw.as_bytes()[0], b'"' | b'\'' | b'/')
+            && raw.as_bytes()[0] == raw.as_bytes()[raw.len() - 1];
+        let skips: &[usize] = if delimited { &[1, 0] } else { &[0] };
+        for &skip in skips {
+            if raw.get(skip..skip + range.end) == Some(prefix) {
+                let start = whole.start as usize + skip;
+                return Span::new(whole.file, start + range.start, start + range.end);
+            }
+        }
+        whole
+    }
+}
+
+/// Where built-in items (the default `/mcp` endpoint, a synthesized `default` profile) come from.
+fn builtin_location() -> Location {
+    Location {
+        file: "<built-in>".into(),
+        line: 0,
+        col: 0,
     }
 }

@@ -1,20 +1,95 @@
-//! The command line: the only place that renders diagnostics and picks exit codes (to be written).
+//! The command line: parses arguments, runs one subcommand, renders reports, picks the exit code.
+//!
+//! This is the only module that prints diagnostics or decides exit codes; the stages below it
+//! return values ([`crate::check::Compiled`], [`crate::diag::Diagnostics`]). One module per
+//! subcommand; `output` holds what they share (how to draw reports, the plan summary).
+//!
+//! Exit codes, for every subcommand: 0 success (warnings allowed), 1 the routes have errors,
+//! 2 usage errors (bad arguments, unreadable paths).
+
+mod check;
+mod convert;
+mod output;
+mod serve;
 
 use std::process::ExitCode;
 
-pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+use clap::{Parser, Subcommand};
+
+/// Success; warnings may have been printed.
+pub const EXIT_OK: u8 = 0;
+/// The routes have errors.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Bad arguments, or a path that cannot be read.
+pub const EXIT_USAGE: u8 = 2;
+
+/// mcp2: a production MCP gateway.
+///
+/// mcp2 aggregates many MCP servers (stdio, Streamable HTTP, legacy HTTP+SSE) behind one
+/// endpoint, filtering, renaming and rate-limiting what each audience sees. Routes are written in
+/// `.mcproute` files (or the YAML format) and compiled into one checked plan.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp2",
+    version,
+    after_help = "Exit status: 0 when everything is fine (warnings allowed), 1 when the routes have errors, 2 on usage errors and unreadable paths."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub mod serve;
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check route files and report every problem at once.
+    ///
+    /// Reads one route file or every `.mcproute`, `.yaml` and `.yml` file of a directory, compiles
+    /// them together, prints every error and warning with its file, line and column, then a short
+    /// summary of what would be served. Exits 1 if there is any error.
+    Check(check::CheckArgs),
+    /// Print the `.mcproute` equivalent of a YAML route file.
+    ///
+    /// The converted routes go to stdout, problems in the YAML to stderr. Like `caddy adapt`: a
+    /// way to move a YAML configuration to the `.mcproute` language.
+    Convert(convert::ConvertArgs),
+    /// Run the gateway on a set of routes.
+    ///
+    /// Compiles the routes (refusing to start if they have errors), connects to every upstream in
+    /// the background, and serves the endpoints over Streamable HTTP on the routes' `listen`
+    /// address (default 127.0.0.1:8210), or one client over stdin/stdout with `--stdio`. Stops on
+    /// SIGINT/SIGTERM: in-flight requests finish (bounded), stdio upstreams are stopped.
+    Serve(serve::ServeArgs),
+}
 
-/// Colour and Unicode only on a terminal.
-pub fn render_options() -> crate::diag::RenderOptions {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
-    crate::diag::RenderOptions {
-        color: tty,
-        unicode: tty,
-        width: 100,
+/// Runs mcp2 with the process's arguments.
+pub fn main() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            // clap prints help and version to stdout (exit 0) and usage errors to stderr.
+            let _ = e.print();
+            ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK })
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let Cli { command } = cli;
+    match command {
+        Command::Check(args) => check::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Serve(args) => serve::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -10,7 +10,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{self, ProcessEnv};
-use crate::diag;
 use crate::gateway::{Binding, CachePolicy, Gateway};
 use crate::plan::{Plan, ProfileName};
 use crate::source::SourceSet;
@@ -40,20 +39,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(super::EXIT_USAGE);
         }
     };
     let compiled = check::compile(&sources, &ProcessEnv);
-    let opts = super::render_options();
-    if !compiled.diagnostics.is_empty() {
-        eprintln!(
-            "{}",
-            diag::render_all(&compiled.diagnostics, &sources, opts)
-        );
-    }
+    super::output::print_diagnostics(&compiled.diagnostics, &sources);
     let Some(plan) = compiled.plan else {
         eprintln!("error: the routes have errors; nothing was started");
-        return ExitCode::from(1);
+        return ExitCode::from(super::EXIT_FINDINGS);
     };
     let _log = telemetry::init(&plan.logging);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -90,6 +90,20 @@ pub const DUPLICATE_SETTING_ACROSS_FILES: Code = "mcp2::check::duplicate_global"
 pub const EMPTY_PROFILE: Code = "mcp2::check::empty_profile";
 /// A rename or describe that names an upstream outside the profile.
 pub const UPSTREAM_NOT_IN_PROFILE: Code = "mcp2::check::upstream_not_in_profile";
+/// An upstream block that names no transport (`stdio`, `http` or `sse`).
+pub const MISSING_TRANSPORT: Code = "mcp2::check::missing_transport";
+/// A setting that the upstream's transport does not use (`header` on stdio, `env` on http).
+pub const SETTING_NOT_FOR_TRANSPORT: Code = "mcp2::check::setting_not_for_transport";
+/// A configured header the transport manages itself (`Host`, `Content-Length`, hop-by-hop) (warning).
+pub const RESERVED_HEADER: Code = "mcp2::check::reserved_header";
+/// An environment variable name for a stdio child that cannot be one (empty, or with `=`).
+pub const BAD_ENV_NAME: Code = "mcp2::check::bad_env_name";
+/// Several profiles and nothing saying which one `/mcp` serves.
+pub const NO_DEFAULT_PROFILE: Code = "mcp2::check::no_default_profile";
+/// An endpoint that an earlier endpoint on the same path always answers first (warning).
+pub const SHADOWED_ENDPOINT: Code = "mcp2::check::shadowed_endpoint";
+/// A `per` of a limit that is not `client`, `session` or `key`.
+pub const BAD_LIMIT_KEY: Code = "mcp2::check::bad_limit_key";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -249,6 +249,8 @@ pub fn render_all(diags: &Diagnostics, sources: &SourceSet, opts: RenderOptions)
 struct Report {
     code: Code,
     severity: Severity,
+    /// A related place in another file: drawn as advice, without a code.
+    note: bool,
     message: String,
     help: Option<String>,
     source: Option<NamedSource<std::sync::Arc<str>>>,
@@ -275,13 +277,14 @@ impl Report {
             } else {
                 let note = Diag::warning(diag.code, label.text.clone()).at(label.span, "here");
                 let mut r = Report::new(&note, sources);
-                r.severity = Severity::Warning;
+                r.note = true;
                 related.push(r);
             }
         }
         Self {
             code: diag.code,
             severity: diag.severity,
+            note: false,
             message: diag.message.clone(),
             help: diag.help.clone(),
             source,
@@ -307,10 +310,16 @@ impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        if self.note {
+            return None;
+        }
         Some(Box::new(self.code))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
+        if self.note {
+            return Some(miette::Severity::Advice);
+        }
         Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,

@@ -221,11 +221,17 @@ pub async fn connected(
     match upstream.state() {
         UpstreamState::Connected { .. } => match upstream.peer() {
             Some(peer) => Ok(peer),
-            None => upstream.ready(wait).await.map_err(|e| unavailable(e.to_string())),
+            None => upstream
+                .ready(wait)
+                .await
+                .map_err(|e| unavailable(e.to_string())),
         },
         UpstreamState::Down { error, .. } => Err(unavailable(format!("down: {error}"))),
         UpstreamState::Stopped => Err(unavailable("removed from the routes".into())),
-        UpstreamState::Connecting => upstream.ready(wait).await.map_err(|e| unavailable(e.to_string())),
+        UpstreamState::Connecting => upstream
+            .ready(wait)
+            .await
+            .map_err(|e| unavailable(e.to_string())),
     }
 }
 

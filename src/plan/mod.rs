@@ -88,6 +88,38 @@ impl Plan {
     pub fn profile(&self, name: &str) -> Option<&Arc<Profile>> {
         self.profiles.get(name)
     }
+
+    /// The plan as JSON without `origin` and `sources` fields, so that two plans compiled from
+    /// different files (a YAML file and its `mcp2 convert` output) compare equal when they mean
+    /// the same. Secrets appear redacted, as everywhere.
+    pub fn to_comparable_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        // Only an `origin` holding a `Location`: a tool or env variable may well be named
+        // `origin`, and its entry must stay.
+        fn is_location(v: &Value) -> bool {
+            v.as_object().is_some_and(|m| {
+                m.len() == 3 && ["file", "line", "col"].iter().all(|k| m.contains_key(*k))
+            })
+        }
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(map) => {
+                    if map.get("origin").is_some_and(is_location) {
+                        map.remove("origin");
+                    }
+                    map.values_mut().for_each(strip);
+                }
+                Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(top) = &mut v {
+            top.remove("sources");
+        }
+        strip(&mut v);
+        v
+    }
 }
 
 /// How to reach one upstream. Two specs with the same [`UpstreamSpec::identity`] are the same

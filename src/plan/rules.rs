@@ -281,6 +281,21 @@ impl RuleTable {
         &self.filters[kind.index()]
     }
 
+    /// How many rules the table holds (filters, renames and describes), for summaries.
+    pub fn rule_count(&self) -> usize {
+        let filters: usize = self.filters.iter().map(Vec::len).sum();
+        let named: usize = self
+            .upstreams
+            .values()
+            .map(|u| {
+                let renames: usize = u.renames.iter().map(HashMap::len).sum();
+                let describes: usize = u.describes.iter().map(HashMap::len).sum();
+                renames + describes
+            })
+            .sum();
+        filters + named
+    }
+
     pub fn prefix_template(&self) -> Option<&str> {
         self.prefix_template.as_deref()
     }

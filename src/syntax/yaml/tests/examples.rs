@@ -7,10 +7,10 @@ use crate::syntax::ast::{
     NamePattern, Profile, Rule, RuleBody, Str, Target, Transport, Upstream,
 };
 
-const BASIC: &str = include_str!("../../../../examples/basic.yaml");
-const PER_SERVER: &str = include_str!("../../../../examples/per-server.yaml");
-const AUTHENTICATED: &str = include_str!("../../../../examples/authenticated.yaml");
-const SSE: &str = include_str!("../../../../examples/sse.yaml");
+const BASIC: &str = include_str!("../../../../examples/basic/mcp2.yaml");
+const PER_SERVER: &str = include_str!("../../../../examples/per-server/mcp2.yaml");
+const AUTHENTICATED: &str = include_str!("../../../../examples/authenticated/mcp2.yaml");
+const SSE: &str = include_str!("../../../../examples/sse/mcp2.yaml");
 
 fn clean(text: &str) -> Parsed {
     let parsed = parse(text);

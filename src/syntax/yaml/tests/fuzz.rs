@@ -7,10 +7,10 @@ use super::parse;
 use crate::diag::{RenderOptions, render_all};
 
 const EXAMPLES: [&str; 4] = [
-    include_str!("../../../../examples/basic.yaml"),
-    include_str!("../../../../examples/per-server.yaml"),
-    include_str!("../../../../examples/authenticated.yaml"),
-    include_str!("../../../../examples/sse.yaml"),
+    include_str!("../../../../examples/basic/mcp2.yaml"),
+    include_str!("../../../../examples/per-server/mcp2.yaml"),
+    include_str!("../../../../examples/authenticated/mcp2.yaml"),
+    include_str!("../../../../examples/sse/mcp2.yaml"),
 ];
 
 fn check(text: &str) {

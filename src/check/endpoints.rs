@@ -1,0 +1,157 @@
+//! Pass 5: endpoint declarations → [`Endpoint`]s.
+//!
+//! With none declared, `/mcp` serves the default profile. A path with `{upstream}` becomes one
+//! endpoint per upstream of its profile, serving only that upstream. An endpoint whose profile
+//! the front-end implied (`expose-per-upstream`) serves the default profile. Endpoints are served in
+//! order, first match wins, so two on one path under the same condition conflict (error) and a
+//! conditional one after an unconditional one is never reached (warning).
+
+use super::declare::Decls;
+use super::resolve::{Resolved, implies_default};
+use super::{Cx, builtin_location, errors, values};
+use crate::plan::{Endpoint, EndpointCondition, ProfileName, UpstreamId};
+use crate::source::Span;
+use crate::syntax::ast;
+
+/// The path served when no endpoint is declared.
+pub(super) const DEFAULT_PATH: &str = "/mcp";
+
+pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> Vec<Endpoint> {
+    if decls.endpoints.is_empty() {
+        return resolved
+            .default_profile
+            .iter()
+            .map(|profile| Endpoint {
+                path: DEFAULT_PATH.into(),
+                profile: profile.clone(),
+                only_upstream: None,
+                when: None,
+                origin: builtin_location(),
+            })
+            .collect();
+    }
+    let mut out: Vec<Endpoint> = Vec::new();
+    // For each endpoint in `out`: the span of the declaration it came from.
+    let mut decl_spans: Vec<Span> = Vec::new();
+    let mut reported: Vec<(Span, Span)> = Vec::new();
+    for ep in &decls.endpoints {
+        for endpoint in expand(decls, ep, resolved, cx) {
+            check_against_earlier(&endpoint, *ep.span, &out, &decl_spans, &mut reported, cx);
+            out.push(endpoint);
+            decl_spans.push(*ep.span);
+        }
+    }
+    out
+}
+
+/// One declaration → its endpoints (several for a `{upstream}` path); none on error.
+fn expand(
+    decls: &Decls<'_>,
+    ep: &ast::Endpoint,
+    resolved: &Resolved,
+    cx: &mut Cx<'_>,
+) -> Vec<Endpoint> {
+    let ast::Endpoint {
+        path,
+        profile,
+        when,
+        span,
+    } = ep;
+    let template = match values::parse_endpoint_path(&path.node) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let at = e.at.map_or(path.span, |r| cx.sub_span(path, r));
+            cx.push(errors::bad_path(at, &e.reason));
+            None
+        }
+    };
+    let when = match when {
+        None => Some(None),
+        Some(c) => condition(c, cx).map(Some),
+    };
+    // An unknown profile, or no default profile, is reported by `resolve`.
+    let profile_name = if implies_default(decls, ep, cx) {
+        resolved.default_profile.clone()
+    } else {
+        Some(ProfileName::new(&profile.node))
+    };
+    let Some(profile_name) = profile_name else {
+        return Vec::new();
+    };
+    let (Some(template), Some(when), Some(upstreams)) =
+        (template, when, resolved.profiles.get(&profile_name))
+    else {
+        return Vec::new();
+    };
+    let origin = cx.location(**span);
+    let endpoint = |path: String, only: Option<UpstreamId>| Endpoint {
+        path,
+        profile: profile_name.clone(),
+        only_upstream: only,
+        when: when.clone(),
+        origin: origin.clone(),
+    };
+    match template {
+        values::PathTemplate::Plain(p) => vec![endpoint(p, None)],
+        values::PathTemplate::PerUpstream { before, after } => upstreams
+            .iter()
+            .map(|u| endpoint(format!("{before}{u}{after}"), Some(u.clone())))
+            .collect(),
+    }
+}
+
+fn condition(c: &ast::Condition, cx: &mut Cx<'_>) -> Option<EndpointCondition> {
+    let name = match c {
+        ast::Condition::HeaderEquals { name, .. } | ast::Condition::HeaderPresent { name, .. } => {
+            name
+        }
+    };
+    let lower = match values::parse_header_name(&name.node) {
+        Ok(n) => n,
+        Err(e) => {
+            let at = e.at.map_or(name.span, |r| cx.sub_span(name, r));
+            cx.push(errors::bad_header_name(at, &e.reason));
+            return None;
+        }
+    };
+    match c {
+        ast::Condition::HeaderEquals {
+            name: _,
+            value,
+            span: _,
+        } => Some(EndpointCondition::HeaderEquals {
+            name: lower,
+            value: value.node.clone(),
+        }),
+        ast::Condition::HeaderPresent { name: _, span: _ } => {
+            Some(EndpointCondition::HeaderPresent { name: lower })
+        }
+    }
+}
+
+/// Reports a conflict or shadowing with an earlier endpoint on the same path, once per pair of
+/// declarations (a `{upstream}` path would otherwise repeat it for every upstream).
+fn check_against_earlier(
+    endpoint: &Endpoint,
+    decl: Span,
+    earlier: &[Endpoint],
+    earlier_decls: &[Span],
+    reported: &mut Vec<(Span, Span)>,
+    cx: &mut Cx<'_>,
+) {
+    for (e, &e_decl) in earlier.iter().zip(earlier_decls) {
+        if e.path != endpoint.path || e_decl == decl || reported.contains(&(e_decl, decl)) {
+            continue;
+        }
+        let diag = if e.when == endpoint.when {
+            errors::endpoint_conflict(&endpoint.path, decl, e_decl)
+        } else if e.when.is_none() {
+            errors::shadowed_endpoint(&endpoint.path, decl, e_decl)
+        } else {
+            continue;
+        };
+        reported.push((e_decl, decl));
+        cx.push(diag);
+        return;
+    }
+}
