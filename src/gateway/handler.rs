@@ -22,7 +22,7 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer};
 
-use super::{Binding, Gateway, GatewayError, Route, View};
+use super::{Binding, Gateway, GatewayError, Route, View, era};
 use crate::diag::did_you_mean;
 use crate::plan::rules::{Caller, ItemKind};
 use crate::plan::{Plan, UpstreamId};
@@ -249,7 +249,7 @@ impl ServerHandler for HubSession {
         request.name = route.original.to_string().into();
         request.meta = upstream_meta(request.meta);
         self.forward(&route.upstream, "tools/call", |peer| async move {
-            peer.call_tool_once(request).await
+            peer.call_tool_once(request).await.map(era::call_tool)
         })
         .await
     }
@@ -264,7 +264,7 @@ impl ServerHandler for HubSession {
         request.name = route.original.to_string();
         request.meta = upstream_meta(request.meta);
         self.forward(&route.upstream, "prompts/get", |peer| async move {
-            peer.get_prompt_once(request).await
+            peer.get_prompt_once(request).await.map(era::get_prompt)
         })
         .await
     }
@@ -279,7 +279,9 @@ impl ServerHandler for HubSession {
         request.uri = route.original.to_string();
         request.meta = upstream_meta(request.meta);
         self.forward(&route.upstream, "resources/read", |peer| async move {
-            peer.read_resource_once(request).await
+            peer.read_resource_once(request)
+                .await
+                .map(era::read_resource)
         })
         .await
     }
@@ -345,7 +347,7 @@ impl ServerHandler for HubSession {
             }
         };
         self.forward(&route.upstream, "completion/complete", |peer| async move {
-            peer.complete(request).await
+            peer.complete(request).await.map(era::complete)
         })
         .await
     }

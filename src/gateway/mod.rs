@@ -7,6 +7,7 @@
 //! timeout; calls are routed by public name through the view to the upstream and original name.
 //! This module knows nothing of HTTP: `serve` puts sessions on transports.
 
+pub mod era;
 pub mod error;
 pub mod handler;
 pub mod lists;

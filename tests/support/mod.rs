@@ -2,7 +2,13 @@
 //!
 //! The servers come from `scripts/install-test-deps` (into `.fixtures/`). A missing fixture
 //! fails the test with a message saying so: a test never skips silently.
+//!
+//! - [`process`]: the real `mcp2` binary serving a route directory ([`process::Mcp2`]).
+//! - [`client`]: an rmcp client connected to it, with helpers.
 #![allow(dead_code)]
+
+pub mod client;
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
