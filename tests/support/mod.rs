@@ -92,6 +92,38 @@ pub async fn spawn_python_server(script: &str, env: &[(&str, &str)]) -> ServerCh
 
 /// Like [`spawn_python_server`] on a given port (0: any free one).
 pub async fn spawn_python_server_on(script: &str, port: u16, env: &[(&str, &str)]) -> ServerChild {
+    let (child, ports) = spawn_python(script, port, env, 1).await;
+    ServerChild {
+        child,
+        port: ports[0],
+    }
+}
+
+/// Several servers run by one Python process (one import of the SDK instead of several).
+pub struct ServerGroup {
+    pub child: Child,
+    pub ports: Vec<u16>,
+}
+
+impl ServerGroup {
+    /// `http://127.0.0.1:<port of server i><path>`.
+    pub fn url(&self, i: usize, path: &str) -> Url {
+        Url::parse(&format!("http://127.0.0.1:{}{path}", self.ports[i])).expect("url")
+    }
+}
+
+/// Starts a Python fixture that runs `count` servers and waits for its `count` readiness lines.
+pub async fn spawn_python_servers(script: &str, env: &[(&str, &str)], count: usize) -> ServerGroup {
+    let (child, ports) = spawn_python(script, 0, env, count).await;
+    ServerGroup { child, ports }
+}
+
+async fn spawn_python(
+    script: &str,
+    port: u16,
+    env: &[(&str, &str)],
+    count: usize,
+) -> (Child, Vec<u16>) {
     let mut cmd = Command::new(python());
     cmd.arg(fixture_server(script))
         .arg(port.to_string())
@@ -103,19 +135,23 @@ pub async fn spawn_python_server_on(script: &str, port: u16, env: &[(&str, &str)
     let mut child = cmd.spawn().expect("spawn python fixture server");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let port = tokio::time::timeout(START_LIMIT, async {
-        while let Some(line) = lines.next_line().await.expect("read fixture stdout") {
+    let ports = tokio::time::timeout(START_LIMIT, async {
+        let mut ports = Vec::new();
+        while ports.len() < count {
+            let Some(line) = lines.next_line().await.expect("read fixture stdout") else {
+                panic!("{script} exited before listening");
+            };
             if let Some(port) = line.strip_prefix("LISTENING port=") {
-                return port.trim().parse::<u16>().expect("port number");
+                ports.push(port.trim().parse::<u16>().expect("port number"));
             }
         }
-        panic!("{script} exited before listening");
+        ports
     })
     .await
     .unwrap_or_else(|_| panic!("{script} did not listen within {START_LIMIT:?}"));
     // Keep draining stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    ServerChild { child, port }
+    (child, ports)
 }
 
 /// Starts server-everything in `streamableHttp` or `sse` mode on a free port of 127.0.0.1.
