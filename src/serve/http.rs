@@ -4,18 +4,25 @@
 //! endpoints needs no new router), and each (endpoint, binding) gets one rmcp
 //! `StreamableHttpService` that owns its sessions. Services outlive reloads: a session opened
 //! before a reload keeps working after it, and sees the new rules at its next request.
+//!
+//! Shutdown is two steps ([`McpRoutes::drain`]): MCP requests in flight (each `POST` until its
+//! response body has been sent) finish first, bounded; only then are the sessions closed, which
+//! ends their long-lived event streams so the HTTP server can stop.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use http::StatusCode;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
@@ -32,20 +39,35 @@ struct Inner {
     gateway: Arc<Gateway>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
     services: Mutex<HashMap<(String, Binding), Service>>,
-    shutdown: CancellationToken,
+    /// Closes every session (and its event streams); cancelled by [`McpRoutes::drain`].
+    sessions: CancellationToken,
+    /// One token per `POST` whose response is still being produced.
+    in_flight: TaskTracker,
     listen: SocketAddr,
 }
 
 impl McpRoutes {
-    pub fn new(gateway: Arc<Gateway>, listen: SocketAddr, shutdown: CancellationToken) -> Self {
+    pub fn new(gateway: Arc<Gateway>, listen: SocketAddr) -> Self {
         Self {
             inner: Arc::new(Inner {
                 gateway,
                 services: Mutex::new(HashMap::new()),
-                shutdown,
+                sessions: CancellationToken::new(),
+                in_flight: TaskTracker::new(),
                 listen,
             }),
         }
+    }
+
+    /// Waits (up to `limit`) for the MCP requests in flight to be answered, then closes every
+    /// session. Call it once the listener has stopped accepting. Returns whether all finished.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        self.inner.in_flight.close();
+        let finished = tokio::time::timeout(limit, self.inner.in_flight.wait())
+            .await
+            .is_ok();
+        self.inner.sessions.cancel();
+        finished
     }
 
     fn service(&self, endpoint: &Endpoint) -> Service {
@@ -82,7 +104,7 @@ impl McpRoutes {
 
     fn config(&self) -> StreamableHttpServerConfig {
         let mut config = StreamableHttpServerConfig::default();
-        config.cancellation_token = self.inner.shutdown.child_token();
+        config.cancellation_token = self.inner.sessions.child_token();
         if !self.inner.listen.ip().is_loopback() {
             // Bound beyond loopback on purpose: the operator chose the audience; Host checks
             // against a fixed loopback list would refuse every real client.
@@ -111,7 +133,30 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     };
     let service = routes.service(endpoint);
     drop(plan);
-    service.handle(request).await.map(Body::new).into_response()
+    // A POST that carries a request is answered on an event stream that ends once the answer
+    // has been sent: that stream is the request in flight. (GET streams live as long as their
+    // session; notifications and responses get an empty 202 at once.)
+    let in_flight =
+        (request.method() == http::Method::POST).then(|| routes.inner.in_flight.token());
+    let response = service.handle(request).await.map(Body::new);
+    match in_flight {
+        Some(token) if is_event_stream(&response) => response
+            .map(|body| {
+                Body::from_stream(body.into_data_stream().map(move |chunk| {
+                    let _held_until_the_body_ends = &token;
+                    chunk
+                }))
+            })
+            .into_response(),
+        _ => response.into_response(),
+    }
+}
+
+fn is_event_stream<B>(response: &http::Response<B>) -> bool {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
 }
 
 fn not_found(plan: &Plan, path: &str) -> Response {

@@ -1,9 +1,9 @@
 //! Serving: puts gateway sessions on transports.
 //!
 //! [`serve_http`] runs the plan's endpoints and the admin routes on one bound listener until the
-//! shutdown token fires, then lets in-flight requests finish (bounded). [`serve_stdio`] serves one
-//! binding to one client over stdin/stdout. Neither knows how lists or calls are routed: that is
-//! the gateway's job.
+//! shutdown token fires; then it stops accepting, lets in-flight requests finish (bounded), and
+//! closes the sessions. [`serve_stdio`] serves one binding to one client over stdin/stdout.
+//! Neither knows how lists or calls are routed: that is the gateway's job.
 
 pub mod admin;
 pub mod http;
@@ -21,6 +21,8 @@ use crate::gateway::{Binding, Gateway};
 
 /// How long in-flight HTTP requests may run after shutdown starts.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+/// How long connections may take to close once the sessions are closed.
+pub const CLOSE_TIME: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -37,21 +39,24 @@ pub async fn serve_http(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
-    let mcp = http::McpRoutes::new(gateway.clone(), listen, shutdown.clone());
-    let mcp: Router = Router::new().fallback(http::dispatch).with_state(mcp);
-    let app = admin::routes(gateway).merge(mcp);
-    let drain = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { drain.cancelled().await });
+    let mcp = http::McpRoutes::new(gateway.clone(), listen);
+    let router: Router = Router::new()
+        .fallback(http::dispatch)
+        .with_state(mcp.clone());
+    let app = admin::routes(gateway).merge(router);
+    let stop_accepting = shutdown.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
     let server = tokio::spawn(async move { server.await });
     shutdown.cancelled().await;
-    match tokio::time::timeout(DRAIN_TIME, server).await {
+    if !mcp.drain(DRAIN_TIME).await {
+        tracing::warn!("in-flight requests did not finish within {DRAIN_TIME:?}; stopping anyway");
+    }
+    match tokio::time::timeout(CLOSE_TIME, server).await {
         Ok(Ok(result)) => result.map_err(ServeError::Http),
         Ok(Err(join)) => Err(ServeError::Http(std::io::Error::other(join))),
         Err(_) => {
-            tracing::warn!(
-                "in-flight requests did not finish within {DRAIN_TIME:?}; stopping anyway"
-            );
+            tracing::warn!("connections still open {CLOSE_TIME:?} after the sessions closed");
             Ok(())
         }
     }
