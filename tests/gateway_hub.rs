@@ -120,11 +120,10 @@ async fn rmcp_client_sees_one_hub_over_four_upstreams() {
 
     // initialize: the profile's metadata and the union of the upstreams' capabilities (logging,
     // completions and resource subscriptions come from server-everything alone).
-    let info = hub.peer_info().expect("initialize result");
     let server = server_info(&hub);
     assert_eq!(server.name, "Gateway Test Hub");
     assert_eq!(server.version, "7.1.0");
-    let caps = &info.capabilities;
+    let caps = &hub.peer_info().expect("initialize result").capabilities;
     assert!(caps.tools.is_some() && caps.prompts.is_some());
     assert!(caps.logging.is_some(), "{caps:?}");
     assert!(caps.completions.is_some(), "{caps:?}");
@@ -190,6 +189,22 @@ async fn rmcp_client_sees_one_hub_over_four_upstreams() {
         "{unknown:?}"
     );
 
+    let peer = hub.peer();
+    let missing = peer
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "fixture://nope",
+        ))
+        .await;
+    let Err(rmcp::service::ServiceError::McpError(missing)) = missing else {
+        panic!("reading an unknown resource: {missing:?}");
+    };
+    assert!(
+        missing
+            .message
+            .contains("unknown resource `fixture://nope`"),
+        "{missing:?}"
+    );
+
     // Resources from stdio and SSE upstreams; prompts, including a moved colliding one.
     let doc = read_text(&hub, "demo://resource/static/document/architecture.md").await;
     assert!(doc.contains("Everything Server"), "{doc}");
@@ -251,6 +266,21 @@ async fn per_upstream_endpoints_prefixes_defaults_and_credentials() {
     let server = server_info(&prefixed);
     assert_eq!(server.name, "mcp2");
     assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
+    // Its capabilities are the union over ITS upstreams: neither Python server offers logging,
+    // completions or resource subscriptions.
+    let caps = &prefixed
+        .peer_info()
+        .expect("initialize result")
+        .capabilities;
+    assert!(caps.tools.is_some(), "{caps:?}");
+    assert!(
+        caps.logging.is_none() && caps.completions.is_none(),
+        "{caps:?}"
+    );
+    assert_ne!(
+        caps.resources.as_ref().and_then(|r| r.subscribe),
+        Some(true)
+    );
     assert_eq!(
         sorted(tool_names(&prefixed).await),
         ["auth_whoami", "legacy_add", "legacy_echo"].map(String::from)

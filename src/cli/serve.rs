@@ -101,6 +101,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(address = %bound, endpoints = ?endpoints, "mcp2 serving");
+        // A stable line for scripts and tests (`--port 0`): `mcp2 listening on http://ADDR (…)`.
         eprintln!(
             "mcp2 listening on http://{bound} ({})",
             endpoints.join(", ")
