@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod http;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
+use crate::reload::Reloader;
 
 /// How long in-flight HTTP requests may run after shutdown starts.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
@@ -34,15 +36,19 @@ pub enum ServeError {
 pub async fn serve_http(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    reloader: Option<Arc<Reloader>>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
     let mcp = http::McpRoutes::new(gateway.clone(), listen, shutdown.clone());
     let mcp: Router = Router::new().fallback(http::dispatch).with_state(mcp);
-    let app = admin::routes(gateway).merge(mcp);
+    let app = admin::routes(gateway, reloader).merge(mcp);
     let drain = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { drain.cancelled().await });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { drain.cancelled().await });
     let server = tokio::spawn(async move { server.await });
     shutdown.cancelled().await;
     match tokio::time::timeout(DRAIN_TIME, server).await {
