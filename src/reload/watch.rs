@@ -3,7 +3,8 @@
 //! Editors save in bursts (write a temp file, rename it over the original, touch metadata), and
 //! `kubectl`'s ConfigMap volumes swap a symlinked directory. [`DEBOUNCE`] folds each burst into
 //! one reload: long enough to cover a save burst (a few ms to ~100 ms), short enough that a change
-//! is serving well within a second.
+//! is serving well within a second. The quiet period restarts with every new event, so a reload
+//! compiles the files only once they have stopped changing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +18,11 @@ use tokio_util::sync::CancellationToken;
 use super::{Reloader, Trigger};
 use crate::source::SourceKind;
 
-pub const DEBOUNCE: Duration = Duration::from_millis(200);
+pub const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// How often the underlying watcher batches raw events; the quiet period above is counted from
+/// the last batch.
+const BATCH: Duration = Duration::from_millis(25);
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot watch {path}: {reason}")]
@@ -43,7 +48,7 @@ pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
         (parent, routes.file_name().map(|n| n.to_os_string()))
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
+    let mut debouncer = new_debouncer(BATCH, move |result: DebounceEventResult| {
         let relevant = match result {
             Ok(events) => events.iter().any(|e| match &only {
                 Some(name) => e.path.file_name() == Some(name.as_os_str()),
@@ -79,8 +84,14 @@ pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
                     if got.is_none() {
                         return;
                     }
-                    // Fold changes that arrived while the previous reload ran.
-                    while rx.try_recv().is_ok() {}
+                    // Wait for the files to be quiet for DEBOUNCE (bounded, so a file rewritten
+                    // forever still reloads every few seconds).
+                    let deadline = tokio::time::Instant::now() + 20 * DEBOUNCE;
+                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                        if tokio::time::Instant::now() > deadline {
+                            break;
+                        }
+                    }
                     reloader.reload(Trigger::FileChange).await;
                 }
             }
