@@ -25,6 +25,7 @@ pub mod cli;
 pub mod diag;
 pub mod gateway;
 pub mod plan;
+pub mod reload;
 pub mod serve;
 pub mod source;
 pub mod syntax;

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::check::{self, ProcessEnv};
 use crate::gateway::{Binding, CachePolicy, Gateway};
 use crate::plan::{Plan, ProfileName};
+use crate::reload::{self, Reloader, Trigger};
 use crate::source::SourceSet;
 use crate::{serve, telemetry};
 
@@ -32,6 +33,9 @@ pub struct ServeArgs {
     /// With --stdio: the profile to serve (default: the routes' default profile).
     #[arg(long, requires = "stdio")]
     pub profile: Option<String>,
+    /// Do not reload when route files change (SIGHUP and `POST /_mcp2/reload` still reload).
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -88,7 +92,20 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
         .iter()
         .map(|e| format!("{} -> {}", e.path, e.profile))
         .collect();
+    let configured_listen = plan.listen;
     let gateway = Gateway::start(plan, CachePolicy::default()).await;
+    let reloader = Reloader::new(
+        gateway.clone(),
+        args.routes.clone(),
+        Box::new(ProcessEnv),
+        configured_listen,
+    );
+    if !args.no_watch
+        && let Err(e) = reload::watch::spawn(reloader.clone(), shutdown.clone())
+    {
+        tracing::warn!("{e}; routes reload on SIGHUP and POST /_mcp2/reload only");
+    }
+    tokio::spawn(reload_on_sighup(reloader.clone(), shutdown.clone()));
     let result = if args.stdio {
         let binding = Binding {
             profile,
@@ -106,10 +123,41 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             "mcp2 listening on http://{bound} ({})",
             endpoints.join(", ")
         );
-        serve::serve_http(listener, Arc::clone(&gateway), shutdown.clone()).await
+        serve::serve_http(
+            listener,
+            Arc::clone(&gateway),
+            Some(reloader),
+            shutdown.clone(),
+        )
+        .await
     };
     gateway.shutdown().await;
     result.map_err(|e| e.to_string())
+}
+
+/// Reloads the routes on every SIGHUP, until `shutdown`.
+async fn reload_on_sighup(reloader: Arc<Reloader>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot install the SIGHUP handler; reload with POST /_mcp2/reload");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the routes");
+                    reloader.reload(Trigger::Signal).await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (reloader, shutdown);
+    }
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

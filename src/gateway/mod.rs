@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 use crate::plan::rules::Caller;
 use crate::plan::{Plan, ProfileName, UpstreamId};
-use crate::upstream::{Registry, UpstreamEvent, UpstreamHandle, UpstreamState};
+use crate::upstream::{ReconcileReport, Registry, UpstreamEvent, UpstreamHandle, UpstreamState};
 pub use error::GatewayError;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
 pub use view::{Route, UpstreamLists, View};
@@ -96,10 +96,11 @@ impl Gateway {
 
     /// Swaps in a new plan: reconciles the upstreams first (new ones started, unchanged ones
     /// kept), then swaps the plan whole.
-    pub async fn swap_plan(&self, plan: Plan) {
-        self.registry.reconcile(&plan.upstreams).await;
+    pub async fn swap_plan(&self, plan: Plan) -> ReconcileReport {
+        let report = self.registry.reconcile(&plan.upstreams).await;
         self.plan.store(Arc::new(plan));
         lock(&self.views).clear();
+        report
     }
 
     /// Stops every upstream (children killed and reaped).

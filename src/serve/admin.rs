@@ -1,23 +1,55 @@
 //! `/_mcp2/*`: endpoints for operators, not for MCP clients.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::json;
 
 use crate::gateway::Gateway;
+use crate::reload::{Reloader, Trigger};
 use crate::upstream::UpstreamState;
 
-pub fn routes(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+pub fn routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
+    let router = Router::new()
         .route("/_mcp2/health", get(health))
         .route("/_mcp2/ready", get(ready))
-        .with_state(gateway)
+        .with_state(gateway);
+    match reloader {
+        Some(reloader) => router.merge(
+            Router::new()
+                .route("/_mcp2/reload", post(reload))
+                .with_state(reloader),
+        ),
+        None => router,
+    }
+}
+
+/// Recompiles the routes and swaps them in if they are clean. Answers 200 with what changed, or
+/// 422 with every diagnostic (the previous routes keep serving). Only loopback callers may
+/// trigger it.
+async fn reload(
+    State(reloader): State<Arc<Reloader>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> impl IntoResponse {
+    if !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "reload is only accepted from loopback" })),
+        );
+    }
+    let outcome = reloader.reload(Trigger::Http).await;
+    let status = if outcome.applied() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, Json(json!(outcome)))
 }
 
 /// The process is alive and serving HTTP.
@@ -36,7 +68,10 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
         .map(|id| {
             let state = gateway.registry().get(id.as_str()).map(|h| h.state());
             let value = match state {
-                Some(UpstreamState::Connected { .. }) => json!({ "state": "connected" }),
+                Some(UpstreamState::Connected { .. }) => {
+                    let pid = gateway.registry().get(id.as_str()).and_then(|h| h.pid());
+                    json!({ "state": "connected", "pid": pid })
+                }
                 Some(UpstreamState::Connecting) => {
                     all_up = false;
                     json!({ "state": "connecting" })

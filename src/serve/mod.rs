@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod http;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
+use crate::reload::Reloader;
 
 /// How long in-flight HTTP requests may run after shutdown starts.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
@@ -36,6 +38,7 @@ pub enum ServeError {
 pub async fn serve_http(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    reloader: Option<Arc<Reloader>>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
@@ -43,10 +46,13 @@ pub async fn serve_http(
     let router: Router = Router::new()
         .fallback(http::dispatch)
         .with_state(mcp.clone());
-    let app = admin::routes(gateway).merge(router);
+    let app = admin::routes(gateway, reloader).merge(router);
     let stop_accepting = shutdown.clone();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
     let server = tokio::spawn(async move { server.await });
     shutdown.cancelled().await;
     if !mcp.drain(DRAIN_TIME).await {

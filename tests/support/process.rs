@@ -165,6 +165,25 @@ impl Mcp2 {
         eventually(limit, || self.stderr().contains(needle)).await
     }
 
+    /// An admin endpoint (`GET` or `POST`): the status and the JSON body (`Null` if not JSON).
+    pub async fn admin(&self, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .request(method, self.url(path))
+            .send()
+            .await
+            .expect("the admin endpoint answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// The child PID of a connected stdio upstream, from `/_mcp2/ready`.
+    pub async fn upstream_pid(&self, upstream: &str) -> Option<u32> {
+        let (_, body) = self.admin(reqwest::Method::GET, "/_mcp2/ready").await;
+        body["upstreams"][upstream]["pid"]
+            .as_u64()
+            .and_then(|p| u32::try_from(p).ok())
+    }
+
     /// Sends SIGTERM (to this process only).
     pub fn terminate(&self) {
         signal(self.pid(), "TERM");
