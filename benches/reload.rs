@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp2::check::{ProcessEnv, compile};
