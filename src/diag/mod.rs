@@ -355,6 +355,17 @@ impl miette::Diagnostic for Report {
     }
 }
 
+/// A transport kind with the article a reader says before it: "an `http`", "an `sse`",
+/// "a `stdio`" (anything else takes "a").
+pub fn with_article(kind: &str) -> String {
+    let article = if matches!(kind, "http" | "sse") {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} `{kind}`")
+}
+
 /// "did you mean" by edit distance over `candidates`; `None` when nothing is close.
 pub fn did_you_mean<'a>(
     word: &str,

@@ -164,7 +164,7 @@ fn sse_needs_http_and_stdio_needs_a_command() {
         "{}",
         c.rendered()
     );
-    assert_eq!(d.message, "invalid URL for a `sse` upstream");
+    assert_eq!(d.message, "invalid URL for an `sse` upstream");
 
     let text = "upstream github {\n  stdio \" \"\n}\n";
     let c = one_upstream(text, &[], |s, up| up.transport = Some(s.stdio(" ", &[])));
