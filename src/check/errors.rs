@@ -63,12 +63,14 @@ pub fn unknown_upstream(name: &str, at: Span, suggestion: Option<&str>, lang: La
             "declare it under `servers:` as `{name}: {{ transport: … }}`, or use a declared server"
         ),
     });
-    Diag::error(
-        codes::UNKNOWN_UPSTREAM,
-        format!("unknown upstream `{name}`"),
-    )
-    .at(at, "no upstream has this name")
-    .help(help)
+    // YAML calls upstreams servers.
+    let noun = match lang {
+        Lang::Mcproute => "upstream",
+        Lang::Yaml => "server",
+    };
+    Diag::error(codes::UNKNOWN_UPSTREAM, format!("unknown {noun} `{name}`"))
+        .at(at, format!("no {noun} has this name"))
+        .help(help)
 }
 
 pub fn unknown_profile(name: &str, at: Span, suggestion: Option<&str>, lang: Lang) -> Diag {
@@ -190,6 +192,13 @@ pub fn bad_duration(at: Span, reason: &str) -> Diag {
     Diag::error(codes::BAD_DURATION, "invalid duration")
         .at(at, reason)
         .help("write a whole number and a unit: `500ms`, `30s`, `5m`, `1h`")
+}
+
+/// A timeout of zero: well-formed, but it would fail every request.
+pub fn zero_timeout(at: Span) -> Diag {
+    Diag::error(codes::BAD_DURATION, "a timeout cannot be zero")
+        .at(at, "every request would time out at once")
+        .help("give a positive duration such as `10s`, or leave the setting out to use the default")
 }
 
 pub fn bad_rate(at: Span, reason: &str) -> Diag {

@@ -113,7 +113,8 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
             diagnostics: cx.diags,
         };
     }
-    if decls.upstreams.is_empty() {
+    // With profiles declared, each of them says so at its place (`empty_profile`) instead.
+    if decls.upstreams.is_empty() && decls.profiles.is_empty() {
         cx.push(errors::empty_plan());
     }
     let resolved = resolve::resolve(&decls, &mut cx);

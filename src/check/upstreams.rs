@@ -274,10 +274,7 @@ fn positive_duration(s: Option<&ast::Str>, default: Duration, cx: &mut Cx<'_>) -
     };
     match values::parse_duration(&s.node) {
         Ok(d) if d.is_zero() => {
-            cx.push(errors::bad_duration(
-                s.span,
-                "a timeout of zero would fail every request",
-            ));
+            cx.push(errors::zero_timeout(s.span));
             None
         }
         Ok(d) => Some(d),

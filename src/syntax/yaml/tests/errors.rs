@@ -185,7 +185,7 @@ fn keys_from_other_tools_get_friendly_help() {
         d.help
             .as_deref()
             .unwrap()
-            .contains("`mcp2 import` will convert it"),
+            .contains("move each server under `servers:`"),
         "{d:?}"
     );
 
