@@ -20,8 +20,12 @@ fn did_you_mean(suggestion: Option<&str>) -> Option<String> {
     suggestion.map(|s| format!("did you mean `{s}`?"))
 }
 
-/// A name declared twice (`kind` is "upstream", "profile").
-pub fn duplicate_declaration(kind: &str, name: &str, again: Span, first: Span) -> Diag {
+/// A name declared twice (`kind` is "upstream", "profile"; YAML calls upstreams servers).
+pub fn duplicate_declaration(kind: &str, name: &str, again: Span, first: Span, lang: Lang) -> Diag {
+    let kind = match (kind, lang) {
+        ("upstream", Lang::Yaml) => "server",
+        _ => kind,
+    };
     Diag::error(
         codes::DUPLICATE,
         format!("{kind} `{name}` is declared twice"),
@@ -338,7 +342,17 @@ pub fn bad_logging(at: Span, reason: &str, help: &str) -> Diag {
 }
 
 pub fn no_default_profile(profiles: &[(&str, Span)], lang: Lang) -> Diag {
-    let names: Vec<String> = profiles.iter().map(|(n, _)| format!("`{n}`")).collect();
+    // A long list helps nobody: show a few candidates and count the rest.
+    const SHOWN: usize = 4;
+    let mut names: String = profiles
+        .iter()
+        .take(SHOWN)
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if profiles.len() > SHOWN {
+        names.push_str(&format!(" and {} more", profiles.len() - SHOWN));
+    }
     let mut diag = Diag::error(
         codes::NO_DEFAULT_PROFILE,
         format!(
@@ -346,7 +360,7 @@ pub fn no_default_profile(profiles: &[(&str, Span)], lang: Lang) -> Diag {
             profiles.len()
         ),
     );
-    for (i, (_, span)) in profiles.iter().enumerate() {
+    for (i, (_, span)) in profiles.iter().take(SHOWN).enumerate() {
         diag = if i == 0 {
             diag.at(*span, "a candidate")
         } else {
@@ -355,12 +369,10 @@ pub fn no_default_profile(profiles: &[(&str, Span)], lang: Lang) -> Diag {
     }
     diag.help(match lang {
         Lang::Mcproute => format!(
-            "add `default-profile NAME` (one of {}), name one profile `default`, or declare `endpoint \"/mcp\" -> NAME`",
-            names.join(", ")
+            "add `default-profile NAME` (one of {names}), name one profile `default`, or declare `endpoint \"/mcp\" -> NAME`"
         ),
         Lang::Yaml => format!(
-            "add `defaultProfile: NAME` (one of {}), or name one profile `default`",
-            names.join(", ")
+            "add `defaultProfile: NAME` (one of {names}), or name one profile `default`"
         ),
     })
 }

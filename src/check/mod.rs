@@ -186,8 +186,13 @@ impl<'a> Cx<'a> {
             .any(|e| e.file == span.file && e.start >= span.start && e.end <= span.end)
     }
 
+    /// Records a finding, once: the YAML front-end writes one server name into every rule it
+    /// lowers from that server's entry, so the same name at the same place can be checked
+    /// several times, and the reader needs to hear about it once.
     fn push(&mut self, diag: Diag) {
-        self.diags.push(diag);
+        if !self.diags.iter().any(|d| *d == diag) {
+            self.diags.push(diag);
+        }
     }
 
     fn error_count(&self) -> usize {
