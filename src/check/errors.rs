@@ -164,16 +164,19 @@ pub fn missing_transport(upstream: &str, at: Span) -> Diag {
 
 /// `setting` ("header", "env", "cwd") on an upstream whose `transport` does not use it.
 pub fn setting_not_for_transport(setting: &str, transport: &str, at: Span) -> Diag {
-    let (works_with, help) = if setting == "header" {
-        (
+    let (works_with, help) = match setting {
+        "header" => (
             "http and sse",
             "a stdio child gets settings through `env` instead",
-        )
-    } else {
-        (
+        ),
+        "env" => (
             "stdio",
             "an http or sse upstream gets settings through `header` instead",
-        )
+        ),
+        _ => (
+            "stdio",
+            "remove it: only a stdio upstream starts a process that has a working directory",
+        ),
     };
     Diag::error(
         codes::SETTING_NOT_FOR_TRANSPORT,
