@@ -84,6 +84,42 @@ fn corpus() {
     });
 }
 
+/// The route sets mcp2 ships check clean in an empty environment, as a new user runs them.
+#[test]
+fn the_shipped_route_sets_check_without_errors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["routes/", "examples/"] {
+        let out = util::command_in(root)
+            .only_env(&[])
+            .args(["check", dir])
+            .run();
+        out.assert_exit(0);
+        assert!(!out.stdout.contains("failed: "), "{}", out.stdout);
+    }
+}
+
+/// Piped output is drawn at 80 columns whatever the terminal says, so snapshots do not depend
+/// on who runs the tests.
+#[test]
+fn piped_reports_ignore_the_terminal_width() {
+    let case = corpus_dir().join("values/bad_urls.mcproute");
+    let normal = run_case(&case);
+    let narrow = util::command_in(&corpus_dir())
+        .only_env(&[("COLUMNS", "40")])
+        .args(["check", "values/bad_urls.mcproute"])
+        .run();
+    assert!(
+        normal.ends_with(narrow.stderr.trim_end()),
+        "{}",
+        narrow.stderr
+    );
+    assert!(
+        narrow.stderr.lines().any(|l| l.len() > 60),
+        "not drawn at 80 columns:\n{}",
+        narrow.stderr
+    );
+}
+
 /// The checked-in snapshots themselves never hold the secret (a snapshot accepted by hand could).
 #[test]
 fn no_snapshot_holds_the_secret() {
