@@ -56,12 +56,17 @@ impl Dir {
 
     /// `mcp2` run in this directory, with colour off and no inherited route variables.
     pub fn command(&self) -> TestCommand {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp2"));
-        cmd.current_dir(&self.root)
-            .env_remove("COLUMNS")
-            .env("NO_COLOR", "1");
-        TestCommand { cmd }
+        command_in(&self.root)
     }
+}
+
+/// `mcp2` run in an existing directory (a checked-in tree of fixtures), colour off.
+pub fn command_in(dir: &Path) -> TestCommand {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp2"));
+    cmd.current_dir(dir)
+        .env_remove("COLUMNS")
+        .env("NO_COLOR", "1");
+    TestCommand { cmd }
 }
 
 pub struct TestCommand {
@@ -86,6 +91,16 @@ impl TestCommand {
 
     pub fn env_remove(mut self, key: &str) -> Self {
         self.cmd.env_remove(key);
+        self
+    }
+
+    /// Runs with exactly `vars` as the environment (and `NO_COLOR=1`), nothing inherited, so
+    /// that `${VAR}` in the routes expands the same on every machine.
+    pub fn only_env(mut self, vars: &[(&str, &str)]) -> Self {
+        self.cmd
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .envs(vars.iter().copied());
         self
     }
 

@@ -70,12 +70,16 @@ fn declare<'a, T>(
     name_span: impl Fn(&T) -> Span,
 ) {
     match map.entry(name.node.as_str()) {
-        Entry::Occupied(first) => cx.push(errors::duplicate_declaration(
-            kind,
-            &name.node,
-            name.span,
-            name_span(first.get()),
-        )),
+        Entry::Occupied(first) => {
+            let lang = cx.lang(name.span);
+            cx.push(errors::duplicate_declaration(
+                kind,
+                &name.node,
+                name.span,
+                name_span(first.get()),
+                lang,
+            ))
+        }
         Entry::Vacant(slot) => {
             slot.insert(item);
         }

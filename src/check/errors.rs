@@ -5,15 +5,27 @@
 //! None of them takes a configured value that could be a secret: variables are named, values
 //! never appear.
 
-use crate::diag::{Diag, codes};
+use crate::diag::{Diag, codes, with_article};
 use crate::source::Span;
+
+/// The language of the file a diagnostic points into, so that a help shows what to write there
+/// (`default-profile safe` in .mcproute, `defaultProfile: safe` in YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Mcproute,
+    Yaml,
+}
 
 fn did_you_mean(suggestion: Option<&str>) -> Option<String> {
     suggestion.map(|s| format!("did you mean `{s}`?"))
 }
 
-/// A name declared twice (`kind` is "upstream", "profile").
-pub fn duplicate_declaration(kind: &str, name: &str, again: Span, first: Span) -> Diag {
+/// A name declared twice (`kind` is "upstream", "profile"; YAML calls upstreams servers).
+pub fn duplicate_declaration(kind: &str, name: &str, again: Span, first: Span, lang: Lang) -> Diag {
+    let kind = match (kind, lang) {
+        ("upstream", Lang::Yaml) => "server",
+        _ => kind,
+    };
     Diag::error(
         codes::DUPLICATE,
         format!("{kind} `{name}` is declared twice"),
@@ -46,21 +58,31 @@ pub fn duplicate_global(setting: &str, again: Span, first: Span) -> Diag {
     ))
 }
 
-pub fn unknown_upstream(name: &str, at: Span, suggestion: Option<&str>) -> Diag {
-    let help = did_you_mean(suggestion).unwrap_or_else(|| {
-        format!("declare it with `upstream {name} {{ … }}`, or use a declared upstream")
+pub fn unknown_upstream(name: &str, at: Span, suggestion: Option<&str>, lang: Lang) -> Diag {
+    let help = did_you_mean(suggestion).unwrap_or_else(|| match lang {
+        Lang::Mcproute => {
+            format!("declare it with `upstream {name} {{ … }}`, or use a declared upstream")
+        }
+        Lang::Yaml => format!(
+            "declare it under `servers:` as `{name}: {{ transport: … }}`, or use a declared server"
+        ),
     });
-    Diag::error(
-        codes::UNKNOWN_UPSTREAM,
-        format!("unknown upstream `{name}`"),
-    )
-    .at(at, "no upstream has this name")
-    .help(help)
+    // YAML calls upstreams servers.
+    let noun = match lang {
+        Lang::Mcproute => "upstream",
+        Lang::Yaml => "server",
+    };
+    Diag::error(codes::UNKNOWN_UPSTREAM, format!("unknown {noun} `{name}`"))
+        .at(at, format!("no {noun} has this name"))
+        .help(help)
 }
 
-pub fn unknown_profile(name: &str, at: Span, suggestion: Option<&str>) -> Diag {
-    let help = did_you_mean(suggestion).unwrap_or_else(|| {
-        format!("declare it with `profile {name} {{ … }}`, or use a declared profile")
+pub fn unknown_profile(name: &str, at: Span, suggestion: Option<&str>, lang: Lang) -> Diag {
+    let help = did_you_mean(suggestion).unwrap_or_else(|| match lang {
+        Lang::Mcproute => {
+            format!("declare it with `profile {name} {{ … }}`, or use a declared profile")
+        }
+        Lang::Yaml => "declare it under `profiles:`, or use a declared profile".to_string(),
     });
     Diag::error(codes::UNKNOWN_PROFILE, format!("unknown profile `{name}`"))
         .at(at, "no profile has this name")
@@ -112,16 +134,23 @@ pub fn bad_url(at: Span, reason: &str, transport: &str, vars: &[String]) -> Diag
     };
     Diag::error(
         codes::BAD_URL,
-        format!("invalid URL for a `{transport}` upstream"),
+        format!("invalid URL for {} upstream", with_article(transport)),
     )
     .at(at, label)
     .help("write an absolute http or https URL, such as `https://api.example.com/mcp`")
 }
 
-pub fn empty_command(at: Span) -> Diag {
+pub fn empty_command(at: Span, lang: Lang) -> Diag {
     Diag::error(codes::BAD_COMMAND, "the stdio command is empty")
         .at(at, "no program to run")
-        .help("name the program first, then its arguments: `stdio \"npx\" \"-y\" \"package\"`")
+        .help(match lang {
+            Lang::Mcproute => {
+                "name the program first, then its arguments: `stdio \"npx\" \"-y\" \"package\"`"
+            }
+            Lang::Yaml => {
+                "name the program in `command` (`command: npx`) and its arguments in `args`"
+            }
+        })
 }
 
 pub fn missing_transport(upstream: &str, at: Span) -> Diag {
@@ -135,22 +164,28 @@ pub fn missing_transport(upstream: &str, at: Span) -> Diag {
 
 /// `setting` ("header", "env", "cwd") on an upstream whose `transport` does not use it.
 pub fn setting_not_for_transport(setting: &str, transport: &str, at: Span) -> Diag {
-    let (works_with, help) = if setting == "header" {
-        (
+    let (works_with, help) = match setting {
+        "header" => (
             "http and sse",
             "a stdio child gets settings through `env` instead",
-        )
-    } else {
-        (
+        ),
+        "env" => (
             "stdio",
             "an http or sse upstream gets settings through `header` instead",
-        )
+        ),
+        _ => (
+            "stdio",
+            "remove it: only a stdio upstream starts a process that has a working directory",
+        ),
     };
     Diag::error(
         codes::SETTING_NOT_FOR_TRANSPORT,
         format!("`{setting}` only applies to {works_with} upstreams"),
     )
-    .at(at, format!("ignored by a `{transport}` upstream"))
+    .at(
+        at,
+        format!("ignored by {} upstream", with_article(transport)),
+    )
     .help(help)
 }
 
@@ -166,20 +201,28 @@ pub fn bad_duration(at: Span, reason: &str) -> Diag {
         .help("write a whole number and a unit: `500ms`, `30s`, `5m`, `1h`")
 }
 
+/// A timeout of zero: well-formed, but it would fail every request.
+pub fn zero_timeout(at: Span) -> Diag {
+    Diag::error(codes::BAD_DURATION, "a timeout cannot be zero")
+        .at(at, "every request would time out at once")
+        .help("give a positive duration such as `10s`, or leave the setting out to use the default")
+}
+
 pub fn bad_rate(at: Span, reason: &str) -> Diag {
     Diag::error(codes::BAD_RATE, "invalid rate")
         .at(at, reason)
         .help("write calls per unit (`100/min`, `10/s`, `1000/h`, `5/day`) or per duration (`100/1m`)")
 }
 
-pub fn bad_limit_key(word: &str, at: Span, suggestion: Option<&str>) -> Diag {
+pub fn bad_limit_key(word: &str, at: Span, suggestion: Option<&str>, lang: Lang) -> Diag {
     Diag::error(
         codes::BAD_LIMIT_KEY,
         format!("`{word}` is not a way to share a limit"),
     )
     .at(at, "unknown")
-    .help(did_you_mean(suggestion).unwrap_or_else(|| {
-        "write `per client` or `per session` (one bucket per session), `per key` (per API key), or nothing (one bucket for everyone)".into()
+    .help(did_you_mean(suggestion).unwrap_or_else(|| match lang {
+        Lang::Mcproute => "write `per client` or `per session` (one bucket per session), `per key` (per API key), or nothing (one bucket for everyone)".into(),
+        Lang::Yaml => "write `per: session` (one bucket per session), `per: key` (per API key), or leave `per` out (one bucket for everyone)".into(),
     }))
 }
 
@@ -195,17 +238,22 @@ pub fn bad_regex(at: Span, reason: &str) -> Diag {
         .help("the syntax is Rust's `regex` crate (like RE2): no look-around or back-references")
 }
 
-pub fn shadowed_rule(rule: &str, at: Span, earlier: &str, earlier_at: Span) -> Diag {
-    Diag::warning(
-        codes::SHADOWED_RULE,
-        format!("`{rule}` can never match"),
-    )
-    .at(at, "never reached")
-    .also(
-        earlier_at,
-        format!("`{earlier}` already matches everything this rule would"),
-    )
-    .help("rules are tried in order and the first match decides: move this rule above the earlier one, or remove it")
+pub fn shadowed_rule(rule: &str, at: Span, earlier: &str, earlier_at: Span, lang: Lang) -> Diag {
+    let help = match lang {
+        Lang::Mcproute => {
+            "rules are tried in order and the first match decides: move this rule above the earlier one, or remove it"
+        }
+        Lang::Yaml => {
+            "a server's `deny` patterns are tried before its `allow` patterns, each list in order, and the first match decides: remove this pattern, or narrow the earlier one"
+        }
+    };
+    Diag::warning(codes::SHADOWED_RULE, format!("`{rule}` can never match"))
+        .at(at, "never reached")
+        .also(
+            earlier_at,
+            format!("`{earlier}` already matches everything this rule would"),
+        )
+        .help(help)
 }
 
 pub fn name_collision(public: &str, at: Span, first: Span) -> Diag {
@@ -296,8 +344,18 @@ pub fn bad_logging(at: Span, reason: &str, help: &str) -> Diag {
         .help(help.to_string())
 }
 
-pub fn no_default_profile(profiles: &[(&str, Span)]) -> Diag {
-    let names: Vec<String> = profiles.iter().map(|(n, _)| format!("`{n}`")).collect();
+pub fn no_default_profile(profiles: &[(&str, Span)], lang: Lang) -> Diag {
+    // A long list helps nobody: show a few candidates and count the rest.
+    const SHOWN: usize = 4;
+    let mut names: String = profiles
+        .iter()
+        .take(SHOWN)
+        .map(|(n, _)| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if profiles.len() > SHOWN {
+        names.push_str(&format!(" and {} more", profiles.len() - SHOWN));
+    }
     let mut diag = Diag::error(
         codes::NO_DEFAULT_PROFILE,
         format!(
@@ -305,26 +363,37 @@ pub fn no_default_profile(profiles: &[(&str, Span)]) -> Diag {
             profiles.len()
         ),
     );
-    for (i, (_, span)) in profiles.iter().enumerate() {
+    for (i, (_, span)) in profiles.iter().take(SHOWN).enumerate() {
         diag = if i == 0 {
             diag.at(*span, "a candidate")
         } else {
             diag.also(*span, "a candidate")
         };
     }
-    diag.help(format!(
-        "add `default-profile NAME` (one of {}), name one profile `default`, or declare `endpoint \"/mcp\" -> NAME`",
-        names.join(", ")
-    ))
+    diag.help(match lang {
+        Lang::Mcproute => format!(
+            "add `default-profile NAME` (one of {names}), name one profile `default`, or declare `endpoint \"/mcp\" -> NAME`"
+        ),
+        Lang::Yaml => format!(
+            "add `defaultProfile: NAME` (one of {names}), or name one profile `default`"
+        ),
+    })
 }
 
-pub fn empty_profile(name: &str, at: Span) -> Diag {
+/// A profile with nothing to serve: only when no upstream is declared at all (an empty `use`
+/// means every upstream).
+pub fn empty_profile(name: &str, at: Span, lang: Lang) -> Diag {
     Diag::warning(
         codes::EMPTY_PROFILE,
         format!("profile `{name}` has no upstreams"),
     )
     .at(at, "serves nothing")
-    .help("declare an upstream, or list some in the profile's `use`")
+    .help(match lang {
+        Lang::Mcproute => {
+            "no upstream is declared: add one with `upstream NAME { http \"https://…\" }`"
+        }
+        Lang::Yaml => "no server is declared: add one under `servers:`",
+    })
 }
 
 pub fn empty_plan() -> Diag {

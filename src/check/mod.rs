@@ -13,8 +13,11 @@
 //!
 //! The name-dependent passes (resolve, rules, endpoints) are skipped when a file has syntax
 //! errors: a declaration the parser had to drop would otherwise show up as a cascade of "unknown
-//! upstream" errors. A plan is returned only when there are no errors at all. The messages live in
-//! [`errors`]; this module never renders anything (that is `cli/`'s job).
+//! upstream" errors. Likewise a declaration the front-end already complained about is not
+//! reported again for what that complaint implies (a YAML server whose `transport` was unreadable
+//! is not also "missing a transport"): see [`Cx::front_end_reported`]. A plan is returned only
+//! when there are no errors at all. The messages live in [`errors`]; this module never renders
+//! anything (that is `cli/`'s job).
 
 mod cover;
 mod declare;
@@ -79,8 +82,12 @@ pub fn compile(sources: &SourceSet, env: &dyn Env) -> Compiled {
         .iter()
         .map(|f| syntax::parse_file(f, &mut parse_diags))
         .collect();
-    let syntax_ok = !parse_diags.has_errors();
-    let mut compiled = run(sources, &files, env, syntax_ok);
+    let front_errors: Vec<Span> = parse_diags
+        .iter()
+        .filter(|d| d.is_error())
+        .filter_map(|d| d.primary.as_ref().map(|l| l.span))
+        .collect();
+    let mut compiled = run(sources, &files, env, &front_errors);
     parse_diags.extend(compiled.diagnostics);
     compiled.diagnostics = parse_diags;
     compiled
@@ -89,11 +96,13 @@ pub fn compile(sources: &SourceSet, env: &dyn Env) -> Compiled {
 /// The checker proper, on ASTs already parsed: `files[i]` is the AST of `sources.files()[i]`.
 /// Tests and benchmarks build ASTs directly and call this.
 pub fn compile_parsed(sources: &SourceSet, files: &[ast::File], env: &dyn Env) -> Compiled {
-    run(sources, files, env, true)
+    run(sources, files, env, &[])
 }
 
-fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, syntax_ok: bool) -> Compiled {
-    let mut cx = Cx::new(sources, env);
+/// `front_errors`: where the front-ends reported errors (empty when the files parsed cleanly).
+fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[Span]) -> Compiled {
+    let syntax_ok = front_errors.is_empty();
+    let mut cx = Cx::new(sources, env, front_errors);
     let decls = declare::collect(files, &mut cx);
     let upstreams = upstreams::build(&decls, &mut cx);
     let listen = settings::listen(&decls, &mut cx);
@@ -104,7 +113,8 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, syntax_ok: bool)
             diagnostics: cx.diags,
         };
     }
-    if decls.upstreams.is_empty() {
+    // With profiles declared, each of them says so at its place (`empty_profile`) instead.
+    if decls.upstreams.is_empty() && decls.profiles.is_empty() {
         cx.push(errors::empty_plan());
     }
     let resolved = resolve::resolve(&decls, &mut cx);
@@ -141,10 +151,12 @@ pub(crate) struct Cx<'a> {
     /// Globs and regexes compiled so far, by text: route sets repeat `*` and names a lot.
     globs: HashMap<String, GlobMatcher>,
     regexes: HashMap<String, Regex>,
+    /// Where the front-ends reported errors.
+    front_errors: &'a [Span],
 }
 
 impl<'a> Cx<'a> {
-    fn new(sources: &'a SourceSet, env: &'a dyn Env) -> Self {
+    fn new(sources: &'a SourceSet, env: &'a dyn Env, front_errors: &'a [Span]) -> Self {
         let lines = sources
             .files()
             .iter()
@@ -162,15 +174,37 @@ impl<'a> Cx<'a> {
             lines,
             globs: HashMap::new(),
             regexes: HashMap::new(),
+            front_errors,
         }
     }
 
+    /// Whether a front-end already reported an error inside `span` (a declaration): what the
+    /// checker would say about a part it could not read would only repeat that error.
+    fn front_end_reported(&self, span: Span) -> bool {
+        self.front_errors
+            .iter()
+            .any(|e| e.file == span.file && e.start >= span.start && e.end <= span.end)
+    }
+
+    /// Records a finding, once: the YAML front-end writes one server name into every rule it
+    /// lowers from that server's entry, so the same name at the same place can be checked
+    /// several times, and the reader needs to hear about it once.
     fn push(&mut self, diag: Diag) {
-        self.diags.push(diag);
+        if !self.diags.iter().any(|d| *d == diag) {
+            self.diags.push(diag);
+        }
     }
 
     fn error_count(&self) -> usize {
         self.diags.error_count()
+    }
+
+    /// The language of the file `span` points into.
+    fn lang(&self, span: Span) -> errors::Lang {
+        match self.sources.get(span.file).and_then(|f| f.kind()) {
+            Some(crate::source::SourceKind::Yaml) => errors::Lang::Yaml,
+            _ => errors::Lang::Mcproute,
+        }
     }
 
     /// The source text under a span.

@@ -70,7 +70,8 @@ fn build_one(
             .iter()
             .all(|u| !decls.upstreams.contains_key(u.node.as_str()));
     if upstreams.is_empty() && !all_unknown {
-        cx.push(errors::empty_profile(&name.node, name.span));
+        let lang = cx.lang(name.span);
+        cx.push(errors::empty_profile(&name.node, name.span, lang));
     }
     let prefix = prefix
         .as_ref()
@@ -79,6 +80,9 @@ fn build_one(
     let scope = Scope {
         profile: &name.node,
         upstreams: &upstreams,
+        unresolved_uses: uses
+            .iter()
+            .any(|u| !decls.upstreams.contains_key(u.node.as_str())),
     };
     let rules = build_table(rules, prefix, &scope, decls, cx);
     let limits = limits
@@ -159,13 +163,7 @@ fn build_limit(
             if !decls.upstreams.contains_key(up.node.as_str()) {
                 None // reported by `resolve`
             } else if !scope.upstreams.iter().any(|u| u.as_str() == up.node) {
-                let at = up.span;
-                cx.push(errors::upstream_not_in_profile(
-                    &up.node,
-                    scope.profile,
-                    at,
-                    true,
-                ));
+                scope.not_in_profile(&up.node, up.span, true, cx);
                 None
             } else {
                 Some(LimitScopeSpec::Upstream {
@@ -211,7 +209,8 @@ fn limit_key(word: &ast::Str, cx: &mut Cx<'_>) -> Option<LimitKey> {
         "key" => Some(LimitKey::Key),
         other => {
             let suggestion = did_you_mean(other, ["client", "session", "key"]);
-            cx.push(errors::bad_limit_key(other, word.span, suggestion));
+            let lang = cx.lang(word.span);
+            cx.push(errors::bad_limit_key(other, word.span, suggestion, lang));
             None
         }
     }

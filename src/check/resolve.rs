@@ -109,7 +109,10 @@ fn check_upstream(decls: &Decls<'_>, name: &ast::Str, cx: &mut Cx<'_>) -> bool {
         return true;
     }
     let suggestion = did_you_mean(&name.node, decls.upstreams.keys().copied());
-    cx.push(errors::unknown_upstream(&name.node, name.span, suggestion));
+    let lang = cx.lang(name.span);
+    cx.push(errors::unknown_upstream(
+        &name.node, name.span, suggestion, lang,
+    ));
     false
 }
 
@@ -120,7 +123,10 @@ fn check_profile(decls: &Decls<'_>, name: &ast::Str, cx: &mut Cx<'_>) -> bool {
         return true;
     }
     let suggestion = did_you_mean(&name.node, decls.profiles.keys().copied());
-    cx.push(errors::unknown_profile(&name.node, name.span, suggestion));
+    let lang = cx.lang(name.span);
+    cx.push(errors::unknown_profile(
+        &name.node, name.span, suggestion, lang,
+    ));
     false
 }
 
@@ -165,6 +171,9 @@ fn default_profile(
         .values()
         .map(|p| (p.name.node.as_str(), p.name.span))
         .collect();
-    cx.push(errors::no_default_profile(&candidates));
+    let lang = candidates
+        .first()
+        .map_or(errors::Lang::Mcproute, |(_, span)| cx.lang(*span));
+    cx.push(errors::no_default_profile(&candidates, lang));
     None
 }

@@ -37,11 +37,28 @@ pub(super) fn item_kind(kind: ast::ItemKind) -> ItemKind {
 pub(super) struct Scope<'p> {
     pub profile: &'p str,
     pub upstreams: &'p [UpstreamId],
+    /// Whether the profile's `use` names an upstream that is not declared (reported by
+    /// `resolve`). Then "the profile does not use X" is not reported: X is most likely the name
+    /// that was misspelt, and the reader has already been told.
+    pub unresolved_uses: bool,
 }
 
 impl Scope<'_> {
     fn uses(&self, upstream: &str) -> bool {
         self.upstreams.iter().any(|u| u.as_str() == upstream)
+    }
+
+    /// Reports `upstream` (declared, named at `at`) as outside the profile, unless that would
+    /// only repeat an unknown name in `use`.
+    pub(super) fn not_in_profile(&self, upstream: &str, at: Span, is_error: bool, cx: &mut Cx<'_>) {
+        if !self.unresolved_uses {
+            cx.push(errors::upstream_not_in_profile(
+                upstream,
+                self.profile,
+                at,
+                is_error,
+            ));
+        }
     }
 }
 
@@ -76,13 +93,7 @@ pub(super) fn build_table(
                 let upstream = &target.upstream.node;
                 if !is_pattern(upstream) && !scope.uses(upstream) {
                     if decls.upstreams.contains_key(upstream.as_str()) {
-                        let at = target.upstream.span;
-                        cx.push(errors::upstream_not_in_profile(
-                            upstream,
-                            scope.profile,
-                            at,
-                            false,
-                        ));
+                        scope.not_in_profile(upstream, target.upstream.span, false, cx);
                     }
                     continue;
                 }
@@ -164,13 +175,7 @@ fn named_upstream(
         return None;
     }
     if !scope.uses(&upstream.node) {
-        let at = upstream.span;
-        cx.push(errors::upstream_not_in_profile(
-            &upstream.node,
-            scope.profile,
-            at,
-            true,
-        ));
+        scope.not_in_profile(&upstream.node, upstream.span, true, cx);
         return None;
     }
     Some(UpstreamId::new(&upstream.node))
@@ -294,11 +299,13 @@ fn report_shadowed(filters: &[Compiled<'_>], cx: &mut Cx<'_>) {
             .iter()
             .find(|e| e.rule.kind == later.rule.kind && target_covers(e.target, later.target));
         if let Some(e) = earlier {
+            let lang = cx.lang(later.span);
             cx.push(errors::shadowed_rule(
                 &later.rule.rule.text,
                 later.span,
                 &e.rule.rule.text,
                 e.span,
+                lang,
             ));
         }
     }

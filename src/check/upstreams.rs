@@ -3,7 +3,9 @@
 //! Expands `${VAR}` in URLs, commands, arguments, working directories, headers and env values,
 //! validates each value, and turns header and env values into [`crate::plan::Secret`]s. An
 //! upstream with any error is left out of the result (its errors are reported); other passes
-//! still see its declaration, so references to it do not cascade into "unknown upstream".
+//! still see its declaration, so references to it do not cascade into "unknown upstream". An
+//! upstream with no transport is reported only when the front-end found nothing wrong inside it:
+//! an unreadable transport (a bad YAML `kind`, an unterminated URL) is already reported there.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,7 +46,9 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
     let transport_written = transport.as_ref();
     let transport = match transport {
         None => {
-            cx.push(errors::missing_transport(name, **span));
+            if !cx.front_end_reported(**span) {
+                cx.push(errors::missing_transport(name, **span));
+            }
             None
         }
         Some(t) => build_transport(name, &t.node, env, cwd.as_ref(), cx),
@@ -108,7 +112,8 @@ fn build_transport(
                 .as_deref()
                 .is_some_and(|c| c.trim().is_empty())
             {
-                cx.push(errors::empty_command(command.span));
+                let lang = cx.lang(command.span);
+                cx.push(errors::empty_command(command.span, lang));
             }
             let args: Vec<Option<String>> = args
                 .iter()
@@ -269,10 +274,7 @@ fn positive_duration(s: Option<&ast::Str>, default: Duration, cx: &mut Cx<'_>) -
     };
     match values::parse_duration(&s.node) {
         Ok(d) if d.is_zero() => {
-            cx.push(errors::bad_duration(
-                s.span,
-                "a timeout of zero would fail every request",
-            ));
+            cx.push(errors::zero_timeout(s.span));
             None
         }
         Ok(d) => Some(d),

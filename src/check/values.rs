@@ -54,6 +54,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
     let n: u64 = number
         .parse()
         .map_err(|_| invalid("the number is too large"))?;
+    let word = unit.trim_start();
+    if word.len() != unit.len() || long_unit(word).is_some() {
+        let short = long_unit(word).unwrap_or(word);
+        return Err(invalid(format!(
+            "write the unit short and right after the number: `{number}{short}`"
+        )));
+    }
     let secs_per = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
@@ -66,6 +73,18 @@ pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
     n.checked_mul(secs_per)
         .map(Duration::from_secs)
         .ok_or_else(|| invalid("the duration is too large"))
+}
+
+/// The short unit for a unit written in words (`seconds` → `s`).
+fn long_unit(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "millisecond" | "milliseconds" | "msec" | "msecs" => "ms",
+        "sec" | "secs" | "second" | "seconds" => "s",
+        "mins" | "minute" | "minutes" => "m",
+        "hr" | "hrs" | "hour" | "hours" => "h",
+        "day" | "days" => "d",
+        _ => return None,
+    })
 }
 
 /// `100/min`, `10/s`, `1000/h`, `5/day`, or a count per duration: `100/1m`, `10/30s`.
@@ -99,7 +118,16 @@ pub fn parse_rate(text: &str) -> Result<Rate, Invalid> {
 
 /// An http(s) URL with a host, for `http` and `sse` upstreams.
 pub fn parse_http_url(text: &str) -> Result<Url, Invalid> {
-    let url = Url::parse(text.trim()).map_err(|e| invalid(format!("not a URL: {e}")))?;
+    let text = text.trim();
+    if text.contains(char::is_whitespace) {
+        return Err(invalid("a URL cannot contain spaces (write `%20` for one)"));
+    }
+    let url = Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => {
+            invalid("the URL has no scheme: it must start with `https://` or `http://`")
+        }
+        e => invalid(format!("not a URL: {e}")),
+    })?;
     match url.scheme() {
         "http" | "https" => {}
         other => {

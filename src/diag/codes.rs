@@ -82,11 +82,11 @@ pub const BAD_PREFIX: Code = "mcp2::check::bad_prefix";
 pub const NAME_COLLISION: Code = "mcp2::check::name_collision";
 /// A logging setting out of range (unknown level, zero size).
 pub const BAD_LOGGING: Code = "mcp2::check::bad_logging";
-/// Nothing to serve: no upstreams or no endpoints after defaults.
+/// Nothing to serve: no upstream and no profile is declared (warning).
 pub const EMPTY_PLAN: Code = "mcp2::check::empty_plan";
 /// A setting given more than once across files (listen, logging, default profile).
 pub const DUPLICATE_SETTING_ACROSS_FILES: Code = "mcp2::check::duplicate_global";
-/// A profile that uses no upstream (warning).
+/// A profile that uses no upstream, because none is declared (warning).
 pub const EMPTY_PROFILE: Code = "mcp2::check::empty_profile";
 /// A rename or describe that names an upstream outside the profile.
 pub const UPSTREAM_NOT_IN_PROFILE: Code = "mcp2::check::upstream_not_in_profile";

@@ -225,7 +225,10 @@ pub fn render(diag: &Diag, sources: &SourceSet, opts: RenderOptions) -> String {
     };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(opts.width)
-        .with_links(false);
+        .with_links(false)
+        // Wrap at spaces only: a URL, a path or `X-Api-Key` cut in two misleads a reader.
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     let report = Report::new(diag, sources);
     let mut out = String::new();
     if handler.render_report(&mut out, &report).is_err() {
@@ -353,6 +356,17 @@ impl miette::Diagnostic for Report {
             ))
         }
     }
+}
+
+/// A transport kind with the article a reader says before it: "an `http`", "an `sse`",
+/// "a `stdio`" (anything else takes "a").
+pub fn with_article(kind: &str) -> String {
+    let article = if matches!(kind, "http" | "sse") {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} `{kind}`")
 }
 
 /// "did you mean" by edit distance over `candidates`; `None` when nothing is close.

@@ -58,7 +58,9 @@ impl Routes {
         let compiled = if syntax_ok {
             compile_parsed(&self.sources, &self.files, &env)
         } else {
-            run(&self.sources, &self.files, &env, false)
+            // A front-end error somewhere no declaration is.
+            let elsewhere = crate::source::Span::new(crate::source::FileId(u32::MAX), 0, 0);
+            run(&self.sources, &self.files, &env, &[elsewhere])
         };
         Checked {
             compiled,

@@ -260,6 +260,33 @@ fn no_upstreams_at_all_is_a_warning_and_still_a_plan() {
 }
 
 #[test]
+fn profiles_without_upstreams_are_each_warned_about_once() {
+    let mut r = Routes::new();
+    r.file(
+        "p.mcproute",
+        "profile a {}\nprofile b {}\ndefault-profile a\n",
+        |s| {
+            let a = s.profile("a");
+            let b = s.profile("b");
+            s.span("default-profile");
+            vec![
+                Item::Profile(a),
+                Item::Profile(b),
+                Item::DefaultProfile(s.word("a")),
+            ]
+        },
+    );
+    let c = r.compile(&[]);
+    assert_eq!(
+        c.codes(),
+        [codes::EMPTY_PROFILE, codes::EMPTY_PROFILE],
+        "{}",
+        c.rendered()
+    );
+    assert!(c.compiled.plan.is_some());
+}
+
+#[test]
 fn locations_in_the_plan_agree_with_the_source_set() {
     let text = "# é comment\r\n\n/* é */ upstream a {\n  http \"https://a.example.com/mcp\"\n}\n";
     let mut r = Routes::new();

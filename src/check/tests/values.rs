@@ -164,7 +164,7 @@ fn sse_needs_http_and_stdio_needs_a_command() {
         "{}",
         c.rendered()
     );
-    assert_eq!(d.message, "invalid URL for a `sse` upstream");
+    assert_eq!(d.message, "invalid URL for an `sse` upstream");
 
     let text = "upstream github {\n  stdio \" \"\n}\n";
     let c = one_upstream(text, &[], |s, up| up.transport = Some(s.stdio(" ", &[])));
@@ -214,11 +214,12 @@ fn malformed_templates_and_literal_dollar_braces() {
 
 #[test]
 fn durations_must_be_whole_positive_and_have_a_unit() {
-    for (written, reason) in [
-        ("1.5s", "whole numbers"),
-        ("30", "unit is missing"),
-        ("0ms", "zero"),
-        ("5 weeks", ""),
+    for (written, reason, help) in [
+        ("1.5s", "whole numbers", "`500ms`, `30s`, `5m`, `1h`"),
+        ("30", "unit is missing", "`500ms`, `30s`, `5m`, `1h`"),
+        ("0ms", "time out at once", "leave the setting out"),
+        ("5 weeks", "", "`500ms`, `30s`, `5m`, `1h`"),
+        ("30 seconds", "`30s`", "`500ms`, `30s`, `5m`, `1h`"),
     ] {
         let text = format!("upstream github {{\n  http \"https://x/\"\n  timeout {written}\n}}\n");
         let c = one_upstream(&text, &[], |s, up| {
@@ -233,10 +234,9 @@ fn durations_must_be_whole_positive_and_have_a_unit() {
             c.rendered()
         );
         assert!(
-            d.help
-                .as_deref()
-                .unwrap()
-                .contains("`500ms`, `30s`, `5m`, `1h`")
+            d.help.as_deref().unwrap().contains(help),
+            "{}",
+            c.rendered()
         );
     }
 }

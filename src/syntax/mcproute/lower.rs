@@ -85,13 +85,16 @@ pub(super) fn str_of(cx: &mut Cx<'_>, pair: P<'_>) -> Str {
     let (value, bad) = strings::unescape_string(inner.as_str());
     for b in bad {
         let at = cx.span(base + b.range.start, base + b.range.end);
+        let message = match cx.slice(at) {
+            written if b.unknown && !written.is_empty() => {
+                format!("`{written}` is not an escape sequence")
+            }
+            _ => format!("bad escape in string: {}", b.why),
+        };
         cx.push(
-            Diag::error(
-                codes::BAD_ESCAPE,
-                format!("bad escape in string: {}", b.why),
-            )
-            .at(at, "not a valid escape")
-            .help(r#"strings know \" \\ \n \t \r and \u{HEX}; write \\ for a backslash"#),
+            Diag::error(codes::BAD_ESCAPE, message)
+                .at(at, "not a valid escape")
+                .help(r#"strings know \" \\ \n \t \r and \u{HEX}; write \\ for a backslash"#),
         );
     }
     Spanned::new(value, span)

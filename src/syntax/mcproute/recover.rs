@@ -221,9 +221,18 @@ pub(super) fn pest_error(cx: &Cx<'_>, err: Error<Rule>, base: usize, kw: Option<
                 .iter()
                 .flat_map(|r| keywords::expected_words(*r).iter().copied())
                 .collect();
-            let help = did_you_mean(found, words)
-                .map(|w| format!("did you mean `{w}`?"))
-                .or(usage);
+            let period_missing = positives.contains(&Rule::rate)
+                && !found.is_empty()
+                && found.bytes().all(|b| b.is_ascii_digit());
+            let help = if period_missing {
+                Some(format!(
+                    "a rate is calls per period: write `{found}/min` (or `/s`, `/h`, `/day`)"
+                ))
+            } else {
+                did_you_mean(found, words)
+                    .map(|w| format!("did you mean `{w}`?"))
+                    .or(usage)
+            };
             let diag = Diag::error(
                 codes::SYNTAX_ERROR,
                 format!("expected {expected}, found `{found}`"),

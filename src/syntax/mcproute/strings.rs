@@ -11,6 +11,8 @@ use std::ops::Range;
 pub(crate) struct BadEscape {
     pub range: Range<usize>,
     pub why: &'static str,
+    /// A `\` before a character that starts no escape (`\P`), as opposed to a malformed one.
+    pub unknown: bool,
 }
 
 /// Decodes the text between a string's quotes. Bad escapes are left out of the value and
@@ -28,6 +30,7 @@ pub(crate) fn unescape_string(inner: &str) -> (String, Vec<BadEscape>) {
             bad.push(BadEscape {
                 range: start..inner.len(),
                 why: "a `\\` must be followed by an escape letter",
+                unknown: false,
             });
             break;
         };
@@ -44,6 +47,7 @@ pub(crate) fn unescape_string(inner: &str) -> (String, Vec<BadEscape>) {
             other => bad.push(BadEscape {
                 range: start..start + 1 + other.len_utf8(),
                 why: "unknown escape",
+                unknown: true,
             }),
         }
     }
@@ -58,6 +62,7 @@ fn unicode_escape(
     let bad = |end: usize, why| BadEscape {
         range: start..end,
         why,
+        unknown: false,
     };
     let after_u = start + 2;
     if chars.peek().map(|&(_, c)| c) != Some('{') {

@@ -111,9 +111,8 @@ impl Place {
                 message: Some(format!(
                     "`{key}` is the key of a client's server list (Claude Desktop, Cursor, VS Code), not of an mcp2 route file"
                 )),
-                help: "this looks like a client's mcpServers file; `mcp2 import` will convert it. \
-                       By hand: move each server under `servers:` as \
-                       `NAME: { transport: { kind: stdio, command: …, args: [...] } }`"
+                help: "this looks like a client's mcpServers file: move each server under \
+                       `servers:` as `NAME: { transport: { kind: stdio, command: …, args: [...] } }`"
                     .into(),
             }),
             (Place::Top, "upstreams" | "upstream" | "backends") => {

@@ -41,7 +41,8 @@
 //!         describe:  { tools: { read_file: "Read a file" } }
 //!         limits:    { calls: 100/min, tools: { "search_*": 10/s }, per: session }
 //! hub: { path: /mcp, profile: safe }      # → endpoint "/mcp" -> safe
-//! exposePerServer: true                   # → endpoint "/servers/{upstream}/mcp" -> default
+//! exposePerServer: true                   # → endpoint "/servers/{upstream}/mcp" (and the hub at
+//!                                         #   `/mcp` when there is no `hub:`)
 //! ```
 //!
 //! # Lowering decisions
@@ -55,7 +56,11 @@
 //!   server, and no `default-profile` item (the checker serves `default` unless told otherwise).
 //!   A file with neither (say, only `logging`) declares no profile, so it can sit beside
 //!   `.mcproute` files.
-//! - `hub` and `exposePerServer` serve `hub.profile`, else `defaultProfile`, else `default`.
+//! - The hub is always served: at `hub.path` (default `/mcp`), also when only
+//!   `exposePerServer` is given (with neither, the checker's default `/mcp` serves it).
+//! - `hub` and `exposePerServer` serve `hub.profile`, else `defaultProfile`, else the file's
+//!   only profile, else `default` (written at the key, so the checker reads it as the route
+//!   set's default profile).
 //! - A server's `rateLimit` becomes `limit SERVER RATE` in every profile that uses the server
 //!   (in the implicit `default` profile too). `per: 1m` becomes the unit `min` (likewise `s`,
 //!   `h`, `day`); other periods stay as written (`100/30s`) for the checker.

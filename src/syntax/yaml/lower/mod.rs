@@ -3,7 +3,8 @@
 //! This module reads the top level (`listen`, `logging`, `defaultProfile`, `hub`,
 //! `exposePerServer`) and hands `servers` and `profiles` to [`server`] and [`profile`]. Items come
 //! out in one canonical order whatever order the keys were written in: listen, logging,
-//! upstreams, profiles, default profile, endpoints.
+//! upstreams, profiles, default profile, endpoints. The hub is always served: `exposePerServer`
+//! without `hub` yields the hub at `/mcp` as well as the per-server endpoints.
 
 mod profile;
 mod server;
@@ -43,39 +44,54 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
         });
     let declared: Vec<Str> = servers.upstreams.iter().map(|u| u.name.clone()).collect();
     items.extend(servers.upstreams.into_iter().map(Item::Upstream));
-    match (f.value("profiles"), f.get("servers")) {
-        (Some(n), _) => items.extend(
-            profile::profiles(r, n, &servers.limits, &declared)
-                .into_iter()
-                .map(Item::Profile),
-        ),
-        (None, Some(s)) => items.push(Item::Profile(profile::implicit_default(
+    let profiles = match (f.value("profiles"), f.get("servers")) {
+        (Some(n), _) => profile::profiles(r, n, &servers.limits, &declared),
+        (None, Some(s)) => vec![profile::implicit_default(
             s.key.span,
             &servers.limits,
             &declared,
-        ))),
-        (None, None) => {}
-    }
+        )],
+        (None, None) => Vec::new(),
+    };
+    let only_profile = match profiles.as_slice() {
+        [only] => Some(only.name.node.clone()),
+        _ => None,
+    };
+    items.extend(profiles.into_iter().map(Item::Profile));
     let default = f
         .value("defaultProfile")
         .and_then(|n| r.string(n, "a profile name"));
     if let Some(d) = &default {
         items.push(Item::DefaultProfile(d.clone()));
     }
-    let served = |span: Span| {
-        default
-            .clone()
-            .unwrap_or_else(|| Spanned::new("default".to_string(), span))
+    // The profile the hub serves when the file does not say: `defaultProfile`, else the file's
+    // only profile, else `default` written at the key's span, which the checker reads as "the
+    // route set's default profile".
+    let served = |span: Span| match (&default, &only_profile) {
+        (Some(d), _) => d.clone(),
+        (None, Some(only)) => Spanned::new(only.clone(), span),
+        (None, None) => Spanned::new("default".to_string(), span),
     };
-    if let Some(pair) = f.get("hub")
-        && let Some(e) = hub(r, pair, served(pair.key.span))
-    {
-        items.push(Item::Endpoint(e));
+    let expose = f
+        .get("exposePerServer")
+        .and_then(|pair| Some((pair, r.boolean(&pair.value)?)))
+        .filter(|(_, on)| on.node);
+    match f.get("hub") {
+        Some(pair) => items.extend(hub(r, pair, served(pair.key.span)).map(Item::Endpoint)),
+        // The hub is always served; without `hub:` only the checker's default `/mcp` would
+        // serve it, and that default gives way to any declared endpoint.
+        None => {
+            if let Some((pair, _)) = expose {
+                items.push(Item::Endpoint(ast::Endpoint {
+                    path: Spanned::new(HUB_PATH.to_string(), pair.key.span),
+                    profile: served(pair.key.span),
+                    when: None,
+                    span: pair.span().into(),
+                }));
+            }
+        }
     }
-    if let Some(pair) = f.get("exposePerServer")
-        && let Some(expose) = r.boolean(&pair.value)
-        && expose.node
-    {
+    if let Some((pair, _)) = expose {
         items.push(Item::Endpoint(ast::Endpoint {
             path: Spanned::new(PER_SERVER_PATH.to_string(), pair.value.span),
             profile: served(pair.key.span),

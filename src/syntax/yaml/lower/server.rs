@@ -1,7 +1,7 @@
 //! `servers:` → [`ast::Upstream`]s, plus each server's `rateLimit` (which the profiles that use
 //! the server turn into limits, see [`super::profile`]).
 
-use crate::diag::{Diag, codes, did_you_mean};
+use crate::diag::{Diag, codes, did_you_mean, with_article};
 use crate::source::{Span, Spanned};
 use crate::syntax::ast::{self, Limit, LimitScope, Str, Transport};
 use crate::syntax::yaml::keys::Place;
@@ -105,12 +105,14 @@ fn transport(r: &mut Reader, up: &mut ast::Upstream, pair: &Pair) {
     };
     misplaced(r, &f, applies, &kind);
     let need = |r: &mut Reader, key: &str, example: &str| {
-        let found = f.value(key).and_then(|n| r.string(n, "a string"));
+        let what = if key == "url" { "a URL" } else { "a command" };
+        let expected = format!("{what} such as `{}`", example.trim_matches('"'));
+        let found = f.value(key).and_then(|n| r.string(n, &expected));
         if f.get(key).is_none() {
             r.missing(
                 pair.key.span,
                 key,
-                &format!("a `{}` transport", kind.node),
+                &format!("{} transport", with_article(&kind.node)),
                 &format!("add `{key}: {example}`"),
             );
         }
@@ -192,7 +194,10 @@ fn misplaced(r: &mut Reader, f: &Fields, applies: &[&str], kind: &Str) {
         r.push(
             Diag::error(
                 codes::YAML_MISPLACED_KEY,
-                format!("`{key}` does not apply to a `{}` transport", kind.node),
+                format!(
+                    "`{key}` does not apply to {} transport",
+                    with_article(&kind.node)
+                ),
             )
             .at(pair.key.span, "not used by this transport")
             .also(kind.span, "the transport kind")

@@ -49,7 +49,10 @@ fn wrong_types_underline_the_value_and_say_what_was_expected() {
     let p = parse(&server("transport: { kind: http, url: { host: x } }"));
     let d = p.one(codes::YAML_WRONG_TYPE);
     assert_eq!(p.underlined(d), "{ host: x }");
-    assert_eq!(d.message, "expected a string, found a mapping");
+    assert_eq!(
+        d.message,
+        "expected a URL such as `http://127.0.0.1:3000/mcp`, found a mapping"
+    );
 
     let p = parse("listen: { port: eighty }\n");
     let d = p.one(codes::YAML_WRONG_TYPE);
@@ -96,7 +99,7 @@ fn missing_keys_point_at_the_owning_key() {
     let d = p.one(codes::YAML_MISSING_KEY);
     assert_eq!(
         (p.underlined(d), d.message.as_str()),
-        ("transport", "a `sse` transport needs `url`")
+        ("transport", "an `sse` transport needs `url`")
     );
 
     let p = parse(&server("transport: { kind: stdio, args: [x] }"));
@@ -182,7 +185,7 @@ fn keys_from_other_tools_get_friendly_help() {
         d.help
             .as_deref()
             .unwrap()
-            .contains("`mcp2 import` will convert it"),
+            .contains("move each server under `servers:`"),
         "{d:?}"
     );
 

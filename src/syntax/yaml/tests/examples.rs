@@ -189,13 +189,14 @@ fn basic_example_lowers_filters_deny_first_then_allow() {
 }
 
 #[test]
-fn per_server_example_gets_an_implicit_default_profile() {
+fn per_server_example_gets_an_implicit_default_profile_and_keeps_the_hub() {
     let expected = File {
         items: vec![
             listen("127.0.0.1:8210"),
             Item::Upstream(upstream("everything", everything())),
             Item::Upstream(upstream("local", http("http://127.0.0.1:3001/mcp"))),
             Item::Profile(profile("default", &[])),
+            endpoint("/mcp", "default"),
             endpoint("/servers/{upstream}/mcp", "default"),
         ],
     };
