@@ -13,13 +13,21 @@ use serde_json::json;
 
 use crate::gateway::Gateway;
 use crate::reload::{Reloader, Trigger};
+use crate::telemetry::{self, events};
 use crate::upstream::UpstreamState;
 
 pub fn routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
+    let metrics_state = (gateway.clone(), reloader.clone());
     let router = Router::new()
         .route("/_mcp2/health", get(health))
         .route("/_mcp2/ready", get(ready))
-        .with_state(gateway);
+        .route("/_mcp2/config", get(config))
+        .with_state(gateway)
+        .merge(
+            Router::new()
+                .route("/_mcp2/metrics", get(metrics))
+                .with_state(metrics_state),
+        );
     match reloader {
         Some(reloader) => router.merge(
             Router::new()
@@ -52,12 +60,49 @@ async fn reload(
     (status, Json(json!(outcome)))
 }
 
+/// The Prometheus text exposition. Gauges mirroring state owned elsewhere (upstream up/down,
+/// reload totals) are refreshed from their source first.
+async fn metrics(
+    State((gateway, reloader)): State<(Arc<Gateway>, Option<Arc<Reloader>>)>,
+) -> impl IntoResponse {
+    for id in gateway.plan().upstreams.keys() {
+        let up = gateway
+            .registry()
+            .get(id.as_str())
+            .is_some_and(|h| matches!(h.state(), UpstreamState::Connected { .. }));
+        events::mirror_upstream_up(id.as_str(), up);
+    }
+    if let Some(reloader) = reloader {
+        let (applied, rejected) = reloader.counts();
+        events::mirror_reloads(applied, rejected);
+    }
+    match telemetry::metrics::render() {
+        Some(text) => (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            text,
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(http::header::CONTENT_TYPE, "text/plain")],
+            "metrics are not enabled in this process\n".to_string(),
+        ),
+    }
+}
+
+/// The running plan as JSON. Secrets serialize redacted, so nothing configured as a secret
+/// (header values, env values) can leave through here.
+async fn config(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
+    Json(json!(*gateway.plan()))
+}
+
 /// The process is alive and serving HTTP.
 async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The plan is loaded; each upstream's state. 200 when every upstream is connected, 503 otherwise
+/// The plan is loaded; each upstream's state (`connected`, `connecting`, `down` with its last
+/// error, `restarting` after a failure, `stopped`). 200 when every upstream is connected, 503 otherwise
 /// (the body says which are not).
 async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     let plan = gateway.plan();
@@ -74,7 +119,12 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
                 }
                 Some(UpstreamState::Connecting) => {
                     all_up = false;
-                    json!({ "state": "connecting" })
+                    // After a failure, connecting again is a restart.
+                    let restarting = gateway
+                        .registry()
+                        .get(id.as_str())
+                        .is_some_and(|h| h.stats().failures > 0);
+                    json!({ "state": if restarting { "restarting" } else { "connecting" } })
                 }
                 Some(UpstreamState::Down { error, .. }) => {
                     all_up = false;

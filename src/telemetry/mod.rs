@@ -2,6 +2,9 @@
 //!
 //! `RUST_LOG`, when set, overrides the routes' `logging.level`.
 
+pub mod events;
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::plan::LoggingSettings;
@@ -10,6 +13,7 @@ use crate::plan::LoggingSettings;
 pub struct LogGuard;
 
 pub fn init(settings: &LoggingSettings) -> LogGuard {
+    metrics::install();
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
