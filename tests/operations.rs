@@ -359,3 +359,49 @@ async fn ready_reports_a_killed_upstream_down_within_a_second_and_connected_afte
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_endpoints_on_their_own_address_behind_a_token() {
+    const TOKEN: &str = "adm1n-t0ken-7c1e";
+    let routes = everything_routes("");
+    let mcp2 = Mcp2::serve(
+        &routes,
+        &["--admin-listen", "127.0.0.1:0"],
+        &[("MCP2_ADMIN_TOKEN", TOKEN)],
+    )
+    .await;
+    let stderr = mcp2.stderr();
+    let admin = stderr
+        .lines()
+        .find_map(|l| l.split("mcp2 admin listening on ").nth(1))
+        .unwrap_or_else(|| panic!("no admin listening line:\n{stderr}"))
+        .trim()
+        .to_string();
+    let http = reqwest::Client::new();
+    let get = |url: String, token: Option<&str>| {
+        let mut request = http.get(url);
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        async move { request.send().await.expect("answers").status().as_u16() }
+    };
+    assert_eq!(
+        get(mcp2.url("/_mcp2/ready"), Some(TOKEN)).await,
+        404,
+        "not on the MCP address"
+    );
+    assert_eq!(get(format!("{admin}/_mcp2/health"), None).await, 200);
+    for path in ["/_mcp2/ready", "/_mcp2/metrics", "/_mcp2/config"] {
+        assert_eq!(get(format!("{admin}{path}"), None).await, 401, "{path}");
+        assert_eq!(
+            get(format!("{admin}{path}"), Some("wrong")).await,
+            401,
+            "{path}"
+        );
+        let status = get(format!("{admin}{path}"), Some(TOKEN)).await;
+        assert!(status == 200 || status == 503, "{path}: {status}");
+    }
+    let hub = connect(&mcp2.url("/mcp")).await;
+    call_text(&hub, "echo", json!({ "message": "x" })).await;
+    assert!(!mcp2.stderr().contains(TOKEN));
+}

@@ -6,20 +6,81 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::json;
 
 use crate::gateway::Gateway;
+use crate::plan::Secret;
 use crate::reload::{Reloader, Trigger};
 use crate::telemetry::{self, events};
 use crate::upstream::UpstreamState;
 
-pub fn routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
+/// Where the admin endpoints are served, and who may call them.
+#[derive(Debug, Default)]
+pub struct AdminOptions {
+    /// Serve `/_mcp2/*` on this listener only (instead of beside the MCP endpoints).
+    pub listener: Option<tokio::net::TcpListener>,
+    /// When set, every admin endpoint but `health` needs `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
+}
+
+/// The admin routes; with a token, all but `/_mcp2/health` require it.
+pub fn routes(
+    gateway: Arc<Gateway>,
+    reloader: Option<Arc<Reloader>>,
+    token: Option<Secret>,
+) -> Router {
+    let guarded = guarded_routes(gateway, reloader);
+    let guarded = match token {
+        Some(token) => guarded.layer(middleware::from_fn_with_state(
+            Arc::new(token),
+            require_token,
+        )),
+        None => guarded,
+    };
+    Router::new()
+        .route("/_mcp2/health", get(health))
+        .merge(guarded)
+}
+
+/// Answers 401 unless the request carries the admin token. The comparison does not stop at the
+/// first differing byte, so timing does not reveal a prefix of the token.
+async fn require_token(
+    State(token): State<Arc<Secret>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = token.expose().as_bytes();
+    let same = presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(http::header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({ "error": "the admin endpoints need `Authorization: Bearer <admin token>`" })),
+        )
+            .into_response()
+    }
+}
+
+fn guarded_routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
     let metrics_state = (gateway.clone(), reloader.clone());
     let router = Router::new()
-        .route("/_mcp2/health", get(health))
         .route("/_mcp2/ready", get(ready))
         .route("/_mcp2/config", get(config))
         .with_state(gateway)
