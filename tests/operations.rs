@@ -405,3 +405,52 @@ async fn admin_endpoints_on_their_own_address_behind_a_token() {
     call_text(&hub, "echo", json!({ "message": "x" })).await;
     assert!(!mcp2.stderr().contains(TOKEN));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_file_holds_json_lines_with_the_request_fields() {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let path = logs.path().join("logs").join("mcp2.log");
+    let routes = everything_routes(&format!(
+        "}}\nlogging {{\n  file {}\n  max-size-mb 1\n  max-backups 2\n  compress true\n",
+        quoted(&path)
+    ));
+    let mcp2 = Mcp2::serve(&routes, &[], &[]).await;
+    let hub = connect(&mcp2.url("/mcp")).await;
+    for i in 0..3 {
+        call_text(&hub, "echo", json!({ "message": format!("f{i}") })).await;
+    }
+    let read = || std::fs::read_to_string(&path).unwrap_or_default();
+    let logged = eventually(Duration::from_secs(5), || {
+        read()
+            .lines()
+            .filter(|l| l.contains("\"public\":\"echo\""))
+            .count()
+            == 3
+    })
+    .await;
+    assert!(logged, "three request lines in the file:\n{}", read());
+    for line in read().lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+        if v["public"] == "echo" {
+            assert_eq!(v["target"], "mcp2::request");
+            assert_eq!(v["endpoint"], "/mcp");
+            assert_eq!(v["profile"], "default");
+            assert_eq!(v["upstream"], "everything");
+            assert_eq!(v["method"], "tools/call");
+            assert_eq!(v["original"], "echo");
+            assert_eq!(v["outcome"], "ok");
+            assert!(
+                v["duration_ms"].as_f64().is_some_and(|d| d >= 0.0),
+                "{line}"
+            );
+        }
+    }
+    assert!(
+        mcp2.stderr().contains("mcp2::request"),
+        "stderr still has the log"
+    );
+}
