@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{self, ProcessEnv};
 use crate::gateway::{Binding, CachePolicy, Gateway};
-use crate::plan::{Plan, ProfileName};
+use crate::plan::{Plan, ProfileName, Secret};
 use crate::reload::{self, Reloader, Trigger};
 use crate::source::SourceSet;
 use crate::{serve, telemetry};
@@ -33,6 +33,19 @@ pub struct ServeArgs {
     /// With --stdio: the profile to serve (default: the routes' default profile).
     #[arg(long, requires = "stdio")]
     pub profile: Option<String>,
+    /// Serve the admin endpoints (`/_mcp2/*`) on this address instead of beside the MCP
+    /// endpoints (`127.0.0.1:9210`; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <TOKEN>` on every admin endpoint but `health`. Prefer the
+    /// environment variable: a command line is visible to every local user.
+    #[arg(
+        long,
+        env = "MCP2_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
     /// Do not reload when route files change (SIGHUP and `POST /_mcp2/reload` still reload).
     #[arg(long)]
     pub no_watch: bool,
@@ -118,6 +131,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(address = %bound, endpoints = ?endpoints, "mcp2 serving");
+        let admin = admin_options(&args).await?;
         // A stable line for scripts and tests (`--port 0`): `mcp2 listening on http://ADDR (…)`.
         eprintln!(
             "mcp2 listening on http://{bound} ({})",
@@ -127,12 +141,35 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             listener,
             Arc::clone(&gateway),
             Some(reloader),
+            admin,
             shutdown.clone(),
         )
         .await
     };
     gateway.shutdown().await;
     result.map_err(|e| e.to_string())
+}
+
+/// Binds the admin listener (if asked) and prints its stable line:
+/// `mcp2 admin listening on http://ADDR`.
+async fn admin_options(args: &ServeArgs) -> Result<serve::admin::AdminOptions, String> {
+    let token = args
+        .admin_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| Secret::new(t, vec!["MCP2_ADMIN_TOKEN".into()]));
+    let listener = match args.admin_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} for the admin endpoints: {e}"))?;
+            let bound = listener.local_addr().map_err(|e| e.to_string())?;
+            eprintln!("mcp2 admin listening on http://{bound}");
+            Some(listener)
+        }
+        None => None,
+    };
+    Ok(serve::admin::AdminOptions { listener, token })
 }
 
 /// Reloads the routes on every SIGHUP, until `shutdown`.

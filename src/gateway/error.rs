@@ -17,6 +17,9 @@ use crate::plan::rules::ItemKind;
 
 /// MCP's code for an unknown resource.
 pub const RESOURCE_NOT_FOUND: ErrorCode = ErrorCode(-32002);
+/// mcp2's code for a request refused by a rate limit (in JSON-RPC's server-error range). The
+/// error's `data` carries `retryAfterMs` and the `limit` as written in the routes.
+pub const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -45,6 +48,12 @@ pub enum GatewayError {
     /// The upstream's own JSON-RPC error, passed through unchanged.
     #[error("{0}")]
     Upstream(McpError),
+    /// Refused by a rate limit before reaching the upstream.
+    #[error("rate limit `{limit}` exceeded; retry in {}s", retry_after.as_secs_f64().ceil())]
+    RateLimited {
+        limit: String,
+        retry_after: Duration,
+    },
 }
 
 impl GatewayError {
@@ -79,6 +88,15 @@ impl GatewayError {
                 };
                 McpError::new(code, self.to_string(), None)
             }
+            GatewayError::RateLimited { limit, retry_after } => McpError::new(
+                RATE_LIMITED,
+                self.to_string(),
+                Some(json!({
+                    "retryAfterMs": u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX),
+                    "limit": limit,
+                    "source": "gateway",
+                })),
+            ),
             GatewayError::Unavailable { upstream, .. }
             | GatewayError::Timeout { upstream, .. }
             | GatewayError::Transport { upstream, .. } => McpError::new(

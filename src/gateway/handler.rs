@@ -22,6 +22,7 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer};
 
+use super::observe::{self, Call, SessionTag};
 use super::{Binding, Gateway, GatewayError, Route, View, era};
 use crate::diag::did_you_mean;
 use crate::plan::rules::{Caller, ItemKind};
@@ -38,14 +39,18 @@ pub struct HubSession {
     binding: Binding,
     /// The endpoint path, for the caller identity and logs.
     endpoint: Arc<str>,
+    /// This session's id for rate limits; closes the session in the metrics when dropped.
+    session: Arc<SessionTag>,
 }
 
 impl HubSession {
     pub fn new(gateway: Arc<Gateway>, binding: Binding, endpoint: impl Into<Arc<str>>) -> Self {
+        let endpoint = endpoint.into();
         Self {
             gateway,
             binding,
-            endpoint: endpoint.into(),
+            session: SessionTag::open(&endpoint),
+            endpoint,
         }
     }
 
@@ -83,13 +88,26 @@ impl HubSession {
             })
     }
 
-    /// Runs one request on the upstream that owns `route`, bounded by its timeout.
-    async fn forward<T, F, Fut>(
+    /// Runs one request on the upstream that owns `route`, bounded by its timeout, after the
+    /// rate limits admitted it; logged and counted either way.
+    async fn forward<T, F, Fut>(&self, call: Call<'_>, f: F) -> Result<T, McpError>
+    where
+        F: FnOnce(Peer<RoleClient>) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::service::ServiceError>>,
+    {
+        let api_key = self.caller().api_key;
+        let observed = observe::begin(&self.gateway, &self.session, &self.binding, api_key, call)?;
+        let result = self.forward_to(call.upstream, call.method, f).await;
+        observed.finish(&result);
+        result.map_err(McpError::from)
+    }
+
+    async fn forward_to<T, F, Fut>(
         &self,
         upstream: &UpstreamId,
         method: &'static str,
         f: F,
-    ) -> Result<T, McpError>
+    ) -> Result<T, GatewayError>
     where
         F: FnOnce(Peer<RoleClient>) -> Fut,
         Fut: Future<Output = Result<T, rmcp::service::ServiceError>>,
@@ -106,13 +124,12 @@ impl HubSession {
         let _in_flight = handle.begin_request();
         match tokio::time::timeout(timeout, f(peer)).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(GatewayError::from_service(upstream, method, e).into()),
+            Ok(Err(e)) => Err(GatewayError::from_service(upstream, method, e)),
             Err(_) => Err(GatewayError::Timeout {
                 upstream: upstream.clone(),
                 method,
                 after: timeout,
-            }
-            .into()),
+            }),
         }
     }
 
@@ -246,9 +263,9 @@ impl ServerHandler for HubSession {
     ) -> Result<CallToolResponse, McpError> {
         let (_, view) = self.view().await;
         let route = Self::route(&view, ItemKind::Tool, &request.name)?;
-        request.name = route.original.to_string().into();
+        let public = std::mem::replace(&mut request.name, route.original.to_string().into());
         request.meta = upstream_meta(request.meta);
-        self.forward(&route.upstream, "tools/call", |peer| async move {
+        self.forward(route.call("tools/call", &public), |peer| async move {
             peer.call_tool_once(request).await.map(era::call_tool)
         })
         .await
@@ -261,9 +278,9 @@ impl ServerHandler for HubSession {
     ) -> Result<GetPromptResponse, McpError> {
         let (_, view) = self.view().await;
         let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
-        request.name = route.original.to_string();
+        let public = std::mem::replace(&mut request.name, route.original.to_string());
         request.meta = upstream_meta(request.meta);
-        self.forward(&route.upstream, "prompts/get", |peer| async move {
+        self.forward(route.call("prompts/get", &public), |peer| async move {
             peer.get_prompt_once(request).await.map(era::get_prompt)
         })
         .await
@@ -276,9 +293,9 @@ impl ServerHandler for HubSession {
     ) -> Result<ReadResourceResponse, McpError> {
         let (_, view) = self.view().await;
         let route = Self::resource_route(&view, &request.uri)?;
-        request.uri = route.original.to_string();
+        let public = std::mem::replace(&mut request.uri, route.original.to_string());
         request.meta = upstream_meta(request.meta);
-        self.forward(&route.upstream, "resources/read", |peer| async move {
+        self.forward(route.call("resources/read", &public), |peer| async move {
             peer.read_resource_once(request)
                 .await
                 .map(era::read_resource)
@@ -294,10 +311,11 @@ impl ServerHandler for HubSession {
     ) -> Result<(), McpError> {
         let (_, view) = self.view().await;
         let route = Self::resource_route(&view, &request.uri)?;
-        request.uri = route.original.to_string();
-        self.forward(&route.upstream, "resources/subscribe", |peer| async move {
-            peer.subscribe(request).await
-        })
+        let public = std::mem::replace(&mut request.uri, route.original.to_string());
+        self.forward(
+            route.call("resources/subscribe", &public),
+            |peer| async move { peer.subscribe(request).await },
+        )
         .await
     }
 
@@ -309,10 +327,9 @@ impl ServerHandler for HubSession {
     ) -> Result<(), McpError> {
         let (_, view) = self.view().await;
         let route = Self::resource_route(&view, &request.uri)?;
-        request.uri = route.original.to_string();
+        let public = std::mem::replace(&mut request.uri, route.original.to_string());
         self.forward(
-            &route.upstream,
-            "resources/unsubscribe",
+            route.call("resources/unsubscribe", &public),
             |peer| async move { peer.unsubscribe(request).await },
         )
         .await
@@ -346,7 +363,7 @@ impl ServerHandler for HubSession {
                 ));
             }
         };
-        self.forward(&route.upstream, "completion/complete", |peer| async move {
+        self.forward(route.call("completion/complete", ""), |peer| async move {
             peer.complete(request).await.map(era::complete)
         })
         .await
@@ -369,9 +386,10 @@ impl ServerHandler for HubSession {
         for u in targets {
             let request = request.clone();
             if let Err(e) = self
-                .forward(u.id(), "logging/setLevel", |peer| async move {
-                    peer.set_level(request).await
-                })
+                .forward(
+                    Call::without_name(u.id(), "logging/setLevel"),
+                    |peer| async move { peer.set_level(request).await },
+                )
                 .await
             {
                 tracing::warn!(upstream = %u.id(), error = %e.message, "logging/setLevel not forwarded");

@@ -10,7 +10,9 @@
 pub mod era;
 pub mod error;
 pub mod handler;
+pub mod limits;
 pub mod lists;
+pub mod observe;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +26,7 @@ use tokio::sync::broadcast;
 
 use crate::plan::rules::Caller;
 use crate::plan::{Plan, ProfileName, UpstreamId};
+use crate::telemetry::events::CacheLookup;
 use crate::upstream::{ReconcileReport, Registry, UpstreamEvent, UpstreamHandle, UpstreamState};
 pub use error::GatewayError;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
@@ -53,6 +56,8 @@ pub struct Gateway {
     /// Collisions already warned about, so each is logged once.
     warned: Mutex<HashSet<(ProfileName, String)>>,
     events: broadcast::Sender<UpstreamEvent>,
+    /// Counts requests against the profiles' rate limits.
+    limiter: Box<dyn limits::Limiter>,
 }
 
 impl Gateway {
@@ -69,6 +74,7 @@ impl Gateway {
             views: Mutex::new(HashMap::new()),
             warned: Mutex::new(HashSet::new()),
             events,
+            limiter: Box::new(limits::MemoryLimiter::default()),
         });
         tokio::spawn(watch_events(
             Arc::downgrade(&gateway),
@@ -83,6 +89,10 @@ impl Gateway {
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    pub fn limiter(&self) -> &dyn limits::Limiter {
+        &*self.limiter
     }
 
     pub fn lists(&self) -> &ListCache {
@@ -173,7 +183,18 @@ impl Gateway {
         );
         let mut lists = UpstreamLists::default();
         let mut failed = false;
-        for (entry, _hit) in [tools, prompts, resources, templates] {
+        for ((entry, hit), kind) in [tools, prompts, resources, templates].into_iter().zip([
+            ListKind::Tools,
+            ListKind::Prompts,
+            ListKind::Resources,
+            ListKind::Templates,
+        ]) {
+            CacheLookup {
+                upstream: upstream.id().as_str(),
+                list: kind.method(),
+                hit,
+            }
+            .emit();
             match &entry.result {
                 Ok(Listed::Tools(t)) => lists.tools = Some(t.clone()),
                 Ok(Listed::Prompts(p)) => lists.prompts = Some(p.clone()),

@@ -6,20 +6,89 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::json;
 
 use crate::gateway::Gateway;
+use crate::plan::Secret;
 use crate::reload::{Reloader, Trigger};
+use crate::telemetry::{self, events};
 use crate::upstream::UpstreamState;
 
-pub fn routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
-    let router = Router::new()
+/// Where the admin endpoints are served, and who may call them.
+#[derive(Debug, Default)]
+pub struct AdminOptions {
+    /// Serve `/_mcp2/*` on this listener only (instead of beside the MCP endpoints).
+    pub listener: Option<tokio::net::TcpListener>,
+    /// When set, every admin endpoint but `health` needs `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
+}
+
+/// The admin routes; with a token, all but `/_mcp2/health` require it.
+pub fn routes(
+    gateway: Arc<Gateway>,
+    reloader: Option<Arc<Reloader>>,
+    token: Option<Secret>,
+) -> Router {
+    let guarded = guarded_routes(gateway, reloader);
+    let guarded = match token {
+        Some(token) => guarded.layer(middleware::from_fn_with_state(
+            Arc::new(token),
+            require_token,
+        )),
+        None => guarded,
+    };
+    Router::new()
         .route("/_mcp2/health", get(health))
+        .merge(guarded)
+}
+
+/// Answers 401 unless the request carries the admin token. The comparison does not stop at the
+/// first differing byte, so timing does not reveal a prefix of the token.
+async fn require_token(
+    State(token): State<Arc<Secret>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = token.expose().as_bytes();
+    let same = presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(http::header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({ "error": "the admin endpoints need `Authorization: Bearer <admin token>`" })),
+        )
+            .into_response()
+    }
+}
+
+fn guarded_routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
+    let metrics_state = (gateway.clone(), reloader.clone());
+    let router = Router::new()
         .route("/_mcp2/ready", get(ready))
-        .with_state(gateway);
+        .route("/_mcp2/config", get(config))
+        .with_state(gateway)
+        .merge(
+            Router::new()
+                .route("/_mcp2/metrics", get(metrics))
+                .with_state(metrics_state),
+        );
     match reloader {
         Some(reloader) => router.merge(
             Router::new()
@@ -52,12 +121,49 @@ async fn reload(
     (status, Json(json!(outcome)))
 }
 
+/// The Prometheus text exposition. Gauges mirroring state owned elsewhere (upstream up/down,
+/// reload totals) are refreshed from their source first.
+async fn metrics(
+    State((gateway, reloader)): State<(Arc<Gateway>, Option<Arc<Reloader>>)>,
+) -> impl IntoResponse {
+    for id in gateway.plan().upstreams.keys() {
+        let up = gateway
+            .registry()
+            .get(id.as_str())
+            .is_some_and(|h| matches!(h.state(), UpstreamState::Connected { .. }));
+        events::mirror_upstream_up(id.as_str(), up);
+    }
+    if let Some(reloader) = reloader {
+        let (applied, rejected) = reloader.counts();
+        events::mirror_reloads(applied, rejected);
+    }
+    match telemetry::metrics::render() {
+        Some(text) => (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            text,
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(http::header::CONTENT_TYPE, "text/plain")],
+            "metrics are not enabled in this process\n".to_string(),
+        ),
+    }
+}
+
+/// The running plan as JSON. Secrets serialize redacted, so nothing configured as a secret
+/// (header values, env values) can leave through here.
+async fn config(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
+    Json(json!(*gateway.plan()))
+}
+
 /// The process is alive and serving HTTP.
 async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The plan is loaded; each upstream's state. 200 when every upstream is connected, 503 otherwise
+/// The plan is loaded; each upstream's state (`connected`, `connecting`, `down` with its last
+/// error, `restarting` after a failure, `stopped`). 200 when every upstream is connected, 503 otherwise
 /// (the body says which are not).
 async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     let plan = gateway.plan();
@@ -74,7 +180,12 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
                 }
                 Some(UpstreamState::Connecting) => {
                     all_up = false;
-                    json!({ "state": "connecting" })
+                    // After a failure, connecting again is a restart.
+                    let restarting = gateway
+                        .registry()
+                        .get(id.as_str())
+                        .is_some_and(|h| h.stats().failures > 0);
+                    json!({ "state": if restarting { "restarting" } else { "connecting" } })
                 }
                 Some(UpstreamState::Down { error, .. }) => {
                     all_up = false;

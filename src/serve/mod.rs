@@ -34,11 +34,13 @@ pub enum ServeError {
     Stdio(String),
 }
 
-/// Serves until `shutdown` is cancelled.
+/// Serves until `shutdown` is cancelled. The admin routes go beside the MCP endpoints, or on
+/// their own listener when `admin` has one.
 pub async fn serve_http(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     reloader: Option<Arc<Reloader>>,
+    admin: admin::AdminOptions,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
@@ -46,7 +48,23 @@ pub async fn serve_http(
     let router: Router = Router::new()
         .fallback(http::dispatch)
         .with_state(mcp.clone());
-    let app = admin::routes(gateway, reloader).merge(router);
+    let admin_routes = admin::routes(gateway, reloader, admin.token);
+    let app = match admin.listener {
+        Some(admin_listener) => {
+            let admin_app = admin_routes.into_make_service_with_connect_info::<SocketAddr>();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(admin_listener, admin_app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the admin listener failed");
+                }
+            });
+            router
+        }
+        None => admin_routes.merge(router),
+    };
     let stop_accepting = shutdown.clone();
     let server = axum::serve(
         listener,

@@ -1,24 +1,78 @@
-//! Logging setup. Logs go to stderr (never stdout: `serve --stdio` speaks MCP there).
+//! Logging and metrics setup. Logs go to stderr, human-readable (never stdout: `serve --stdio`
+//! speaks MCP there), and, when `logging.file` is set, also to that file as JSON lines, rotated
+//! by [`file::RotatingFile`]. Both writers are `tracing-appender`'s non-blocking ones: a full
+//! buffer drops lines rather than stalling a request.
 //!
-//! `RUST_LOG`, when set, overrides the routes' `logging.level`.
+//! `RUST_LOG`, when set, overrides the routes' `logging.level`. Request lines use the target
+//! `mcp2::request` (filter them with `info,mcp2::request=warn`).
 
+pub mod events;
+pub mod file;
+pub mod metrics;
+
+use std::time::Duration;
+
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::plan::LoggingSettings;
 
-/// Keeps the logging pipeline alive; drop it last.
-pub struct LogGuard;
+/// Keeps the logging pipeline alive (its writer threads flush on drop); drop it last.
+pub struct LogGuard {
+    _writers: Vec<WorkerGuard>,
+}
 
+/// Installs the metrics recorder and the log subscriber (once per process).
 pub fn init(settings: &LoggingSettings) -> LogGuard {
+    metrics::install();
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (stderr, stderr_guard) = tracing_appender::non_blocking(std::io::stderr());
+    let mut writers = vec![stderr_guard];
+    let (file_layer, file_error) = match &settings.file {
+        Some(path) => match file::RotatingFile::open(path, rotation(settings)) {
+            Ok(f) => {
+                let (writer, guard) = tracing_appender::non_blocking(f);
+                writers.push(guard);
+                let layer = tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_target(true)
+                    .with_writer(writer);
+                (Some(layer), None)
+            }
+            Err(e) => (None, Some(e)),
+        },
+        None => (None, None),
+    };
+    let stderr_layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .with_target(true)
+        .with_writer(stderr)
+        .with_target(true);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr_layer)
+        .with(file_layer)
         .try_init();
-    LogGuard
+    if let Some(e) = file_error {
+        tracing::error!(error = %e, "logging to stderr only");
+    }
+    LogGuard { _writers: writers }
+}
+
+fn rotation(settings: &LoggingSettings) -> file::Rotation {
+    const MB: u64 = 1024 * 1024;
+    file::Rotation {
+        max_bytes: usize::try_from(settings.max_size_mb.saturating_mul(MB)).unwrap_or(usize::MAX),
+        max_backups: usize::try_from(settings.max_backups).unwrap_or(usize::MAX),
+        max_age: (settings.max_age_days > 0)
+            .then(|| Duration::from_secs(settings.max_age_days.saturating_mul(86_400))),
+        compress: settings.compress,
+    }
 }
