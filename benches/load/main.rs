@@ -164,6 +164,7 @@ fn run_fixture(args: &[String]) -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let settings = cli.settings();
+    let loadavg_start = loadavg();
     let smoke = cli.quick || !cli.bench;
     let names: Vec<String> = if cli.scenarios.is_empty() {
         scenarios::ALL.iter().map(|s| s.to_string()).collect()
@@ -177,7 +178,7 @@ async fn run(cli: Cli) -> ExitCode {
         "mcp2: {}\ncores: {}, load average at start: {}",
         settings.mcp2.display(),
         cores(),
-        loadavg()
+        loadavg_start
     );
     let mut tables = Vec::new();
     let mut failed = Vec::new();
@@ -200,7 +201,11 @@ async fn run(cli: Cli) -> ExitCode {
     if let Some(path) = &cli.json {
         let report = RunReport {
             settings: settings.to_json(),
-            machine: serde_json::json!({ "cores": cores(), "loadavg_end": loadavg() }),
+            machine: serde_json::json!({
+                "cores": cores(),
+                "loadavg_start": loadavg_start,
+                "loadavg_end": loadavg(),
+            }),
             tables,
         };
         match serde_json::to_string_pretty(&report) {

@@ -139,7 +139,7 @@ pub async fn sessions(s: &Settings) -> Result<Table, BenchError> {
     }
     if let (Some(b), Some(a)) = (upstream_before, upstream_after) {
         t.note(format!(
-            "the upstream's RSS moved by {:.0} KiB while mcp2 held {n} sessions (they share its \
+            "the upstream's RSS changed by {:.0} KiB while mcp2 held {n} sessions (they share its \
              upstream session)",
             (a as f64 - b as f64) / KIB
         ));
