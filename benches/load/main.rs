@@ -171,6 +171,13 @@ async fn run(cli: Cli) -> ExitCode {
     } else {
         cli.scenarios.clone()
     };
+    if let Some(bad) = names.iter().find(|n| !scenarios::ALL.contains(&n.as_str())) {
+        eprintln!(
+            "error: unknown scenario `{bad}` (known: {})",
+            scenarios::ALL.join(", ")
+        );
+        return ExitCode::from(2);
+    }
     if smoke {
         println!("load bench: smoke run (tiny settings; the figures are not measurements)");
     }
