@@ -83,6 +83,7 @@ impl Gen {
             cwd: None,
             timeout: Some(timeout),
             connect_timeout: None,
+            session: None,
             span: (Span::new(self.file, start as usize, end as usize)).into(),
         })
     }

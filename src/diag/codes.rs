@@ -104,6 +104,8 @@ pub const NO_DEFAULT_PROFILE: Code = "mcp2::check::no_default_profile";
 pub const SHADOWED_ENDPOINT: Code = "mcp2::check::shadowed_endpoint";
 /// A `per` of a limit that is not `client`, `session` or `key`.
 pub const BAD_LIMIT_KEY: Code = "mcp2::check::bad_limit_key";
+/// An upstream `session` value other than `shared` or `per-client` (YAML `perClient`).
+pub const BAD_SESSION_MODE: Code = "mcp2::check::bad_session_mode";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -2,9 +2,12 @@
 //!
 //! It answers `initialize`/`server/discover` with the profile's metadata and the union of its
 //! upstreams' capabilities, serves lists from the binding's [`View`](super::View), and forwards
-//! calls, prompt gets, resource reads, subscriptions and completions to the upstream that owns the
-//! public name, with the original name restored. Each request loads the current plan once, so a
-//! request runs on one plan from start to end even if a reload lands meanwhile.
+//! calls, prompt gets, resource reads, subscriptions, completions and log levels to the upstream
+//! that owns the public name, with the original name restored (the sending itself is
+//! `forward.rs`). Each request loads the current plan once, so a request runs on one plan from
+//! start to end even if a reload lands meanwhile. What the gateway must remember about the
+//! client lives in its [`ClientSession`].
+#![allow(deprecated)] // logging, roots and resources/subscribe are deprecated by SEP-2577; older clients use them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,19 +16,24 @@ use futures::future::join_all;
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
+    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, GetPromptRequest,
     GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
     InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    Reference, RequestMetaObject, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
+    ReadResourceRequestParams, ReadResourceResponse, Reference, ServerCapabilities, ServerConfig,
+    ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
+    UnsubscribeRequest, UnsubscribeRequestParams,
 };
-use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer};
 
+use super::forward::coerce;
+use super::relay::Upstream;
+use super::session::{ClientFacts, ClientSession, rank};
 use super::{Binding, Gateway, GatewayError, Route, View};
 use crate::diag::did_you_mean;
 use crate::plan::rules::{Caller, ItemKind};
-use crate::plan::{Plan, UpstreamId};
+use crate::plan::{Plan, SessionMode, UpstreamId};
 use crate::upstream::UpstreamHandle;
 
 /// How long `initialize` waits for the profile's upstreams to finish connecting, so the first
@@ -34,18 +42,40 @@ const INITIAL_CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct HubSession {
-    gateway: Arc<Gateway>,
-    binding: Binding,
+    pub(super) gateway: Arc<Gateway>,
+    pub(super) binding: Binding,
     /// The endpoint path, for the caller identity and logs.
     endpoint: Arc<str>,
+    /// Served over HTTP, where a 2026-07-28 client has no session (one handler per request).
+    pub(super) http: bool,
+    pub(super) session: Arc<ClientSession>,
 }
 
 impl HubSession {
+    /// A session served over a transport that keeps it for the client's whole connection
+    /// (stdio, legacy SSE).
     pub fn new(gateway: Arc<Gateway>, binding: Binding, endpoint: impl Into<Arc<str>>) -> Self {
+        Self::build(gateway, binding, endpoint.into(), false)
+    }
+
+    /// A session served on a Streamable HTTP endpoint.
+    pub fn for_http(
+        gateway: Arc<Gateway>,
+        binding: Binding,
+        endpoint: impl Into<Arc<str>>,
+    ) -> Self {
+        Self::build(gateway, binding, endpoint.into(), true)
+    }
+
+    fn build(gateway: Arc<Gateway>, binding: Binding, endpoint: Arc<str>, http: bool) -> Self {
+        let session = ClientSession::new(binding.clone(), endpoint.clone());
+        gateway.register(&session);
         Self {
             gateway,
             binding,
-            endpoint: endpoint.into(),
+            endpoint,
+            http,
+            session,
         }
     }
 
@@ -61,6 +91,20 @@ impl HubSession {
         let plan = self.gateway.plan();
         let view = self.gateway.view(&plan, &self.binding, self.caller()).await;
         (plan, view)
+    }
+
+    /// Remembers the client's peer and what it declared, from the first request it sends.
+    fn touch(&self, context: &RequestContext<RoleServer>) {
+        if self.session.peer().is_some() {
+            return;
+        }
+        let facts = ClientFacts {
+            capabilities: context.client_capabilities().unwrap_or_default(),
+            protocol: context.protocol_version(),
+            name: context.client_info().map(|i| i.name),
+        };
+        self.session.attach(&context.peer, Some(facts));
+        self.gateway.note_binding(&self.binding);
     }
 
     /// The route of a public tool or prompt name, or the "unknown" error with a suggestion.
@@ -83,40 +127,7 @@ impl HubSession {
             })
     }
 
-    /// Runs one request on the upstream that owns `route`, bounded by its timeout.
-    async fn forward<T, F, Fut>(
-        &self,
-        upstream: &UpstreamId,
-        method: &'static str,
-        f: F,
-    ) -> Result<T, McpError>
-    where
-        F: FnOnce(Peer<RoleClient>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::service::ServiceError>>,
-    {
-        let handle = self.handle(upstream)?;
-        let timeout = handle.spec().timeout;
-        let peer = handle
-            .ready(timeout)
-            .await
-            .map_err(|e| GatewayError::Unavailable {
-                upstream: upstream.clone(),
-                reason: e.to_string(),
-            })?;
-        let _in_flight = handle.begin_request();
-        match tokio::time::timeout(timeout, f(peer)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(GatewayError::from_service(upstream, method, e).into()),
-            Err(_) => Err(GatewayError::Timeout {
-                upstream: upstream.clone(),
-                method,
-                after: timeout,
-            }
-            .into()),
-        }
-    }
-
-    fn handle(&self, upstream: &UpstreamId) -> Result<UpstreamHandle, GatewayError> {
+    pub(super) fn handle(&self, upstream: &UpstreamId) -> Result<UpstreamHandle, GatewayError> {
         self.gateway
             .registry()
             .get(upstream.as_str())
@@ -162,14 +173,22 @@ impl HubSession {
         }
         caps
     }
-}
 
-/// Protocol-level `_meta` keys belong to each hop's own session; only the rest (the progress
-/// token, user keys) travels upstream.
-fn upstream_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
-    let mut meta = meta?;
-    meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/"));
-    (!meta.is_empty()).then_some(meta)
+    /// The level to ask a shared upstream for: the most verbose any of its clients wants
+    /// (each client's own level is applied by the gateway when it relays).
+    fn shared_level(
+        &self,
+        upstream: &UpstreamId,
+        asked: rmcp::model::LoggingLevel,
+    ) -> rmcp::model::LoggingLevel {
+        self.gateway
+            .sessions_using(upstream)
+            .iter()
+            .filter_map(|s| s.level())
+            .chain([asked])
+            .min_by_key(|l| rank(*l))
+            .unwrap_or(asked)
+    }
 }
 
 impl ServerHandler for HubSession {
@@ -198,14 +217,23 @@ impl ServerHandler for HubSession {
             super::connected(u, wait)
         }))
         .await;
-        self.negotiate_initialize(&request)
+        let result = self.negotiate_initialize(&request)?;
+        let facts = ClientFacts {
+            capabilities: request.capabilities.clone(),
+            protocol: Some(result.protocol_version.clone()),
+            name: Some(request.client_info.name.clone()),
+        };
+        self.session.attach(&context.peer, Some(facts));
+        self.gateway.note_binding(&self.binding);
+        Ok(result)
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListToolsResult::with_all_items(view.tools.clone()))
     }
@@ -213,8 +241,9 @@ impl ServerHandler for HubSession {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListPromptsResult::with_all_items(view.prompts.clone()))
     }
@@ -222,8 +251,9 @@ impl ServerHandler for HubSession {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListResourcesResult::with_all_items(view.resources.clone()))
     }
@@ -231,8 +261,9 @@ impl ServerHandler for HubSession {
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListResourceTemplatesResult::with_all_items(
             view.templates.clone(),
@@ -242,85 +273,118 @@ impl ServerHandler for HubSession {
     async fn call_tool(
         &self,
         mut request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = Self::route(&view, ItemKind::Tool, &request.name)?;
         request.name = route.original.to_string().into();
-        request.meta = upstream_meta(request.meta);
-        self.forward(&route.upstream, "tools/call", |peer| async move {
-            peer.call_tool_once(request).await
+        let method = "tools/call";
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+        let up = &route.upstream;
+        Ok(match self.send(up, method, request, &context).await? {
+            ServerResult::CallToolResult(r) => CallToolResponse::Complete(r),
+            ServerResult::InputRequiredResult(r) => CallToolResponse::InputRequired(r),
+            ServerResult::CreateTaskResult(r) => CallToolResponse::Task(r),
+            other => CallToolResponse::Complete(coerce(up, method, other)?),
         })
-        .await
     }
 
     async fn get_prompt(
         &self,
         mut request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
         request.name = route.original.to_string();
-        request.meta = upstream_meta(request.meta);
-        self.forward(&route.upstream, "prompts/get", |peer| async move {
-            peer.get_prompt_once(request).await
+        let method = "prompts/get";
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+        let up = &route.upstream;
+        Ok(match self.send(up, method, request, &context).await? {
+            ServerResult::GetPromptResult(r) => GetPromptResponse::Complete(r),
+            ServerResult::InputRequiredResult(r) => GetPromptResponse::InputRequired(r),
+            other => GetPromptResponse::Complete(coerce(up, method, other)?),
         })
-        .await
     }
 
     async fn read_resource(
         &self,
         mut request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = Self::resource_route(&view, &request.uri)?;
         request.uri = route.original.to_string();
-        request.meta = upstream_meta(request.meta);
-        self.forward(&route.upstream, "resources/read", |peer| async move {
-            peer.read_resource_once(request).await
+        let method = "resources/read";
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+        let up = &route.upstream;
+        Ok(match self.send(up, method, request, &context).await? {
+            ServerResult::ReadResourceResult(r) => ReadResourceResponse::Complete(r),
+            ServerResult::InputRequiredResult(r) => ReadResourceResponse::InputRequired(r),
+            other => ReadResourceResponse::Complete(coerce(up, method, other)?),
         })
-        .await
     }
 
-    #[allow(deprecated)]
     async fn subscribe(
         &self,
         mut request: SubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = Self::resource_route(&view, &request.uri)?;
-        request.uri = route.original.to_string();
-        self.forward(&route.upstream, "resources/subscribe", |peer| async move {
-            peer.subscribe(request).await
-        })
-        .await
+        let public = std::mem::replace(&mut request.uri, route.original.to_string());
+        let shared = self.uses_shared(&route.upstream, &context);
+        let todo = self.gateway.add_subscription(
+            &self.session,
+            &route.upstream,
+            &route.original,
+            &public,
+            shared,
+        );
+        if todo == Upstream::Forward {
+            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+            let sent = self
+                .send(&route.upstream, "resources/subscribe", request, &context)
+                .await;
+            if let Err(e) = sent {
+                self.gateway
+                    .remove_subscription(&self.session, &route.upstream, &route.original);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
-    #[allow(deprecated)]
     async fn unsubscribe(
         &self,
         mut request: UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = Self::resource_route(&view, &request.uri)?;
         request.uri = route.original.to_string();
-        self.forward(
-            &route.upstream,
-            "resources/unsubscribe",
-            |peer| async move { peer.unsubscribe(request).await },
-        )
-        .await
+        let todo =
+            self.gateway
+                .remove_subscription(&self.session, &route.upstream, &route.original);
+        if todo == Upstream::Forward {
+            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+            self.send(&route.upstream, "resources/unsubscribe", request, &context)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn complete(
         &self,
         mut request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = match &mut request.r#ref {
             Reference::Prompt(p) => {
@@ -344,18 +408,21 @@ impl ServerHandler for HubSession {
                 ));
             }
         };
-        self.forward(&route.upstream, "completion/complete", |peer| async move {
-            peer.complete(request).await
-        })
-        .await
+        let method = "completion/complete";
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        let result = self
+            .send(&route.upstream, method, request, &context)
+            .await?;
+        coerce(&route.upstream, method, result)
     }
 
-    #[allow(deprecated)] // logging/setLevel is gone in 2026-07-28; older clients still send it.
     async fn set_level(
         &self,
-        request: rmcp::model::SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.touch(&context);
+        self.session.set_level(request.level);
         let targets: Vec<UpstreamHandle> = self
             .upstreams()
             .into_iter()
@@ -365,16 +432,58 @@ impl ServerHandler for HubSession {
             })
             .collect();
         for u in targets {
-            let request = request.clone();
+            let mut request = request.clone();
+            if self.uses_shared(u.id(), &context) {
+                request.level = self.shared_level(u.id(), request.level);
+            }
+            let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request));
             if let Err(e) = self
-                .forward(u.id(), "logging/setLevel", |peer| async move {
-                    peer.set_level(request).await
-                })
+                .send(u.id(), "logging/setLevel", request, &context)
                 .await
             {
                 tracing::warn!(upstream = %u.id(), error = %e.message, "logging/setLevel not forwarded");
             }
         }
         Ok(())
+    }
+
+    async fn on_cancelled(
+        &self,
+        _notification: CancelledNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        // rmcp cancels the request's token; `send` turns that into the upstream cancellation.
+    }
+
+    async fn on_progress(
+        &self,
+        notification: ProgressNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        self.session.relay_progress(notification).await;
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        for link in self.session.links() {
+            if let Some(peer) = link.handle().peer() {
+                let _ = peer.notify_roots_list_changed().await;
+            }
+        }
+    }
+}
+
+impl HubSession {
+    /// Whether this client's requests to `upstream` go on the shared connection: always for a
+    /// `shared` upstream, and for a client on the 2026-07-28 lifecycle over HTTP, which has no
+    /// session that outlives one request.
+    pub(super) fn uses_shared(
+        &self,
+        upstream: &UpstreamId,
+        context: &RequestContext<RoleServer>,
+    ) -> bool {
+        let per_client = self
+            .handle(upstream)
+            .is_ok_and(|h| h.spec().session == SessionMode::PerClient);
+        !per_client || (self.http && context.meta.protocol_version().is_some())
     }
 }

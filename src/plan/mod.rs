@@ -137,7 +137,35 @@ pub struct UpstreamSpec {
     /// Time allowed to connect and finish the `initialize` handshake.
     #[serde(with = "humantime_ser")]
     pub connect_timeout: Duration,
+    /// Whether downstream clients share one connection or each get their own.
+    pub session: SessionMode,
     pub origin: Location,
+}
+
+/// How downstream sessions map to connections of one upstream (`session shared|per-client`).
+///
+/// `Shared` (the default) is one connection for every client: cheap, and right for stateless
+/// servers; a server→client request (sampling, elicitation, roots) is answered by the client
+/// whose request is in flight on it, and refused when that is ambiguous. `PerClient` gives each
+/// downstream session a connection of its own (its own child for stdio), opened on first use
+/// and closed with the session: right for stateful servers, and every server→client request
+/// has exactly one client to go to. Not part of the connection's identity: changing it in a
+/// reload keeps the registry's connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionMode {
+    #[default]
+    Shared,
+    PerClient,
+}
+
+impl fmt::Display for SessionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionMode::Shared => "shared",
+            SessionMode::PerClient => "per-client",
+        })
+    }
 }
 
 impl UpstreamSpec {

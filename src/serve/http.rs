@@ -65,7 +65,7 @@ impl McpRoutes {
                 let gateway = self.inner.gateway.clone();
                 let path: Arc<str> = endpoint.path.as_str().into();
                 let factory = move || {
-                    Ok(HubSession::new(
+                    Ok(HubSession::for_http(
                         gateway.clone(),
                         binding.clone(),
                         path.clone(),

@@ -54,6 +54,8 @@ pub struct Upstream {
     pub timeout: Option<Str>,
     /// Connect / start-up timeout (`10s`).
     pub connect_timeout: Option<Str>,
+    /// How clients share the upstream (`shared`, `per-client`; YAML `perClient`), as written.
+    pub session: Option<Str>,
     pub span: NodeSpan,
 }
 

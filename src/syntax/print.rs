@@ -114,6 +114,7 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
         cwd,
         timeout,
         connect_timeout,
+        session,
         span: _,
     } = up;
     let mut lines = Vec::new();
@@ -147,6 +148,9 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
             "connect-timeout {}",
             bare_or_quoted(Bare::Duration, t)
         ));
+    }
+    if let Some(mode) = session {
+        lines.push(format!("session {}", name(mode)));
     }
     lines
 }

@@ -4,6 +4,8 @@
 //! fails the test with a message saying so: a test never skips silently.
 #![allow(dead_code)]
 
+pub mod hub;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -170,6 +172,7 @@ pub fn spec(id: &str, transport: TransportSpec, headers: &[(&str, &str)]) -> Arc
             .collect(),
         timeout: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(20),
+        session: Default::default(),
         origin: origin(),
     })
 }

@@ -176,6 +176,7 @@ impl Src {
             cwd: None,
             timeout: None,
             connect_timeout: None,
+            session: None,
             span: span.into(),
         }
     }

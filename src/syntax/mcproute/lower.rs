@@ -206,6 +206,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: span.into(),
     };
     for p in it {
@@ -243,6 +244,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
             Rule::cwd => block.set(cx, &mut up.cwd, "cwd", p),
             Rule::timeout => block.set(cx, &mut up.timeout, "timeout", p),
             Rule::connect_timeout => block.set(cx, &mut up.connect_timeout, "connect-timeout", p),
+            Rule::session => block.set(cx, &mut up.session, "session", p),
             _ => block.other(cx, p, Place::Upstream),
         }
     }

@@ -276,10 +276,10 @@ fn upstream() -> impl Strategy<Value = Upstream> {
         transport,
         key_values(true),
         key_values(false),
-        (opt_st(), opt_st(), opt_st()),
+        (opt_st(), opt_st(), opt_st(), opt_st()),
     )
         .prop_map(
-            |(name, transport, headers, env, (cwd, timeout, connect_timeout))| Upstream {
+            |(name, transport, headers, env, (cwd, timeout, connect_timeout, session))| Upstream {
                 name,
                 transport,
                 headers,
@@ -287,6 +287,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 cwd,
                 timeout,
                 connect_timeout,
+                session,
                 span: Span::default().into(),
             },
         )

@@ -30,6 +30,7 @@ fn upstream(up: &mut Upstream) {
         cwd: _,
         timeout: _,
         connect_timeout: _,
+        session: _,
         span,
     } = up;
     *span = Span::default().into();

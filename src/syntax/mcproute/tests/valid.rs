@@ -111,6 +111,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: span(),
     }
 }

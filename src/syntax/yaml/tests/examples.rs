@@ -46,6 +46,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: Span::default().into(),
     }
 }

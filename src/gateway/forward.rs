@@ -1,0 +1,178 @@
+//! Sending one client request upstream, and everything that travels with it.
+//!
+//! [`HubSession::send`] picks the connection (the registry's shared one, or the client's own for
+//! a `session per-client` upstream, opened on first use), enters the request in the in-flight
+//! table (so progress and server→client requests find their way back), passes the client's
+//! `_meta` on (minus the protocol keys of the client's own hop; rmcp puts a fresh progress
+//! token of its own, mapped back by the table), and races the answer against the client's
+//! cancellation: a client's `notifications/cancelled` becomes a cancellation of the upstream
+//! request. The upstream's timeout restarts whenever it reports progress, so a long operation
+//! that says it is alive is not cut off.
+
+use std::sync::Arc;
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
+    ErrorCode, GetMeta, RequestId, RequestMetaObject, ServerResult,
+};
+use rmcp::service::{Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer};
+use serde::de::DeserializeOwned;
+
+use super::calls::Call;
+use super::handler::HubSession;
+use super::routing::DedicatedRouter;
+use super::{GatewayError, lock};
+use crate::plan::UpstreamId;
+use crate::upstream::{Dedicated, UpstreamHandle};
+
+impl HubSession {
+    /// The connection a request of this client to `upstream` goes on, and the dedicated link
+    /// to keep alive while it runs (if it is one).
+    pub(super) fn connection(
+        &self,
+        upstream: &UpstreamId,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(UpstreamHandle, Option<Arc<Dedicated>>), GatewayError> {
+        let shared = self.handle(upstream)?;
+        if self.uses_shared(upstream, context) {
+            return Ok((shared, None));
+        }
+        let spec = shared.spec();
+        let identity = spec.identity();
+        let session = &self.session;
+        if let Some(link) = session.link(upstream)
+            && link.handle().spec().identity() == identity
+        {
+            return Ok((link.handle().clone(), Some(link)));
+        }
+        let router = DedicatedRouter {
+            session: Arc::downgrade(session),
+            calls: self.gateway.calls.clone(),
+        };
+        let link = Arc::new(self.gateway.registry().open_dedicated(
+            spec.clone(),
+            Arc::new(router),
+            session.facts().upstream_capabilities(),
+        ));
+        tracing::info!(
+            upstream = %upstream,
+            session = session.id(),
+            instance = link.handle().instance(),
+            "opened a connection for one client (session per-client)"
+        );
+        lock(&self.gateway.owners).insert(link.handle().instance(), Arc::downgrade(session));
+        session.keep_link(upstream.clone(), link.clone());
+        Ok((link.handle().clone(), Some(link)))
+    }
+
+    /// Sends `request` to `upstream` for the client request `context`; see the module docs.
+    pub(super) async fn send(
+        &self,
+        upstream: &UpstreamId,
+        method: &'static str,
+        mut request: ClientRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        let (handle, _link) = self.connection(upstream, context)?;
+        let timeout = handle.spec().timeout;
+        let wait = match &_link {
+            Some(_) => handle.spec().connect_timeout,
+            None => timeout,
+        };
+        let peer = handle
+            .ready(wait)
+            .await
+            .map_err(|e| GatewayError::Unavailable {
+                upstream: upstream.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Some(meta) = upstream_meta(&context.meta) {
+            *request.get_meta_mut() = meta;
+        }
+        let _in_flight = handle.begin_request();
+        let guard = self.gateway.calls.begin(
+            handle.instance(),
+            Call {
+                session: self.session.clone(),
+                downstream: context.id.clone(),
+                progress: context.meta.get_progress_token(),
+            },
+        );
+        let options = PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress();
+        let sent = peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(|e| GatewayError::from_service(upstream, method, e))?;
+        guard.sent(&sent.id, &sent.progress_token);
+        let mut cancel = CancelOnDrop {
+            peer: Some(peer),
+            id: sent.id.clone(),
+        };
+        let answer = tokio::select! {
+            answer = sent.await_response() => answer,
+            _ = context.ct.cancelled() => {
+                cancel.fire("cancelled by the client");
+                return Err(McpError::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    format!("{method} cancelled by the client"),
+                    None,
+                ));
+            }
+        };
+        cancel.peer = None;
+        answer.map_err(|e| GatewayError::from_service(upstream, method, e).into())
+    }
+}
+
+/// Cancels the upstream request when dropped armed: the client went away or cancelled.
+struct CancelOnDrop {
+    peer: Option<Peer<RoleClient>>,
+    id: RequestId,
+}
+
+impl CancelOnDrop {
+    fn fire(&mut self, reason: &str) {
+        let Some(peer) = self.peer.take() else {
+            return;
+        };
+        let notification = ClientNotification::CancelledNotification(CancelledNotification::new(
+            CancelledNotificationParam::new(Some(self.id.clone()), Some(reason.to_string())),
+        ));
+        tokio::spawn(async move {
+            let _ = peer.send_notification(notification).await;
+        });
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.fire("the client went away");
+    }
+}
+
+/// Protocol-level `_meta` keys belong to each hop's own session; only the rest (user keys,
+/// trace context) travels upstream. The progress token is rmcp's to set.
+fn upstream_meta(meta: &RequestMetaObject) -> Option<RequestMetaObject> {
+    let mut meta = meta.clone();
+    meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/") && k != "progressToken");
+    (!meta.is_empty()).then_some(meta)
+}
+
+/// An upstream answer as the type the client asked for: rmcp parses answers into an untagged
+/// union, so an answer may land in a neighbouring variant; its JSON still says what it is.
+pub(super) fn coerce<T: DeserializeOwned>(
+    upstream: &UpstreamId,
+    method: &'static str,
+    result: ServerResult,
+) -> Result<T, McpError> {
+    serde_json::to_value(&result)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            GatewayError::Transport {
+                upstream: upstream.clone(),
+                message: format!("{method}: unexpected answer: {e}"),
+            }
+            .into()
+        })
+}

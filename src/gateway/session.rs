@@ -1,0 +1,325 @@
+//! [`ClientSession`]: what the gateway knows about one downstream client, and the way back to it.
+//!
+//! A session is created with its [`HubSession`](super::handler::HubSession) (one per MCP session
+//! of a Streamable HTTP endpoint or SSE stream, one per stdio client, one per request of a
+//! sessionless 2026-07-28 client) and lives as long as rmcp keeps the handler. It holds:
+//! - the client's rmcp peer, its declared capabilities and protocol version (learnt at
+//!   `initialize`, or from the first request's `_meta` on the 2026-07-28 lifecycle);
+//! - an outbox: notifications for this client are queued and sent by one task, in order, so a
+//!   slow client never holds up the relay that serves the others;
+//! - its dedicated upstream connections (`session per-client`), dropped with the session;
+//! - its logging level, for the gateway to filter shared upstreams' log messages.
+//!
+//! State here that cannot move to another process (named for the scale-out work of design §7):
+//! the peer and outbox (a live transport), the dedicated connections (children and sockets),
+//! and server→client requests waiting for this client's answer.
+#![allow(deprecated)] // logging, sampling and roots are deprecated by SEP-2577; still in use.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use rmcp::model::{
+    CancelledNotification, CancelledNotificationParam, ClientCapabilities, ClientResult, ErrorCode,
+    ErrorData, GetExtensions, LoggingLevel, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, RequestId, ServerNotification, ServerRequest,
+};
+use rmcp::service::{
+    OriginatingRequestId, Peer, PeerRequestOptions, RoleClient, RoleServer, ServiceError,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Binding, lock};
+use crate::plan::UpstreamId;
+use crate::upstream::{Dedicated, request_method};
+
+/// How many notifications may wait for one slow client before new ones are dropped.
+const OUTBOX: usize = 1024;
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// What the client told us about itself.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFacts {
+    pub capabilities: ClientCapabilities,
+    pub protocol: Option<ProtocolVersion>,
+    pub name: Option<String>,
+}
+
+impl ClientFacts {
+    /// Whether this client can answer a server→client request of this kind.
+    pub fn can_answer(&self, request: &ServerRequest) -> bool {
+        let caps = &self.capabilities;
+        match request {
+            ServerRequest::CreateMessageRequest(_) => caps.sampling.is_some(),
+            ServerRequest::ElicitRequest(_) => caps.elicitation.is_some(),
+            ServerRequest::ListRootsRequest(_) => caps.roots.is_some(),
+            _ => true,
+        }
+    }
+
+    /// On 2026-07-28 and later a server may not send requests to the client; input is asked
+    /// for with `InputRequiredResult` instead.
+    pub fn modern(&self) -> bool {
+        self.protocol
+            .as_ref()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+    }
+
+    /// The capabilities a connection opened for this client alone may claim upstream.
+    pub fn upstream_capabilities(&self) -> ClientCapabilities {
+        let mut caps = ClientCapabilities::default();
+        caps.sampling = self.capabilities.sampling.clone();
+        caps.elicitation = self.capabilities.elicitation.clone();
+        caps.roots = self.capabilities.roots.clone();
+        caps
+    }
+}
+
+/// A server→client request this client is answering, for progress it reports on it.
+struct Asked {
+    upstream: Peer<RoleClient>,
+    token: Option<ProgressToken>,
+}
+
+pub struct ClientSession {
+    id: u64,
+    binding: Binding,
+    endpoint: Arc<str>,
+    peer: OnceLock<Peer<RoleServer>>,
+    facts: Mutex<ClientFacts>,
+    outbox: OnceLock<mpsc::Sender<ServerNotification>>,
+    /// Dedicated upstream connections, by upstream.
+    links: Mutex<HashMap<UpstreamId, Arc<Dedicated>>>,
+    level: Mutex<Option<LoggingLevel>>,
+    /// Progress tokens of requests forwarded to this client → where its progress goes.
+    asked: Mutex<HashMap<ProgressToken, Asked>>,
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("id", &self.id)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl ClientSession {
+    pub fn new(binding: Binding, endpoint: Arc<str>) -> Arc<ClientSession> {
+        Arc::new(ClientSession {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            binding,
+            endpoint,
+            peer: OnceLock::new(),
+            facts: Mutex::new(ClientFacts::default()),
+            outbox: OnceLock::new(),
+            links: Mutex::new(HashMap::new()),
+            level: Mutex::new(None),
+            asked: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    pub fn endpoint(&self) -> &Arc<str> {
+        &self.endpoint
+    }
+
+    pub fn facts(&self) -> ClientFacts {
+        lock(&self.facts).clone()
+    }
+
+    /// Records the client's peer (first call wins: it is the same peer for the whole session)
+    /// and what it declared, and starts the outbox.
+    pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
+        if let Some(facts) = facts {
+            *lock(&self.facts) = facts;
+        }
+        if self.peer.set(peer.clone()).is_ok() {
+            let (tx, rx) = mpsc::channel(OUTBOX);
+            let _ = self.outbox.set(tx);
+            tokio::spawn(deliver(self.id, peer.clone(), rx));
+        }
+    }
+
+    pub fn peer(&self) -> Option<&Peer<RoleServer>> {
+        self.peer.get()
+    }
+
+    /// Queues a notification for this client; dropped (and logged) when the client is not
+    /// reading.
+    pub fn notify(&self, notification: ServerNotification) {
+        let Some(outbox) = self.outbox.get() else {
+            return;
+        };
+        if let Err(e) = outbox.try_send(notification) {
+            tracing::debug!(session = self.id, error = %e, "notification for a client dropped");
+        }
+    }
+
+    pub fn set_level(&self, level: LoggingLevel) {
+        *lock(&self.level) = Some(level);
+    }
+
+    pub fn level(&self) -> Option<LoggingLevel> {
+        *lock(&self.level)
+    }
+
+    /// Whether a log message at `level` is wanted: at or above the client's level, or any
+    /// message when it never set one (what a direct connection to the upstream would send).
+    pub fn wants_log(&self, level: LoggingLevel) -> bool {
+        self.level().is_none_or(|min| rank(level) >= rank(min))
+    }
+
+    /// The dedicated connection to `upstream`, if one is open.
+    pub fn link(&self, upstream: &UpstreamId) -> Option<Arc<Dedicated>> {
+        lock(&self.links).get(upstream).cloned()
+    }
+
+    pub fn links(&self) -> Vec<Arc<Dedicated>> {
+        lock(&self.links).values().cloned().collect()
+    }
+
+    /// Keeps a dedicated connection (replacing one opened for an older spec).
+    pub fn keep_link(&self, upstream: UpstreamId, link: Arc<Dedicated>) {
+        lock(&self.links).insert(upstream, link);
+    }
+
+    /// Forwards a server→client request to this client and returns its answer. `origin` is the
+    /// client's request that caused it, so a Streamable HTTP client gets it on that request's
+    /// stream; `cancelled` fires when the upstream cancels its request.
+    pub async fn ask(
+        &self,
+        upstream: &UpstreamId,
+        upstream_peer: Peer<RoleClient>,
+        mut request: ServerRequest,
+        origin: Option<RequestId>,
+        upstream_token: Option<ProgressToken>,
+        cancelled: CancellationToken,
+    ) -> Result<ClientResult, ErrorData> {
+        let method = request_method(&request).to_string();
+        let facts = self.facts();
+        if !facts.can_answer(&request) {
+            return Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("{method}: the client this request is for did not declare that capability"),
+                Some(serde_json::json!({ "source": "gateway" })),
+            ));
+        }
+        let Some(peer) = self.peer.get() else {
+            return Err(ErrorData::internal_error(
+                format!("{method}: the client is not connected"),
+                None,
+            ));
+        };
+        if let Some(origin) = origin {
+            request
+                .extensions_mut()
+                .insert(OriginatingRequestId(origin));
+        }
+        // rmcp marks a request sent from inside a handler with the id of the request being
+        // handled, which here is the upstream's; a task of its own keeps our marker.
+        let sending = peer.clone();
+        let sent = tokio::spawn(async move {
+            sending
+                .send_request_with_option(request, PeerRequestOptions::no_options())
+                .await
+        })
+        .await
+        .map_err(|e| ErrorData::internal_error(format!("{method}: {e}"), None))?
+        .map_err(|e| client_failed(&method, e))?;
+        let (id, token) = (sent.id.clone(), sent.progress_token.clone());
+        lock(&self.asked).insert(
+            token.clone(),
+            Asked {
+                upstream: upstream_peer,
+                token: upstream_token,
+            },
+        );
+        let _forget = Forget {
+            asked: &self.asked,
+            token,
+        };
+        tracing::debug!(session = self.id, %upstream, %method, "server->client request forwarded");
+        tokio::select! {
+            answer = sent.await_response() => answer.map_err(|e| client_failed(&method, e)),
+            _ = cancelled.cancelled() => {
+                let cancel = CancelledNotification::new(
+                    CancelledNotificationParam::new(Some(id), Some("cancelled by the server".into())),
+                );
+                let _ = peer.send_notification(cancel.into()).await;
+                Err(ErrorData::internal_error(format!("{method} cancelled by the upstream"), None))
+            }
+        }
+    }
+
+    /// Progress the client reports on a request it is answering, sent on to the upstream
+    /// that asked, under the upstream's own token.
+    pub async fn relay_progress(&self, mut progress: ProgressNotificationParam) {
+        let target = lock(&self.asked)
+            .get(&progress.progress_token)
+            .map(|a| (a.upstream.clone(), a.token.clone()));
+        let Some((upstream, Some(token))) = target else {
+            return;
+        };
+        progress.progress_token = token;
+        let _ = upstream.notify_progress(progress).await;
+    }
+}
+
+/// Removes a finished request's progress route.
+struct Forget<'a> {
+    asked: &'a Mutex<HashMap<ProgressToken, Asked>>,
+    token: ProgressToken,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        lock(self.asked).remove(&self.token);
+    }
+}
+
+fn client_failed(method: &str, e: ServiceError) -> ErrorData {
+    match e {
+        ServiceError::McpError(e) => e,
+        other => ErrorData::internal_error(
+            format!("{method}: the client could not be asked: {other}"),
+            Some(serde_json::json!({ "source": "downstream" })),
+        ),
+    }
+}
+
+/// Sends one client's notifications in order until the session goes away.
+async fn deliver(session: u64, peer: Peer<RoleServer>, mut rx: mpsc::Receiver<ServerNotification>) {
+    while let Some(notification) = rx.recv().await {
+        if let Err(e) = peer.send_notification(notification).await {
+            tracing::debug!(session, error = %e, "client gone; notifications stop");
+            return;
+        }
+    }
+}
+
+/// Severity order of log levels (rmcp's enum has none).
+pub fn rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+/// A weak handle for tables that must not keep a session alive.
+pub type WeakSession = Weak<ClientSession>;
