@@ -214,6 +214,7 @@ impl Gen {
             path,
             profile,
             when: None,
+            auth: None,
         })
     }
 }

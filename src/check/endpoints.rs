@@ -9,7 +9,8 @@
 use super::declare::Decls;
 use super::resolve::{Resolved, implies_default};
 use super::{Cx, builtin_location, errors, values};
-use crate::plan::{Endpoint, EndpointCondition, ProfileName, UpstreamId};
+use crate::diag::{Diag, codes};
+use crate::plan::{Endpoint, EndpointAuth, EndpointCondition, ProfileName, Secret, UpstreamId};
 use crate::source::Span;
 use crate::syntax::ast;
 
@@ -26,6 +27,7 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
                 profile: profile.clone(),
                 only_upstream: None,
                 when: None,
+                auth: None,
                 origin: builtin_location(),
             })
             .collect();
@@ -55,6 +57,7 @@ fn expand(
         path,
         profile,
         when,
+        auth,
         span,
     } = ep;
     let template = match values::parse_endpoint_path(&path.node) {
@@ -69,6 +72,10 @@ fn expand(
         None => Some(None),
         Some(c) => condition(c, cx).map(Some),
     };
+    let auth = match auth {
+        None => Some(None),
+        Some(a) => credential(a, &path.node, cx).map(Some),
+    };
     // An unknown profile, or no default profile, is reported by `resolve`.
     let profile_name = if implies_default(decls, ep, cx) {
         resolved.default_profile.clone()
@@ -78,8 +85,8 @@ fn expand(
     let Some(profile_name) = profile_name else {
         return Vec::new();
     };
-    let (Some(template), Some(when), Some(upstreams)) =
-        (template, when, resolved.profiles.get(&profile_name))
+    let (Some(template), Some(when), Some(auth), Some(upstreams)) =
+        (template, when, auth, resolved.profiles.get(&profile_name))
     else {
         return Vec::new();
     };
@@ -89,6 +96,7 @@ fn expand(
         profile: profile_name.clone(),
         only_upstream: only,
         when: when.clone(),
+        auth: auth.clone(),
         origin: origin.clone(),
     };
     match template {
@@ -125,6 +133,38 @@ fn condition(c: &ast::Condition, cx: &mut Cx<'_>) -> Option<EndpointCondition> {
         }),
         ast::Condition::HeaderPresent { name: _, span: _ } => {
             Some(EndpointCondition::HeaderPresent { name: lower })
+        }
+    }
+}
+
+/// `auth bearer "…"` / `auth key "…"`: the kind checked, the secret expanded.
+fn credential(a: &ast::EndpointAuth, path: &str, cx: &mut Cx<'_>) -> Option<EndpointAuth> {
+    let ast::EndpointAuth {
+        kind,
+        secret,
+        span: _,
+    } = a;
+    let used_in = format!("the auth of endpoint `{path}`");
+    let expanded = super::env::expand(cx, secret, &used_in)?;
+    if expanded.value.is_empty() {
+        cx.push(
+            Diag::error(codes::BAD_AUTH, "an endpoint credential may not be empty")
+                .at(secret.span, "empty after expansion")
+                .help("set the variable, or remove `auth` to serve without a credential"),
+        );
+        return None;
+    }
+    let secret = Secret::new(expanded.value, expanded.vars);
+    match kind.node.as_str() {
+        "bearer" => Some(EndpointAuth::Bearer(secret)),
+        "key" => Some(EndpointAuth::Key(secret)),
+        other => {
+            cx.push(
+                Diag::error(codes::BAD_AUTH, format!("unknown auth kind `{other}`"))
+                    .at(kind.span, "expected `bearer` or `key`")
+                    .help("`auth bearer \"${TOKEN}\"` (Authorization: Bearer) or `auth key \"${KEY}\"` (X-API-Key)"),
+            );
+            None
         }
     }
 }

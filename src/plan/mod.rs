@@ -68,6 +68,9 @@ name_type!(
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub listen: SocketAddr,
+    /// Browser origins accepted besides loopback ones (`listen … allow-origin …`): `"null"` or
+    /// `scheme://host[:port|:*]`. Requests with any other `Origin` get 403.
+    pub allowed_origins: Vec<String>,
     /// In declaration order (across files, in file order).
     pub upstreams: IndexMap<UpstreamId, Arc<UpstreamSpec>>,
     pub profiles: IndexMap<ProfileName, Arc<Profile>>,
@@ -303,7 +306,19 @@ pub struct Endpoint {
     /// `Some` for a per-upstream endpoint: only this upstream of the profile is served.
     pub only_upstream: Option<UpstreamId>,
     pub when: Option<EndpointCondition>,
+    /// The credential clients must present; `None`: anyone who can reach the port.
+    pub auth: Option<EndpointAuth>,
     pub origin: Location,
+}
+
+/// What an endpoint requires of its clients (`auth bearer "…"` / `auth key "…"`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", content = "secret", rename_all = "lowercase")]
+pub enum EndpointAuth {
+    /// `Authorization: Bearer <secret>`.
+    Bearer(Secret),
+    /// `X-API-Key: <secret>`.
+    Key(Secret),
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 //! Paths are looked up in the *current* plan on every request (so a reload that adds or removes
 //! endpoints needs no new router), and each (endpoint, binding) gets one rmcp
 //! `StreamableHttpService` that owns its sessions. Services outlive reloads: a session opened
-//! before a reload keeps working after it, and sees the new rules at its next request.
+//! before a reload keeps working after it, and sees the new rules at its next request. Every
+//! request passes the `guard` first (browser `Origin`, the endpoint's credential).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use super::guard;
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
 use crate::plan::{Endpoint, Plan};
@@ -106,9 +108,15 @@ pub fn select<'p>(plan: &'p Plan, path: &str, headers: &http::HeaderMap) -> Opti
 /// The fallback handler: every path not taken by the admin routes.
 pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Response {
     let plan = routes.inner.gateway.plan();
+    if let Err(refused) = guard::check_origin(request.headers(), &plan.allowed_origins) {
+        return *refused;
+    }
     let Some(endpoint) = select(&plan, request.uri().path(), request.headers()) else {
         return not_found(&plan, request.uri().path());
     };
+    if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
+        return *refused;
+    }
     let service = routes.service(endpoint);
     drop(plan);
     service.handle(request).await.map(Body::new).into_response()

@@ -6,6 +6,7 @@
 //! the gateway's job.
 
 pub mod admin;
+pub mod guard;
 pub mod http;
 
 use std::sync::Arc;

@@ -35,6 +35,9 @@ pub enum Item {
 pub struct Listen {
     /// `host:port` as written; the checker parses it.
     pub addr: Str,
+    /// `allow-origin "https://app.example.com" …`: browser origins accepted besides loopback
+    /// ones, as written.
+    pub origins: Vec<Str>,
     pub span: NodeSpan,
 }
 
@@ -192,6 +195,18 @@ pub struct Endpoint {
     pub path: Str,
     pub profile: Str,
     pub when: Option<Condition>,
+    /// `auth bearer "${TOKEN}"` / `auth key "${KEY}"`: what clients must present.
+    pub auth: Option<EndpointAuth>,
+    pub span: NodeSpan,
+}
+
+/// The credential an endpoint requires, as written; the checker reads the kind and expands
+/// the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointAuth {
+    /// `bearer` or `key`.
+    pub kind: Str,
+    pub secret: Str,
     pub span: NodeSpan,
 }
 

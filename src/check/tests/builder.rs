@@ -386,6 +386,7 @@ impl Src {
             path,
             profile,
             when: None,
+            auth: None,
         }
     }
 
@@ -418,6 +419,7 @@ impl Src {
         ast::Item::Listen(ast::Listen {
             span: start.to(addr.span).into(),
             addr,
+            origins: vec![],
         })
     }
 

@@ -332,10 +332,16 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
             span: Span::default().into()
         })),
     ];
-    (st(), st(), when).prop_map(|(path, profile, when)| Endpoint {
+    let auth = prop::option::of((st(), st()).prop_map(|(kind, secret)| EndpointAuth {
+        kind,
+        secret,
+        span: Span::default().into(),
+    }));
+    (st(), st(), when, auth).prop_map(|(path, profile, when, auth)| Endpoint {
         path,
         profile,
         when,
+        auth,
         span: Span::default().into(),
     })
 }
@@ -365,10 +371,13 @@ fn logging() -> impl Strategy<Value = Logging> {
 
 fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
-        st().prop_map(|addr| Item::Listen(Listen {
-            addr,
-            span: Span::default().into()
-        })),
+        (st(), prop::collection::vec(st(), 0..3)).prop_map(|(addr, origins)| Item::Listen(
+            Listen {
+                addr,
+                origins,
+                span: Span::default().into()
+            }
+        )),
         st().prop_map(Item::DefaultProfile),
         upstream().prop_map(Item::Upstream),
         profile().prop_map(Item::Profile),

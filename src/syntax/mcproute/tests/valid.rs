@@ -98,6 +98,7 @@ fn endpoint(path: &str, profile: &str, when: Option<Condition>) -> Item {
         path: s(path),
         profile: s(profile),
         when,
+        auth: None,
         span: span(),
     })
 }
@@ -220,6 +221,7 @@ fn expected() -> File {
         items: vec![
             Item::Listen(Listen {
                 addr: s("127.0.0.1:8210"),
+                origins: vec![],
                 span: span(),
             }),
             Item::DefaultProfile(s("safe")),

@@ -80,6 +80,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
             path: Spanned::new(PER_SERVER_PATH.to_string(), pair.value.span),
             profile: served(pair.key.span),
             when: None,
+            auth: None,
             span: pair.span().into(),
         }));
     }
@@ -93,6 +94,7 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
         let addr = r.string(&pair.value, "`host:port` or `{ host, port }`")?;
         return Some(ast::Listen {
             addr,
+            origins: Vec::new(),
             span: pair.span().into(),
         });
     }
@@ -114,6 +116,7 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
     let span = host.as_ref().map(|h| h.span).or(port.map(|p| p.span))?;
     Some(ast::Listen {
         addr: Spanned::new(format!("{host_text}:{port_value}"), span),
+        origins: Vec::new(),
         span: pair.span().into(),
     })
 }
@@ -176,6 +179,7 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
+        auth: None,
         span: pair.span().into(),
     })
 }

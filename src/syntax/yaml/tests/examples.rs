@@ -33,6 +33,7 @@ fn kv(key: &str, value: &str) -> KeyValue {
 fn listen(addr: &str) -> Item {
     Item::Listen(Listen {
         addr: s(addr),
+        origins: vec![],
         span: Span::default().into(),
     })
 }
@@ -99,6 +100,7 @@ fn endpoint(path: &str, profile: &str) -> Item {
         path: s(path),
         profile: s(profile),
         when: None,
+        auth: None,
         span: Span::default().into(),
     })
 }
