@@ -215,6 +215,7 @@ impl Gen {
             profile,
             when: None,
             auth: None,
+            sse: None,
         })
     }
 }

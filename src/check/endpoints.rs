@@ -28,6 +28,7 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
                 only_upstream: None,
                 when: None,
                 auth: None,
+                legacy_sse: None,
                 origin: builtin_location(),
             })
             .collect();
@@ -58,6 +59,7 @@ fn expand(
         profile,
         when,
         auth,
+        sse,
         span,
     } = ep;
     let template = match values::parse_endpoint_path(&path.node) {
@@ -76,6 +78,24 @@ fn expand(
         None => Some(None),
         Some(a) => credential(a, &path.node, cx).map(Some),
     };
+    let legacy_sse = match sse {
+        None => Some(None),
+        Some(p) => match values::parse_endpoint_path(&p.node) {
+            Ok(values::PathTemplate::Plain(p)) => Some(Some(p)),
+            Ok(values::PathTemplate::PerUpstream { .. }) => {
+                cx.push(errors::bad_path(
+                    p.span,
+                    "a legacy SSE path serves the whole endpoint; it cannot hold `{upstream}`",
+                ));
+                None
+            }
+            Err(e) => {
+                let at = e.at.map_or(p.span, |r| cx.sub_span(p, r));
+                cx.push(errors::bad_path(at, &e.reason));
+                None
+            }
+        },
+    };
     // An unknown profile, or no default profile, is reported by `resolve`.
     let profile_name = if implies_default(decls, ep, cx) {
         resolved.default_profile.clone()
@@ -85,9 +105,13 @@ fn expand(
     let Some(profile_name) = profile_name else {
         return Vec::new();
     };
-    let (Some(template), Some(when), Some(auth), Some(upstreams)) =
-        (template, when, auth, resolved.profiles.get(&profile_name))
-    else {
+    let (Some(template), Some(when), Some(auth), Some(legacy_sse), Some(upstreams)) = (
+        template,
+        when,
+        auth,
+        legacy_sse,
+        resolved.profiles.get(&profile_name),
+    ) else {
         return Vec::new();
     };
     let origin = cx.location(**span);
@@ -97,6 +121,7 @@ fn expand(
         only_upstream: only,
         when: when.clone(),
         auth: auth.clone(),
+        legacy_sse: legacy_sse.clone(),
         origin: origin.clone(),
     };
     match template {

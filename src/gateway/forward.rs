@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
-    ErrorCode, GetMeta, RequestId, RequestMetaObject, ServerResult,
+    ErrorCode, GetMeta, RequestId, RequestMetaObject, ResultType, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer};
 use serde::de::DeserializeOwned;
@@ -121,8 +121,32 @@ impl HubSession {
             }
         };
         cancel.peer = None;
-        answer.map_err(|e| GatewayError::from_service(upstream, method, e).into())
+        // Progress the upstream sent before its answer must reach the client before it too:
+        // let rmcp's notification tasks run, then wait for the client's outbox.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.session.flush(FLUSH_LIMIT).await;
+        let mut answer = answer.map_err(|e| GatewayError::from_service(upstream, method, e))?;
+        mark_complete(&mut answer);
+        Ok(answer)
     }
+}
+
+/// How long an answer waits for the notifications queued before it.
+const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// 2026-07-28 clients require `resultType` on every result; an upstream of an earlier revision
+/// sends none. Absent means complete; rmcp strips it again for older clients.
+fn mark_complete(result: &mut ServerResult) {
+    let result_type = match result {
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        _ => return,
+    };
+    result_type.get_or_insert(ResultType::COMPLETE);
 }
 
 /// Cancels the upstream request when dropped armed: the client went away or cancelled.

@@ -13,12 +13,13 @@
 use std::sync::{Arc, Weak};
 
 use futures::future::BoxFuture;
-use rmcp::model::{ClientResult, ErrorCode, ErrorData};
+use rmcp::model::{ClientResult, ErrorCode, ErrorData, ServerNotification};
 use rmcp::service::InboundStreamOrigin;
 
 use super::Gateway;
 use super::calls::{Attribution, Calls};
 use super::session::WeakSession;
+use crate::plan::UpstreamId;
 use crate::upstream::{ServerRequestCall, ServerRequestHandler, request_method};
 
 pub struct SharedRouter {
@@ -82,6 +83,34 @@ impl ServerRequestHandler for SharedRouter {
                 .await
         })
     }
+
+    fn notification(
+        &self,
+        _upstream: &UpstreamId,
+        instance: u64,
+        notification: &ServerNotification,
+    ) -> bool {
+        match self.gateway.upgrade() {
+            Some(gateway) => route_progress(&gateway.calls, instance, notification),
+            None => false,
+        }
+    }
+}
+
+/// Progress goes straight to the client's outbox, so it cannot fall behind the answer of the
+/// request it reports on (which the client would then drop). `true` for every progress
+/// notification: one nobody asked for is dropped here.
+fn route_progress(calls: &Calls, instance: u64, notification: &ServerNotification) -> bool {
+    let ServerNotification::ProgressNotification(progress) = notification else {
+        return false;
+    };
+    if let Some((session, token)) = calls.progress_target(instance, &progress.params.progress_token)
+    {
+        let mut progress = progress.clone();
+        progress.params.progress_token = token;
+        session.notify(ServerNotification::ProgressNotification(progress));
+    }
+    true
 }
 
 pub struct DedicatedRouter {
@@ -121,9 +150,18 @@ impl ServerRequestHandler for DedicatedRouter {
                 .await
         })
     }
+
+    fn notification(
+        &self,
+        _upstream: &UpstreamId,
+        instance: u64,
+        notification: &ServerNotification,
+    ) -> bool {
+        route_progress(&self.calls, instance, notification)
+    }
 }
 
-fn refuse(upstream: &crate::plan::UpstreamId, method: &str, why: &str) -> ErrorData {
+fn refuse(upstream: &UpstreamId, method: &str, why: &str) -> ErrorData {
     tracing::warn!(
         %upstream,
         %method,

@@ -90,6 +90,8 @@ pub struct ClientSession {
     peer: OnceLock<Peer<RoleServer>>,
     facts: Mutex<ClientFacts>,
     outbox: OnceLock<mpsc::Sender<ServerNotification>>,
+    /// Notifications queued and sent so far, for [`ClientSession::flush`].
+    delivery: Arc<Delivery>,
     /// Dedicated upstream connections, by upstream.
     links: Mutex<HashMap<UpstreamId, Arc<Dedicated>>>,
     level: Mutex<Option<LoggingLevel>>,
@@ -115,6 +117,7 @@ impl ClientSession {
             peer: OnceLock::new(),
             facts: Mutex::new(ClientFacts::default()),
             outbox: OnceLock::new(),
+            delivery: Arc::default(),
             links: Mutex::new(HashMap::new()),
             level: Mutex::new(None),
             asked: Mutex::new(HashMap::new()),
@@ -146,7 +149,7 @@ impl ClientSession {
         if self.peer.set(peer.clone()).is_ok() {
             let (tx, rx) = mpsc::channel(OUTBOX);
             let _ = self.outbox.set(tx);
-            tokio::spawn(deliver(self.id, peer.clone(), rx));
+            tokio::spawn(deliver(self.id, peer.clone(), rx, self.delivery.clone()));
         }
     }
 
@@ -160,9 +163,30 @@ impl ClientSession {
         let Some(outbox) = self.outbox.get() else {
             return;
         };
-        if let Err(e) = outbox.try_send(notification) {
-            tracing::debug!(session = self.id, error = %e, "notification for a client dropped");
+        match outbox.try_send(notification) {
+            Ok(()) => {
+                self.delivery.queued.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(e) => {
+                tracing::debug!(session = self.id, error = %e, "notification for a client dropped");
+            }
         }
+    }
+
+    /// Waits (at most `limit`) until every notification queued so far has been handed to the
+    /// transport, so an answer sent next cannot overtake the progress that preceded it.
+    pub async fn flush(&self, limit: std::time::Duration) {
+        let target = self.delivery.queued.load(Ordering::Acquire);
+        let wait = async {
+            loop {
+                let sent = self.delivery.sent.notified();
+                if self.delivery.done.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                sent.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
     }
 
     pub fn set_level(&self, level: LoggingLevel) {
@@ -297,10 +321,26 @@ fn client_failed(method: &str, e: ServiceError) -> ErrorData {
     }
 }
 
+/// Counts of one outbox, for [`ClientSession::flush`].
+#[derive(Default)]
+struct Delivery {
+    queued: AtomicU64,
+    done: AtomicU64,
+    sent: tokio::sync::Notify,
+}
+
 /// Sends one client's notifications in order until the session goes away.
-async fn deliver(session: u64, peer: Peer<RoleServer>, mut rx: mpsc::Receiver<ServerNotification>) {
+async fn deliver(
+    session: u64,
+    peer: Peer<RoleServer>,
+    mut rx: mpsc::Receiver<ServerNotification>,
+    delivery: Arc<Delivery>,
+) {
     while let Some(notification) = rx.recv().await {
-        if let Err(e) = peer.send_notification(notification).await {
+        let result = peer.send_notification(notification).await;
+        delivery.done.fetch_add(1, Ordering::AcqRel);
+        delivery.sent.notify_waiters();
+        if let Err(e) = result {
             tracing::debug!(session, error = %e, "client gone; notifications stop");
             return;
         }

@@ -308,6 +308,8 @@ pub struct Endpoint {
     pub when: Option<EndpointCondition>,
     /// The credential clients must present; `None`: anyone who can reach the port.
     pub auth: Option<EndpointAuth>,
+    /// Where the same endpoint is served as legacy HTTP+SSE (2024-11-05), if anywhere.
+    pub legacy_sse: Option<String>,
     pub origin: Location,
 }
 

@@ -19,6 +19,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
 use super::guard;
+use super::sse::LegacySessions;
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
 use crate::plan::{Endpoint, Plan};
@@ -32,6 +33,7 @@ pub struct McpRoutes {
 
 struct Inner {
     gateway: Arc<Gateway>,
+    legacy: Arc<LegacySessions>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
     services: Mutex<HashMap<(String, Binding), Service>>,
     shutdown: CancellationToken,
@@ -43,6 +45,7 @@ impl McpRoutes {
         Self {
             inner: Arc::new(Inner {
                 gateway,
+                legacy: Arc::default(),
                 services: Mutex::new(HashMap::new()),
                 shutdown,
                 listen,
@@ -111,6 +114,12 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     if let Err(refused) = guard::check_origin(request.headers(), &plan.allowed_origins) {
         return *refused;
     }
+    if let Some(endpoint) = select_legacy(&plan, request.uri().path(), request.headers()) {
+        if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
+            return *refused;
+        }
+        return legacy(&routes, endpoint, request).await;
+    }
     let Some(endpoint) = select(&plan, request.uri().path(), request.headers()) else {
         return not_found(&plan, request.uri().path());
     };
@@ -120,6 +129,43 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     let service = routes.service(endpoint);
     drop(plan);
     service.handle(request).await.map(Body::new).into_response()
+}
+
+/// The endpoint serving legacy HTTP+SSE on this path, if any (first match, like [`select`]).
+pub fn select_legacy<'p>(
+    plan: &'p Plan,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Option<&'p Endpoint> {
+    plan.endpoints.iter().find(|e| {
+        e.legacy_sse.as_deref() == Some(path)
+            && e.when
+                .as_ref()
+                .is_none_or(|c| c.matches(|name| headers.get(name).and_then(|v| v.to_str().ok())))
+    })
+}
+
+/// Largest client message accepted on a legacy SSE `POST`.
+const LEGACY_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+async fn legacy(routes: &McpRoutes, endpoint: &Endpoint, request: Request) -> Response {
+    let inner = &routes.inner;
+    let path = request.uri().path().to_string();
+    match *request.method() {
+        http::Method::GET => {
+            inner
+                .legacy
+                .open(inner.gateway.clone(), endpoint, &path, &inner.shutdown)
+        }
+        http::Method::POST => {
+            let query = request.uri().query().map(str::to_owned);
+            match axum::body::to_bytes(request.into_body(), LEGACY_BODY_LIMIT).await {
+                Ok(body) => inner.legacy.post(query.as_deref(), body).await,
+                Err(e) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
+            }
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
 }
 
 fn not_found(plan: &Plan, path: &str) -> Response {

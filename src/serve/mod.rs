@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod guard;
 pub mod http;
+pub mod sse;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -197,6 +197,9 @@ pub struct Endpoint {
     pub when: Option<Condition>,
     /// `auth bearer "${TOKEN}"` / `auth key "${KEY}"`: what clients must present.
     pub auth: Option<EndpointAuth>,
+    /// `sse "/sse"` (YAML hub `ssePath`): also serve this endpoint to legacy HTTP+SSE
+    /// (2024-11-05) clients on that path.
+    pub sse: Option<Str>,
     pub span: NodeSpan,
 }
 

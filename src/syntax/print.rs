@@ -96,6 +96,7 @@ fn endpoint_line(endpoint: &ast::Endpoint) -> String {
         profile,
         when,
         auth,
+        sse,
         span: _,
     } = endpoint;
     let mut text = format!("endpoint {} -> {}", quote(path), name(profile));
@@ -107,6 +108,9 @@ fn endpoint_line(endpoint: &ast::Endpoint) -> String {
             let _ = write!(text, " when header {}", name(n));
         }
         None => {}
+    }
+    if let Some(path) = sse {
+        let _ = write!(text, " sse {}", quote(path));
     }
     if let Some(ast::EndpointAuth { kind, secret, .. }) = auth {
         let _ = write!(text, " auth {} {}", name(kind), quote(secret));

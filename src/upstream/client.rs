@@ -68,6 +68,19 @@ pub trait ServerRequestHandler: Send + Sync + 'static {
         &self,
         call: ServerRequestCall,
     ) -> BoxFuture<'static, Result<ClientResult, ErrorData>>;
+
+    /// Sees every notification of the connection first, inline and in the order rmcp hands
+    /// them over; returns `true` when it delivered the notification itself, which then does
+    /// not go to the events channel. For what must not fall behind the answer it belongs to
+    /// (progress). Must not block.
+    fn notification(
+        &self,
+        _upstream: &UpstreamId,
+        _instance: u64,
+        _notification: &ServerNotification,
+    ) -> bool {
+        false
+    }
 }
 
 /// The default handler: every server→client request is refused with "method not found".
@@ -162,6 +175,13 @@ impl Service<RoleClient> for UpstreamClient {
         *notification.extensions_mut() = extensions;
         if !meta.is_empty() {
             *notification.get_meta_mut() = meta;
+        }
+        let handler = match self.handler.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if handler.notification(&self.upstream, self.instance, &notification) {
+            return Ok(());
         }
         // No receiver is not an error: nobody is listening yet.
         let _ = self.events.send(UpstreamEvent::Notification {

@@ -387,6 +387,7 @@ impl Src {
             profile,
             when: None,
             auth: None,
+            sse: None,
         }
     }
 

@@ -117,6 +117,7 @@ fn expose(s: &mut Src, path: &str) -> Endpoint {
         profile: crate::source::Spanned::new("default".into(), kw),
         when: None,
         auth: None,
+        sse: None,
     }
 }
 

@@ -155,10 +155,11 @@ fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
     let path = str_of(cx, it.next()?);
     let _arrow = it.next()?;
     let profile = str_of(cx, it.next()?);
-    let (mut when, mut auth) = (None, None);
+    let (mut when, mut auth, mut sse) = (None, None, None);
     for part in it {
         match part.as_rule() {
             Rule::condition => when = Some(lower_condition(cx, part)?),
+            Rule::endpoint_sse => sse = part.into_inner().nth(1).map(|p| str_of(cx, p)),
             Rule::endpoint_auth => {
                 let span = cx.span_of(&part);
                 let mut parts = part.into_inner().skip(1);
@@ -176,6 +177,7 @@ fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         profile,
         when,
         auth,
+        sse,
         span: span.into(),
     })
 }
@@ -210,6 +212,7 @@ fn lower_expose(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         profile,
         when: None,
         auth: None,
+        sse: None,
         span: span.into(),
     })
 }

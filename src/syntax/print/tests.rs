@@ -337,11 +337,12 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
         secret,
         span: Span::default().into(),
     }));
-    (st(), st(), when, auth).prop_map(|(path, profile, when, auth)| Endpoint {
+    (st(), st(), when, auth, opt_st()).prop_map(|(path, profile, when, auth, sse)| Endpoint {
         path,
         profile,
         when,
         auth,
+        sse,
         span: Span::default().into(),
     })
 }

@@ -96,7 +96,7 @@ impl Place {
             Place::Filter => &["allow", "deny"],
             Place::PerKind => &["tools", "prompts", "resources"],
             Place::Limits => &["calls", "tools", "per"],
-            Place::Hub => &["path", "profile"],
+            Place::Hub => &["path", "profile", "ssePath"],
         }
     }
 

@@ -100,6 +100,7 @@ fn endpoint(e: &mut Endpoint) {
         profile: _,
         when,
         auth,
+        sse: _,
         span,
     } = e;
     *span = Span::default().into();

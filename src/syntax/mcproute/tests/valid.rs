@@ -99,6 +99,7 @@ fn endpoint(path: &str, profile: &str, when: Option<Condition>) -> Item {
         profile: s(profile),
         when,
         auth: None,
+        sse: None,
         span: span(),
     })
 }

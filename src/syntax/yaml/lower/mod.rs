@@ -81,6 +81,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
             profile: served(pair.key.span),
             when: None,
             auth: None,
+            sse: None,
             span: pair.span().into(),
         }));
     }
@@ -175,11 +176,15 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
         .value("profile")
         .and_then(|n| r.string(n, "a profile name"))
         .unwrap_or(served);
+    let sse = f
+        .value("ssePath")
+        .and_then(|n| r.string(n, "a path such as `/sse`"));
     Some(ast::Endpoint {
         path,
         profile,
         when: None,
         auth: None,
+        sse,
         span: pair.span().into(),
     })
 }

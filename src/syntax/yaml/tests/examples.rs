@@ -101,6 +101,7 @@ fn endpoint(path: &str, profile: &str) -> Item {
         profile: s(profile),
         when: None,
         auth: None,
+        sse: None,
         span: Span::default().into(),
     })
 }
