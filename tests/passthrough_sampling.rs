@@ -167,3 +167,27 @@ async fn shared_stdio_refuses_what_it_cannot_attribute_and_never_misroutes() {
     assert!(text(&alice).contains("answer from alice"));
     assert_eq!(a.seen.lock().unwrap().sampling.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcps_default_client_is_negotiated_down_and_samples() {
+    init_tracing();
+    let routes = format!(
+        "upstream everything {{ stdio {:?} }}\nprofile default {{ use everything }}\n",
+        everything_bin().display().to_string()
+    );
+    let hub = Hub::start("default_rmcp", &routes).await;
+    // rmcp's client asks for 2026-07-28 in `initialize`; that revision has no `initialize`, so
+    // the session settles on the newest one that does, where requests to the client are allowed.
+    let mut a = TestClient::new("nova");
+    a.protocol = rmcp::model::ProtocolVersion::default();
+    assert_eq!(a.protocol.as_str(), "2026-07-28");
+    let client = a.connect(&hub.url("/mcp")).await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.protocol_version.as_str(), "2025-11-25");
+    let result = sample(&client, "prompt-of-nova")
+        .await
+        .expect("nova's call");
+    let t = text(&result);
+    assert!(t.contains("answer from nova"), "{t}\n{}", hub.log());
+    assert_eq!(a.seen.lock().unwrap().sampling.len(), 1);
+}

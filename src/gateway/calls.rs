@@ -30,6 +30,8 @@ pub struct Call {
     pub downstream: RequestId,
     /// The client's progress token, when it asked for progress.
     pub progress: Option<ProgressToken>,
+    /// For a 2026-07-28 client: where its server→client requests are parked (see `mrtr`).
+    pub inbox: Option<super::mrtr::Inbox>,
 }
 
 #[derive(Default)]
@@ -147,6 +149,18 @@ pub struct CallGuard {
 }
 
 impl CallGuard {
+    /// Moves the request to another client request (the retry that resumes a suspended call):
+    /// its progress and questions go there from now on.
+    pub fn rebind(&self, call: Call) {
+        let mut connections = lock(&self.calls.connections);
+        if let Some(entry) = connections
+            .get_mut(&self.instance)
+            .and_then(|c| c.calls.get_mut(&self.id))
+        {
+            entry.call = call;
+        }
+    }
+
     /// Records the id and progress token rmcp gave the request upstream.
     pub fn sent(&self, request: &RequestId, token: &ProgressToken) {
         let mut connections = lock(&self.calls.connections);
@@ -200,6 +214,7 @@ mod tests {
             session: session.clone(),
             downstream: RequestId::Number(id),
             progress: token.map(|t| ProgressToken(NumberOrString::String(t.into()))),
+            inbox: None,
         }
     }
 

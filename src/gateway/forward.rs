@@ -14,13 +14,15 @@ use std::sync::Arc;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
-    ErrorCode, GetMeta, RequestId, RequestMetaObject, ResultType, ServerResult,
+    ErrorCode, GetMeta, InputRequiredResult, InputResponses, RequestId, RequestMetaObject,
+    ResultType, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer};
 use serde::de::DeserializeOwned;
 
 use super::calls::Call;
 use super::handler::HubSession;
+use super::mrtr::{self, Inbox, Running, Suspended};
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
 use crate::plan::UpstreamId;
@@ -74,9 +76,9 @@ impl HubSession {
         mut request: ClientRequest,
         context: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        let (handle, _link) = self.connection(upstream, context)?;
+        let (handle, link) = self.connection(upstream, context)?;
         let timeout = handle.spec().timeout;
-        let wait = match &_link {
+        let wait = match &link {
             Some(_) => handle.spec().connect_timeout,
             None => timeout,
         };
@@ -90,46 +92,112 @@ impl HubSession {
         if let Some(meta) = upstream_meta(&context.meta) {
             *request.get_meta_mut() = meta;
         }
-        let _in_flight = handle.begin_request();
-        let guard = self.gateway.calls.begin(
-            handle.instance(),
-            Call {
-                session: self.session.clone(),
-                downstream: context.id.clone(),
-                progress: context.meta.get_progress_token(),
-            },
-        );
+        let in_flight = handle.begin_request();
+        let (inbox, parked) = tokio::sync::mpsc::unbounded_channel();
+        let guard = self
+            .gateway
+            .calls
+            .begin(handle.instance(), self.call(context, inbox));
         let options = PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress();
         let sent = peer
             .send_request_with_option(request, options)
             .await
             .map_err(|e| GatewayError::from_service(upstream, method, e))?;
         guard.sent(&sent.id, &sent.progress_token);
-        let mut cancel = CancelOnDrop {
-            peer: Some(peer),
-            id: sent.id.clone(),
+        let running = Running {
+            upstream: upstream.clone(),
+            method,
+            cancel: CancelOnDrop {
+                peer: Some(peer),
+                id: sent.id.clone(),
+            },
+            answer: Box::pin(sent.await_response()),
+            inbox: parked,
+            guard,
+            _in_flight: in_flight,
+            _link: link,
         };
+        self.drive(running, context).await
+    }
+
+    /// What the in-flight table records for this client request.
+    fn call(&self, context: &RequestContext<RoleServer>, inbox: Inbox) -> Call {
+        Call {
+            session: self.session.clone(),
+            downstream: context.id.clone(),
+            progress: context.meta.get_progress_token(),
+            inbox: self.session.facts().modern().then_some(inbox),
+        }
+    }
+
+    /// Waits for the upstream's answer on behalf of the client request `context`: the answer,
+    /// the client's cancellation, or (2026-07-28 clients) questions for the client, which
+    /// suspend the call and answer the client with an `InputRequiredResult` (see `mrtr`).
+    pub(super) async fn drive(
+        &self,
+        mut running: Running,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
         let answer = tokio::select! {
-            answer = sent.await_response() => answer,
+            answer = &mut running.answer => answer,
+            Some(first) = running.inbox.recv() => {
+                let mut parked = vec![first];
+                while let Ok(more) = running.inbox.try_recv() {
+                    parked.push(more);
+                }
+                let (requests, waiting) = mrtr::ask(parked);
+                let suspended = Suspended {
+                    running,
+                    waiting,
+                    expires: tokio::time::Instant::now().into_std() + mrtr::SUSPEND_LIMIT,
+                };
+                let state = self.gateway.suspended.suspend(suspended);
+                tracing::debug!(questions = requests.len(), "call suspended for client input");
+                return Ok(ServerResult::InputRequiredResult(InputRequiredResult::new(
+                    Some(requests),
+                    Some(state),
+                )));
+            }
             _ = context.ct.cancelled() => {
-                cancel.fire("cancelled by the client");
+                running.cancel.fire("cancelled by the client");
                 return Err(McpError::new(
                     ErrorCode::INTERNAL_ERROR,
-                    format!("{method} cancelled by the client"),
+                    format!("{} cancelled by the client", running.method),
                     None,
                 ));
             }
         };
-        cancel.peer = None;
+        running.cancel.peer = None;
         // Progress the upstream sent before its answer must reach the client before it too:
         // let rmcp's notification tasks run, then wait for the client's outbox.
         for _ in 0..3 {
             tokio::task::yield_now().await;
         }
         self.session.flush(FLUSH_LIMIT).await;
-        let mut answer = answer.map_err(|e| GatewayError::from_service(upstream, method, e))?;
+        let mut answer =
+            answer.map_err(|e| GatewayError::from_service(&running.upstream, running.method, e))?;
         mark_complete(&mut answer);
         Ok(answer)
+    }
+
+    /// The retry of a call mcp2 suspended for client input, if `state` is one it issued: the
+    /// answers go to the waiting requests and the call goes on.
+    pub(super) async fn resume(
+        &self,
+        state: Option<&str>,
+        responses: Option<&InputResponses>,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<Result<ServerResult, McpError>> {
+        let suspended = self.gateway.suspended.resume(state?)?;
+        let Suspended {
+            running, waiting, ..
+        } = suspended;
+        let (inbox, parked) = tokio::sync::mpsc::unbounded_channel();
+        let mut running = running;
+        running.inbox = parked;
+        running.guard.rebind(self.call(context, inbox));
+        mrtr::answer(waiting, responses);
+        Some(self.drive(running, context).await)
     }
 }
 
@@ -149,14 +217,15 @@ fn mark_complete(result: &mut ServerResult) {
     result_type.get_or_insert(ResultType::COMPLETE);
 }
 
-/// Cancels the upstream request when dropped armed: the client went away or cancelled.
-struct CancelOnDrop {
-    peer: Option<Peer<RoleClient>>,
-    id: RequestId,
+/// Cancels the upstream request when dropped armed: the client went away or cancelled, or a
+/// suspended call expired.
+pub(super) struct CancelOnDrop {
+    pub(super) peer: Option<Peer<RoleClient>>,
+    pub(super) id: RequestId,
 }
 
 impl CancelOnDrop {
-    fn fire(&mut self, reason: &str) {
+    pub(super) fn fire(&mut self, reason: &str) {
         let Some(peer) = self.peer.take() else {
             return;
         };
@@ -186,17 +255,10 @@ fn upstream_meta(meta: &RequestMetaObject) -> Option<RequestMetaObject> {
 /// An upstream answer as the type the client asked for: rmcp parses answers into an untagged
 /// union, so an answer may land in a neighbouring variant; its JSON still says what it is.
 pub(super) fn coerce<T: DeserializeOwned>(
-    upstream: &UpstreamId,
     method: &'static str,
     result: ServerResult,
 ) -> Result<T, McpError> {
     serde_json::to_value(&result)
         .and_then(serde_json::from_value)
-        .map_err(|e| {
-            GatewayError::Transport {
-                upstream: upstream.clone(),
-                message: format!("{method}: unexpected answer: {e}"),
-            }
-            .into()
-        })
+        .map_err(|e| McpError::internal_error(format!("{method}: unexpected answer: {e}"), None))
 }

@@ -276,17 +276,27 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
-        let route = Self::route(&view, ItemKind::Tool, &request.name)?;
-        request.name = route.original.to_string().into();
         let method = "tools/call";
-        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-        let up = &route.upstream;
-        Ok(match self.send(up, method, request, &context).await? {
+        let state = request.request_state.as_deref();
+        let answer = match self
+            .resume(state, request.input_responses.as_ref(), &context)
+            .await
+        {
+            Some(resumed) => resumed?,
+            None => {
+                let (_, view) = self.view().await;
+                let route = Self::route(&view, ItemKind::Tool, &request.name)?;
+                request.name = route.original.to_string().into();
+                let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+                self.send(&route.upstream, method, request, &context)
+                    .await?
+            }
+        };
+        Ok(match answer {
             ServerResult::CallToolResult(r) => CallToolResponse::Complete(r),
             ServerResult::InputRequiredResult(r) => CallToolResponse::InputRequired(r),
             ServerResult::CreateTaskResult(r) => CallToolResponse::Task(r),
-            other => CallToolResponse::Complete(coerce(up, method, other)?),
+            other => CallToolResponse::Complete(coerce(method, other)?),
         })
     }
 
@@ -296,16 +306,26 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
-        let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
-        request.name = route.original.to_string();
         let method = "prompts/get";
-        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-        let up = &route.upstream;
-        Ok(match self.send(up, method, request, &context).await? {
+        let state = request.request_state.as_deref();
+        let answer = match self
+            .resume(state, request.input_responses.as_ref(), &context)
+            .await
+        {
+            Some(resumed) => resumed?,
+            None => {
+                let (_, view) = self.view().await;
+                let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
+                request.name = route.original.to_string();
+                let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+                self.send(&route.upstream, method, request, &context)
+                    .await?
+            }
+        };
+        Ok(match answer {
             ServerResult::GetPromptResult(r) => GetPromptResponse::Complete(r),
             ServerResult::InputRequiredResult(r) => GetPromptResponse::InputRequired(r),
-            other => GetPromptResponse::Complete(coerce(up, method, other)?),
+            other => GetPromptResponse::Complete(coerce(method, other)?),
         })
     }
 
@@ -315,16 +335,26 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
-        let route = Self::resource_route(&view, &request.uri)?;
-        request.uri = route.original.to_string();
         let method = "resources/read";
-        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-        let up = &route.upstream;
-        Ok(match self.send(up, method, request, &context).await? {
+        let state = request.request_state.as_deref();
+        let answer = match self
+            .resume(state, request.input_responses.as_ref(), &context)
+            .await
+        {
+            Some(resumed) => resumed?,
+            None => {
+                let (_, view) = self.view().await;
+                let route = Self::resource_route(&view, &request.uri)?;
+                request.uri = route.original.to_string();
+                let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+                self.send(&route.upstream, method, request, &context)
+                    .await?
+            }
+        };
+        Ok(match answer {
             ServerResult::ReadResourceResult(r) => ReadResourceResponse::Complete(r),
             ServerResult::InputRequiredResult(r) => ReadResourceResponse::InputRequired(r),
-            other => ReadResourceResponse::Complete(coerce(up, method, other)?),
+            other => ReadResourceResponse::Complete(coerce(method, other)?),
         })
     }
 
@@ -413,7 +443,7 @@ impl ServerHandler for HubSession {
         let result = self
             .send(&route.upstream, method, request, &context)
             .await?;
-        coerce(&route.upstream, method, result)
+        coerce(method, result)
     }
 
     async fn set_level(

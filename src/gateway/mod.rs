@@ -17,6 +17,7 @@
 //! | `session.rs`      | what the gateway knows about one client; its outbox           |
 //! | `forward.rs`      | sending one request upstream: connection choice, meta, cancel |
 //! | `calls.rs`        | the in-flight table: progress routes, attribution             |
+//! | `mrtr.rs`         | server→client requests for 2026-07-28 clients, as input rounds |
 //! | `routing.rs`      | server→client requests to the right client                    |
 //! | `relay.rs`        | upstream notifications to the right clients; subscriptions    |
 //! | `announce.rs`     | `list_changed` to the clients whose view changed              |
@@ -28,6 +29,7 @@ pub mod error;
 mod forward;
 pub mod handler;
 pub mod lists;
+mod mrtr;
 mod relay;
 mod routing;
 pub mod session;
@@ -87,6 +89,8 @@ pub struct Gateway {
     /// What each binding's clients were last shown (see `announce`).
     announced: Mutex<HashMap<Binding, announce::Digest>>,
     announce_pending: AtomicBool,
+    /// Calls waiting for a 2026-07-28 client's input (see `mrtr`).
+    suspended: mrtr::SuspendedCalls,
 }
 
 impl Gateway {
@@ -117,6 +121,7 @@ impl Gateway {
             subscriptions: Mutex::new(HashMap::new()),
             announced: Mutex::new(HashMap::new()),
             announce_pending: AtomicBool::new(false),
+            suspended: mrtr::SuspendedCalls::default(),
         });
         gateway
             .registry

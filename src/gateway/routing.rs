@@ -70,13 +70,13 @@ impl ServerRequestHandler for SharedRouter {
                     ));
                 }
             };
-            target
-                .session
+            let session = target.session.clone();
+            session
                 .ask(
                     &upstream,
                     context.peer.clone(),
                     request,
-                    Some(target.downstream),
+                    Some(target),
                     context.meta.get_progress_token(),
                     context.ct,
                 )
@@ -135,15 +135,13 @@ impl ServerRequestHandler for DedicatedRouter {
                 request,
                 context,
             } = call;
-            let origin = calls
-                .of_session(instance, session.id())
-                .map(|c| c.downstream);
+            let call = calls.of_session(instance, session.id());
             session
                 .ask(
                     &upstream,
                     context.peer.clone(),
                     request,
-                    origin,
+                    call,
                     context.meta.get_progress_token(),
                     context.ct,
                 )

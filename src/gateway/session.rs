@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use rmcp::model::{
     CancelledNotification, CancelledNotificationParam, ClientCapabilities, ClientResult, ErrorCode,
     ErrorData, GetExtensions, LoggingLevel, ProgressNotificationParam, ProgressToken,
-    ProtocolVersion, RequestId, ServerNotification, ServerRequest,
+    ProtocolVersion, ServerNotification, ServerRequest,
 };
 use rmcp::service::{
     OriginatingRequestId, Peer, PeerRequestOptions, RoleClient, RoleServer, ServiceError,
@@ -30,6 +30,7 @@ use rmcp::service::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::calls::Call;
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
 use crate::upstream::{Dedicated, request_method};
@@ -225,12 +226,16 @@ impl ClientSession {
         upstream: &UpstreamId,
         upstream_peer: Peer<RoleClient>,
         mut request: ServerRequest,
-        origin: Option<RequestId>,
+        call: Option<Call>,
         upstream_token: Option<ProgressToken>,
         cancelled: CancellationToken,
     ) -> Result<ClientResult, ErrorData> {
         let method = request_method(&request).to_string();
         let facts = self.facts();
+        if facts.modern() {
+            return park(&method, request, call, cancelled).await;
+        }
+        let origin = call.map(|c| c.downstream);
         if !facts.can_answer(&request) {
             return Err(ErrorData::new(
                 ErrorCode::METHOD_NOT_FOUND,
@@ -296,6 +301,41 @@ impl ClientSession {
         };
         progress.progress_token = token;
         let _ = upstream.notify_progress(progress).await;
+    }
+}
+
+/// A 2026-07-28 client is asked through its call (see `mrtr`): the request waits in the
+/// call's inbox until the client's retry answers it.
+async fn park(
+    method: &str,
+    request: ServerRequest,
+    call: Option<Call>,
+    cancelled: CancellationToken,
+) -> Result<ClientResult, ErrorData> {
+    let Some(inbox) = call.and_then(|c| c.inbox) else {
+        return Err(ErrorData::internal_error(
+            format!(
+                "{method}: the client is on 2026-07-28 and has no call in flight to ask through"
+            ),
+            None,
+        ));
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if inbox.send(super::mrtr::Parked { request, reply }).is_err() {
+        return Err(ErrorData::internal_error(
+            format!("{method}: the client's call has ended"),
+            None,
+        ));
+    }
+    tokio::select! {
+        answer = answer => answer.unwrap_or_else(|_| Err(ErrorData::internal_error(
+            format!("{method}: the client did not come back with an answer"),
+            None,
+        ))),
+        _ = cancelled.cancelled() => Err(ErrorData::internal_error(
+            format!("{method} cancelled by the upstream"),
+            None,
+        )),
     }
 }
 
