@@ -124,6 +124,15 @@ fn expand(
         legacy_sse: legacy_sse.clone(),
         origin: origin.clone(),
     };
+    if let (values::PathTemplate::PerUpstream { .. }, Some(_), Some(written)) =
+        (&template, &legacy_sse, sse)
+    {
+        cx.push(errors::bad_path(
+            written.span,
+            "one legacy SSE path cannot serve an endpoint per upstream; declare `sse` on a plain path",
+        ));
+        return Vec::new();
+    }
     match template {
         values::PathTemplate::Plain(p) => vec![endpoint(p, None)],
         values::PathTemplate::PerUpstream { before, after } => upstreams

@@ -23,9 +23,9 @@ use rmcp::model::{
     ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
     ReadResourceRequestParams, ReadResourceResponse, Reference, ServerCapabilities, ServerConfig,
     ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
-    UnsubscribeRequest, UnsubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequest, UnsubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RequestContext, RoleServer};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
 use super::forward::coerce;
 use super::relay::Upstream;
@@ -103,7 +103,11 @@ impl HubSession {
             protocol: context.protocol_version(),
             name: context.client_info().map(|i| i.name),
         };
+        let modern = facts.modern();
         self.session.attach(&context.peer, Some(facts));
+        if modern && let Some(level) = context.meta.log_level() {
+            self.session.set_level(level);
+        }
         self.gateway.note_binding(&self.binding);
     }
 
@@ -472,6 +476,80 @@ impl ServerHandler for HubSession {
                 .await
             {
                 tracing::warn!(upstream = %u.id(), error = %e.message, "logging/setLevel not forwarded");
+            }
+        }
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // rmcp narrows it to what `get_info` advertises.
+        Some(requested.clone())
+    }
+
+    /// `subscriptions/listen` (2026-07-28): list changes come from `announce`; each resource
+    /// URI is subscribed upstream with `resources/subscribe` (shared and counted like any
+    /// other subscription) for as long as the stream is open.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let request = context.request_context().clone();
+        self.touch(&request);
+        self.session.set_listener(Some(context.sink().clone()));
+        let uris = context
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        let (_, view) = self.view().await;
+        let mut held = Vec::new();
+        for uri in uris {
+            let uri: String = uri;
+            let route = Self::resource_route(&view, &uri)?;
+            let todo = self.gateway.add_subscription(
+                &self.session,
+                &route.upstream,
+                &route.original,
+                &uri,
+                true,
+            );
+            if todo == Upstream::Forward {
+                let params = SubscribeRequestParams::new(route.original.to_string());
+                let subscribe = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
+                if let Err(e) = self
+                    .send(&route.upstream, "resources/subscribe", subscribe, &request)
+                    .await
+                {
+                    self.gateway.remove_subscription(
+                        &self.session,
+                        &route.upstream,
+                        &route.original,
+                    );
+                    return Err(e);
+                }
+            }
+            held.push(route);
+        }
+        context.cancelled().await;
+        self.session.set_listener(None);
+        // The stream's own request is over; the unsubscriptions need a context of their own.
+        let cleanup = RequestContext::new(request.id.clone(), request.peer.clone());
+        for route in held {
+            let todo =
+                self.gateway
+                    .remove_subscription(&self.session, &route.upstream, &route.original);
+            if todo == Upstream::Forward {
+                let params = UnsubscribeRequestParams::new(route.original.to_string());
+                let unsubscribe =
+                    ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
+                let _ = self
+                    .send(
+                        &route.upstream,
+                        "resources/unsubscribe",
+                        unsubscribe,
+                        &cleanup,
+                    )
+                    .await;
             }
         }
         Ok(())

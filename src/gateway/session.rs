@@ -26,6 +26,7 @@ use rmcp::model::{
 };
 use rmcp::service::{
     OriginatingRequestId, Peer, PeerRequestOptions, RoleClient, RoleServer, ServiceError,
+    SubscriptionSink,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -93,6 +94,8 @@ pub struct ClientSession {
     outbox: OnceLock<mpsc::Sender<ServerNotification>>,
     /// Notifications queued and sent so far, for [`ClientSession::flush`].
     delivery: Arc<Delivery>,
+    /// A 2026-07-28 client's `subscriptions/listen` stream: change notifications go there.
+    listener: Arc<Mutex<Option<SubscriptionSink>>>,
     /// Dedicated upstream connections, by upstream.
     links: Mutex<HashMap<UpstreamId, Arc<Dedicated>>>,
     level: Mutex<Option<LoggingLevel>>,
@@ -119,6 +122,7 @@ impl ClientSession {
             facts: Mutex::new(ClientFacts::default()),
             outbox: OnceLock::new(),
             delivery: Arc::default(),
+            listener: Arc::default(),
             links: Mutex::new(HashMap::new()),
             level: Mutex::new(None),
             asked: Mutex::new(HashMap::new()),
@@ -150,7 +154,13 @@ impl ClientSession {
         if self.peer.set(peer.clone()).is_ok() {
             let (tx, rx) = mpsc::channel(OUTBOX);
             let _ = self.outbox.set(tx);
-            tokio::spawn(deliver(self.id, peer.clone(), rx, self.delivery.clone()));
+            tokio::spawn(deliver(
+                self.id,
+                peer.clone(),
+                rx,
+                self.delivery.clone(),
+                self.listener.clone(),
+            ));
         }
     }
 
@@ -164,6 +174,10 @@ impl ClientSession {
         let Some(outbox) = self.outbox.get() else {
             return;
         };
+        // A 2026-07-28 client hears about changes only on a `subscriptions/listen` stream.
+        if is_change(&notification) && self.facts().modern() && lock(&self.listener).is_none() {
+            return;
+        }
         match outbox.try_send(notification) {
             Ok(()) => {
                 self.delivery.queued.fetch_add(1, Ordering::AcqRel);
@@ -200,8 +214,17 @@ impl ClientSession {
 
     /// Whether a log message at `level` is wanted: at or above the client's level, or any
     /// message when it never set one (what a direct connection to the upstream would send).
+    /// A 2026-07-28 client gets logs only when its request asked (`io.modelcontextprotocol/logLevel`).
     pub fn wants_log(&self, level: LoggingLevel) -> bool {
-        self.level().is_none_or(|min| rank(level) >= rank(min))
+        match self.level() {
+            Some(min) => rank(level) >= rank(min),
+            None => !self.facts().modern(),
+        }
+    }
+
+    /// Sends change notifications on this `subscriptions/listen` stream from now on.
+    pub fn set_listener(&self, sink: Option<SubscriptionSink>) {
+        *lock(&self.listener) = sink;
     }
 
     /// The dedicated connection to `upstream`, if one is open.
@@ -369,15 +392,40 @@ struct Delivery {
     sent: tokio::sync::Notify,
 }
 
+/// List changes and resource updates: what a `subscriptions/listen` stream carries.
+fn is_change(notification: &ServerNotification) -> bool {
+    matches!(
+        notification,
+        ServerNotification::ToolListChangedNotification(_)
+            | ServerNotification::PromptListChangedNotification(_)
+            | ServerNotification::ResourceListChangedNotification(_)
+            | ServerNotification::ResourceUpdatedNotification(_)
+    )
+}
+
 /// Sends one client's notifications in order until the session goes away.
 async fn deliver(
     session: u64,
     peer: Peer<RoleServer>,
     mut rx: mpsc::Receiver<ServerNotification>,
     delivery: Arc<Delivery>,
+    listener: Arc<Mutex<Option<SubscriptionSink>>>,
 ) {
     while let Some(notification) = rx.recv().await {
-        let result = peer.send_notification(notification).await;
+        let sink = if is_change(&notification) {
+            lock(&listener).clone()
+        } else {
+            None
+        };
+        let result = match sink {
+            Some(sink) => {
+                if let Err(e) = sink.send(notification).await {
+                    tracing::debug!(session, error = %e, "change not sent on the listen stream");
+                }
+                Ok(())
+            }
+            None => peer.send_notification(notification).await,
+        };
         delivery.done.fetch_add(1, Ordering::AcqRel);
         delivery.sent.notify_waiters();
         if let Err(e) = result {
