@@ -249,3 +249,76 @@ async fn a_cancelled_call_is_cancelled_upstream() {
         hub.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_and_result_meta_pass_through() {
+    init_tracing();
+    let hub = Hub::start("meta", &fixture_routes()).await;
+    let a = TestClient::new("alice");
+    let ca = a.connect(&hub.url("/mcp")).await;
+    let mut meta = rmcp::model::RequestMetaObject::new();
+    meta.insert("trace".into(), json!("abc-123"));
+    meta.insert(
+        "traceparent".into(),
+        json!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    );
+    let mut params = CallToolRequestParams::new("echo_meta");
+    params.meta = Some(meta);
+    let result = tokio::time::timeout(LIMIT, ca.call_tool(params))
+        .await
+        .expect("in time")
+        .expect("echo_meta");
+    let seen: Value = serde_json::from_str(
+        result.content[0]
+            .as_text()
+            .map(|t| t.text.as_str())
+            .unwrap_or("{}"),
+    )
+    .unwrap();
+    assert_eq!(seen["trace"], "abc-123", "the upstream saw {seen}");
+    assert!(
+        seen["traceparent"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("00-0af7")),
+        "{seen}"
+    );
+    let echoed = result.meta.as_ref().and_then(|m| m.get("echo")).cloned();
+    assert_eq!(echoed, Some(seen), "the result's _meta came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departed_subscriber_is_unsubscribed_upstream_when_it_was_the_last() {
+    init_tracing();
+    let hub = Hub::start("departed", &everything_routes()).await;
+    let url = hub.url("/mcp");
+    let (a, watcher) = (TestClient::new("alice"), TestClient::new("watcher"));
+    let (ca, cw) = (a.connect(&url).await, watcher.connect(&url).await);
+    cw.set_level(SetLevelRequestParams::new(LoggingLevel::Debug))
+        .await
+        .expect("watcher setLevel");
+    let uri = ca.list_all_resources().await.expect("resources")[0]
+        .uri
+        .clone();
+    ca.subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await
+        .expect("alice subscribes");
+    // server-everything logs each (un)subscribe it receives; the watcher sees those logs.
+    let logged = |what: &str| {
+        watcher
+            .seen
+            .lock()
+            .unwrap()
+            .of("notifications/message")
+            .iter()
+            .any(|l| l["data"].to_string().contains(what))
+    };
+    assert!(eventually(LIMIT, || logged("Subscribe Resource request")).await);
+    assert!(!logged("Unsubscribe"));
+    ca.cancel().await.expect("alice leaves");
+    assert!(
+        eventually(LIMIT, || logged("Unsubscribe")).await,
+        "no upstream unsubscribe after the last subscriber left\n{}",
+        hub.log()
+    );
+    drop(cw);
+}

@@ -21,6 +21,7 @@
 //! | `routing.rs`      | server→client requests to the right client                    |
 //! | `relay.rs`        | upstream notifications to the right clients; subscriptions    |
 //! | `announce.rs`     | `list_changed` to the clients whose view changed              |
+//! | `sweep.rs`        | tidying up after clients that left                            |
 //! | `lists.rs`, `view.rs` | the list cache and the per-binding views                  |
 
 mod announce;
@@ -33,6 +34,7 @@ mod mrtr;
 mod relay;
 mod routing;
 pub mod session;
+mod sweep;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -91,6 +93,8 @@ pub struct Gateway {
     announce_pending: AtomicBool,
     /// Calls waiting for a 2026-07-28 client's input (see `mrtr`).
     suspended: mrtr::SuspendedCalls,
+    /// Where dropped sessions report (see `sweep`).
+    departed: tokio::sync::mpsc::UnboundedSender<u64>,
 }
 
 impl Gateway {
@@ -108,6 +112,7 @@ impl Gateway {
         };
         let registry = Registry::with_options(events.clone(), options);
         let upstreams = plan.upstreams.clone();
+        let (departed, departures) = tokio::sync::mpsc::unbounded_channel();
         let gateway = Arc::new(Gateway {
             plan: ArcSwap::from_pointee(plan),
             registry,
@@ -122,7 +127,9 @@ impl Gateway {
             announced: Mutex::new(HashMap::new()),
             announce_pending: AtomicBool::new(false),
             suspended: mrtr::SuspendedCalls::default(),
+            departed,
         });
+        tokio::spawn(sweep::run(Arc::downgrade(&gateway), departures));
         gateway
             .registry
             .set_server_request_handler(Arc::new(routing::SharedRouter {
@@ -164,6 +171,7 @@ impl Gateway {
 
     /// Enters a new downstream session (it leaves when dropped; the table is pruned lazily).
     pub(crate) fn register(&self, session: &Arc<ClientSession>) {
+        session.report_departure(self.departed.clone());
         let mut sessions = lock(&self.sessions);
         if sessions.len() >= 64 && sessions.len().is_power_of_two() {
             sessions.retain(|_, s| s.strong_count() > 0);

@@ -101,6 +101,16 @@ pub struct ClientSession {
     level: Mutex<Option<LoggingLevel>>,
     /// Progress tokens of requests forwarded to this client → where its progress goes.
     asked: Mutex<HashMap<ProgressToken, Asked>>,
+    /// Told this session's id when it is dropped, so the gateway can tidy up.
+    departure: OnceLock<mpsc::UnboundedSender<u64>>,
+}
+
+impl Drop for ClientSession {
+    fn drop(&mut self) {
+        if let Some(departure) = self.departure.get() {
+            let _ = departure.send(self.id);
+        }
+    }
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -126,11 +136,17 @@ impl ClientSession {
             links: Mutex::new(HashMap::new()),
             level: Mutex::new(None),
             asked: Mutex::new(HashMap::new()),
+            departure: OnceLock::new(),
         })
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Where to report this session's end.
+    pub(crate) fn report_departure(&self, to: mpsc::UnboundedSender<u64>) {
+        let _ = self.departure.set(to);
     }
 
     pub fn binding(&self) -> &Binding {
