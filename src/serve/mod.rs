@@ -1,9 +1,11 @@
 //! Serving: puts gateway sessions on transports.
 //!
 //! [`serve_http`] runs the plan's endpoints and the admin routes on one bound listener until the
-//! shutdown token fires, then lets in-flight requests finish (bounded). [`serve_stdio`] serves one
-//! binding to one client over stdin/stdout. Neither knows how lists or calls are routed: that is
-//! the gateway's job.
+//! shutdown token fires, then lets in-flight requests finish (bounded): Streamable HTTP
+//! (`http`), legacy HTTP+SSE on the paths endpoints name with `sse` (`sse`), every request
+//! through the `guard` first (browser `Origin`, endpoint credentials). [`serve_stdio`] serves one
+//! binding to one client over stdin/stdout. None of them knows how lists or calls are routed:
+//! that is the gateway's job.
 
 pub mod admin;
 pub mod guard;
