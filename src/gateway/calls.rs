@@ -45,6 +45,8 @@ struct Connection {
 struct Entry {
     call: Call,
     upstream: Option<(RequestId, ProgressToken)>,
+    /// Progress was routed to the client (its answer must then wait for the outbox).
+    progressed: bool,
 }
 
 /// Who should answer a server→client request.
@@ -76,6 +78,7 @@ impl Calls {
             Entry {
                 call,
                 upstream: None,
+                progressed: false,
             },
         );
         CallGuard {
@@ -91,10 +94,13 @@ impl Calls {
         instance: u64,
         token: &ProgressToken,
     ) -> Option<(Arc<ClientSession>, ProgressToken)> {
-        let connections = lock(&self.connections);
-        let connection = connections.get(&instance)?;
-        let entry = connection.calls.get(connection.by_progress.get(token)?)?;
-        Some((entry.call.session.clone(), entry.call.progress.clone()?))
+        let mut connections = lock(&self.connections);
+        let connection = connections.get_mut(&instance)?;
+        let id = *connection.by_progress.get(token)?;
+        let entry = connection.calls.get_mut(&id)?;
+        let target = (entry.call.session.clone(), entry.call.progress.clone()?);
+        entry.progressed = true;
+        Some(target)
     }
 
     /// See the module docs. `origin` is our request id the upstream associated its request
@@ -159,6 +165,14 @@ impl CallGuard {
         {
             entry.call = call;
         }
+    }
+
+    /// Whether progress of this request was routed to its client so far.
+    pub fn progressed(&self) -> bool {
+        lock(&self.calls.connections)
+            .get(&self.instance)
+            .and_then(|c| c.calls.get(&self.id))
+            .is_some_and(|e| e.progressed)
     }
 
     /// Records the id and progress token rmcp gave the request upstream.

@@ -126,7 +126,7 @@ impl HubSession {
             session: self.session.clone(),
             downstream: context.id.clone(),
             progress: context.meta.get_progress_token(),
-            inbox: self.session.facts().modern().then_some(inbox),
+            inbox: self.session.is_modern().then_some(inbox),
         }
     }
 
@@ -170,10 +170,14 @@ impl HubSession {
         running.cancel.peer = None;
         // Progress the upstream sent before its answer must reach the client before it too:
         // let rmcp's notification tasks run, then wait for the client's outbox.
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
+        if context.meta.get_progress_token().is_some() {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            if running.guard.progressed() {
+                self.session.flush(FLUSH_LIMIT).await;
+            }
         }
-        self.session.flush(FLUSH_LIMIT).await;
         let mut answer =
             answer.map_err(|e| GatewayError::from_service(&running.upstream, running.method, e))?;
         mark_complete(&mut answer);

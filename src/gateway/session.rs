@@ -161,6 +161,11 @@ impl ClientSession {
         lock(&self.facts).clone()
     }
 
+    /// Whether the client is on 2026-07-28 or later (without copying its facts).
+    pub fn is_modern(&self) -> bool {
+        lock(&self.facts).modern()
+    }
+
     /// Records the client's peer (first call wins: it is the same peer for the whole session)
     /// and what it declared, and starts the outbox.
     pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
@@ -191,7 +196,7 @@ impl ClientSession {
             return;
         };
         // A 2026-07-28 client hears about changes only on a `subscriptions/listen` stream.
-        if is_change(&notification) && self.facts().modern() && lock(&self.listener).is_none() {
+        if is_change(&notification) && self.is_modern() && lock(&self.listener).is_none() {
             return;
         }
         match outbox.try_send(notification) {
@@ -234,7 +239,7 @@ impl ClientSession {
     pub fn wants_log(&self, level: LoggingLevel) -> bool {
         match self.level() {
             Some(min) => rank(level) >= rank(min),
-            None => !self.facts().modern(),
+            None => !self.is_modern(),
         }
     }
 
