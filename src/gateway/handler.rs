@@ -22,14 +22,13 @@ use rmcp::model::{
     InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
     ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
     ReadResourceRequestParams, ReadResourceResponse, Reference, ServerCapabilities, ServerConfig,
-    ServerResult, SetLevelRequest, SetLevelRequestParams, SubscribeRequest, SubscribeRequestParams,
-    SubscriptionFilter, UnsubscribeRequest, UnsubscribeRequestParams,
+    ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
 use super::forward::coerce;
-use super::relay::Upstream;
-use super::session::{ClientFacts, ClientSession, rank};
+use super::session::{ClientFacts, ClientSession};
 use super::{Binding, Gateway, GatewayError, Route, View};
 use crate::diag::did_you_mean;
 use crate::plan::rules::{Caller, ItemKind};
@@ -87,14 +86,14 @@ impl HubSession {
         }
     }
 
-    async fn view(&self) -> (Arc<Plan>, Arc<View>) {
+    pub(super) async fn view(&self) -> (Arc<Plan>, Arc<View>) {
         let plan = self.gateway.plan();
         let view = self.gateway.view(&plan, &self.binding, self.caller()).await;
         (plan, view)
     }
 
     /// Remembers the client's peer and what it declared, from the first request it sends.
-    fn touch(&self, context: &RequestContext<RoleServer>) {
+    pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
         if self.session.peer().is_some() {
             return;
         }
@@ -122,7 +121,7 @@ impl HubSession {
             })
     }
 
-    fn resource_route(view: &View, uri: &str) -> Result<Route, GatewayError> {
+    pub(super) fn resource_route(view: &View, uri: &str) -> Result<Route, GatewayError> {
         view.resource_route(uri)
             .ok_or_else(|| GatewayError::Unknown {
                 kind: ItemKind::Resource,
@@ -141,7 +140,7 @@ impl HubSession {
             })
     }
 
-    fn upstreams(&self) -> Vec<UpstreamHandle> {
+    pub(super) fn upstreams(&self) -> Vec<UpstreamHandle> {
         let plan = self.gateway.plan();
         self.gateway.upstreams_of(&plan, &self.binding)
     }
@@ -176,22 +175,6 @@ impl HubSession {
             }
         }
         caps
-    }
-
-    /// The level to ask a shared upstream for: the most verbose any of its clients wants
-    /// (each client's own level is applied by the gateway when it relays).
-    fn shared_level(
-        &self,
-        upstream: &UpstreamId,
-        asked: rmcp::model::LoggingLevel,
-    ) -> rmcp::model::LoggingLevel {
-        self.gateway
-            .sessions_using(upstream)
-            .iter()
-            .filter_map(|s| s.level())
-            .chain([asked])
-            .min_by_key(|l| rank(*l))
-            .unwrap_or(asked)
     }
 }
 
@@ -364,53 +347,20 @@ impl ServerHandler for HubSession {
 
     async fn subscribe(
         &self,
-        mut request: SubscribeRequestParams,
+        request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
-        let route = Self::resource_route(&view, &request.uri)?;
-        let public = std::mem::replace(&mut request.uri, route.original.to_string());
-        let shared = self.uses_shared(&route.upstream, &context);
-        let todo = self.gateway.add_subscription(
-            &self.session,
-            &route.upstream,
-            &route.original,
-            &public,
-            shared,
-        );
-        if todo == Upstream::Forward {
-            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-            let sent = self
-                .send(&route.upstream, "resources/subscribe", request, &context)
-                .await;
-            if let Err(e) = sent {
-                self.gateway
-                    .remove_subscription(&self.session, &route.upstream, &route.original);
-                return Err(e);
-            }
-        }
-        Ok(())
+        self.subscribe_upstream(request, &context).await
     }
 
     async fn unsubscribe(
         &self,
-        mut request: UnsubscribeRequestParams,
+        request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
-        let route = Self::resource_route(&view, &request.uri)?;
-        request.uri = route.original.to_string();
-        let todo =
-            self.gateway
-                .remove_subscription(&self.session, &route.upstream, &route.original);
-        if todo == Upstream::Forward {
-            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-            self.send(&route.upstream, "resources/unsubscribe", request, &context)
-                .await?;
-        }
-        Ok(())
+        self.unsubscribe_upstream(request, &context).await
     }
 
     async fn complete(
@@ -456,29 +406,7 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.touch(&context);
-        self.session.set_level(request.level);
-        let targets: Vec<UpstreamHandle> = self
-            .upstreams()
-            .into_iter()
-            .filter(|u| {
-                u.server_info()
-                    .is_some_and(|i| i.capabilities.logging.is_some())
-            })
-            .collect();
-        for u in targets {
-            let mut request = request.clone();
-            if self.uses_shared(u.id(), &context) {
-                request.level = self.shared_level(u.id(), request.level);
-            }
-            let request = ClientRequest::SetLevelRequest(SetLevelRequest::new(request));
-            if let Err(e) = self
-                .send(u.id(), "logging/setLevel", request, &context)
-                .await
-            {
-                tracing::warn!(upstream = %u.id(), error = %e.message, "logging/setLevel not forwarded");
-            }
-        }
-        Ok(())
+        self.set_levels(request, &context).await
     }
 
     fn accepted_subscription_filter(
@@ -489,70 +417,9 @@ impl ServerHandler for HubSession {
         Some(requested.clone())
     }
 
-    /// `subscriptions/listen` (2026-07-28): list changes come from `announce`; each resource
-    /// URI is subscribed upstream with `resources/subscribe` (shared and counted like any
-    /// other subscription) for as long as the stream is open.
+    /// `subscriptions/listen` (2026-07-28); see `subscribe.rs`.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        let request = context.request_context().clone();
-        self.touch(&request);
-        self.session.set_listener(Some(context.sink().clone()));
-        let uris = context
-            .accepted()
-            .resource_subscriptions
-            .clone()
-            .unwrap_or_default();
-        let (_, view) = self.view().await;
-        let mut held = Vec::new();
-        for uri in uris {
-            let uri: String = uri;
-            let route = Self::resource_route(&view, &uri)?;
-            let todo = self.gateway.add_subscription(
-                &self.session,
-                &route.upstream,
-                &route.original,
-                &uri,
-                true,
-            );
-            if todo == Upstream::Forward {
-                let params = SubscribeRequestParams::new(route.original.to_string());
-                let subscribe = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
-                if let Err(e) = self
-                    .send(&route.upstream, "resources/subscribe", subscribe, &request)
-                    .await
-                {
-                    self.gateway.remove_subscription(
-                        &self.session,
-                        &route.upstream,
-                        &route.original,
-                    );
-                    return Err(e);
-                }
-            }
-            held.push(route);
-        }
-        context.cancelled().await;
-        self.session.set_listener(None);
-        // The stream's own request is over; the unsubscriptions need a context of their own.
-        let cleanup = RequestContext::new(request.id.clone(), request.peer.clone());
-        for route in held {
-            let todo =
-                self.gateway
-                    .remove_subscription(&self.session, &route.upstream, &route.original);
-            if todo == Upstream::Forward {
-                let params = UnsubscribeRequestParams::new(route.original.to_string());
-                let unsubscribe =
-                    ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
-                let _ = self
-                    .send(
-                        &route.upstream,
-                        "resources/unsubscribe",
-                        unsubscribe,
-                        &cleanup,
-                    )
-                    .await;
-            }
-        }
-        Ok(())
+        self.listen_stream(context).await
     }
 
     async fn on_cancelled(

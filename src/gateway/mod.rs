@@ -15,16 +15,19 @@
 //! |-------------------|---------------------------------------------------------------|
 //! | `handler.rs`      | the rmcp `ServerHandler` of one downstream session            |
 //! | `session.rs`      | what the gateway knows about one client; its outbox           |
+//! | `ask.rs`          | server→client requests to one client, and their progress      |
 //! | `forward.rs`      | sending one request upstream: connection choice, meta, cancel |
 //! | `calls.rs`        | the in-flight table: progress routes, attribution             |
 //! | `mrtr.rs`         | server→client requests for 2026-07-28 clients, as input rounds |
 //! | `routing.rs`      | server→client requests to the right client                    |
 //! | `relay.rs`        | upstream notifications to the right clients; subscriptions    |
+//! | `subscribe.rs`    | subscribe / unsubscribe / `subscriptions/listen`, log levels   |
 //! | `announce.rs`     | `list_changed` to the clients whose view changed              |
 //! | `sweep.rs`        | tidying up after clients that left                            |
 //! | `lists.rs`, `view.rs` | the list cache and the per-binding views                  |
 
 mod announce;
+mod ask;
 pub mod calls;
 pub mod error;
 mod forward;
@@ -34,6 +37,7 @@ mod mrtr;
 mod relay;
 mod routing;
 pub mod session;
+mod subscribe;
 mod sweep;
 pub mod view;
 

@@ -20,21 +20,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::model::{
-    CancelledNotification, CancelledNotificationParam, ClientCapabilities, ClientResult, ErrorCode,
-    ErrorData, GetExtensions, LoggingLevel, ProgressNotificationParam, ProgressToken,
-    ProtocolVersion, ServerNotification, ServerRequest,
+    ClientCapabilities, LoggingLevel, ProgressToken, ProtocolVersion, ServerNotification,
+    ServerRequest,
 };
-use rmcp::service::{
-    OriginatingRequestId, Peer, PeerRequestOptions, RoleClient, RoleServer, ServiceError,
-    SubscriptionSink,
-};
+use rmcp::service::{Peer, RoleServer, SubscriptionSink};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::calls::Call;
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
-use crate::upstream::{Dedicated, request_method};
+use crate::upstream::Dedicated;
 
 /// How many notifications may wait for one slow client before new ones are dropped.
 const OUTBOX: usize = 1024;
@@ -79,17 +73,11 @@ impl ClientFacts {
     }
 }
 
-/// A server→client request this client is answering, for progress it reports on it.
-struct Asked {
-    upstream: Peer<RoleClient>,
-    token: Option<ProgressToken>,
-}
-
 pub struct ClientSession {
     id: u64,
     binding: Binding,
     endpoint: Arc<str>,
-    peer: OnceLock<Peer<RoleServer>>,
+    pub(super) peer: OnceLock<Peer<RoleServer>>,
     facts: Mutex<ClientFacts>,
     outbox: OnceLock<mpsc::Sender<ServerNotification>>,
     /// Notifications queued and sent so far, for [`ClientSession::flush`].
@@ -100,7 +88,7 @@ pub struct ClientSession {
     links: Mutex<HashMap<UpstreamId, Arc<Dedicated>>>,
     level: Mutex<Option<LoggingLevel>>,
     /// Progress tokens of requests forwarded to this client → where its progress goes.
-    asked: Mutex<HashMap<ProgressToken, Asked>>,
+    pub(super) asked: Mutex<HashMap<ProgressToken, super::ask::Asked>>,
     /// Told this session's id when it is dropped, so the gateway can tidy up.
     departure: OnceLock<mpsc::UnboundedSender<u64>>,
 }
@@ -260,148 +248,6 @@ impl ClientSession {
     /// Keeps a dedicated connection (replacing one opened for an older spec).
     pub fn keep_link(&self, upstream: UpstreamId, link: Arc<Dedicated>) {
         lock(&self.links).insert(upstream, link);
-    }
-
-    /// Forwards a server→client request to this client and returns its answer. `origin` is the
-    /// client's request that caused it, so a Streamable HTTP client gets it on that request's
-    /// stream; `cancelled` fires when the upstream cancels its request.
-    pub async fn ask(
-        &self,
-        upstream: &UpstreamId,
-        upstream_peer: Peer<RoleClient>,
-        mut request: ServerRequest,
-        call: Option<Call>,
-        upstream_token: Option<ProgressToken>,
-        cancelled: CancellationToken,
-    ) -> Result<ClientResult, ErrorData> {
-        let method = request_method(&request).to_string();
-        let facts = self.facts();
-        if facts.modern() {
-            return park(&method, request, call, cancelled).await;
-        }
-        let origin = call.map(|c| c.downstream);
-        if !facts.can_answer(&request) {
-            return Err(ErrorData::new(
-                ErrorCode::METHOD_NOT_FOUND,
-                format!("{method}: the client this request is for did not declare that capability"),
-                Some(serde_json::json!({ "source": "gateway" })),
-            ));
-        }
-        let Some(peer) = self.peer.get() else {
-            return Err(ErrorData::internal_error(
-                format!("{method}: the client is not connected"),
-                None,
-            ));
-        };
-        if let Some(origin) = origin {
-            request
-                .extensions_mut()
-                .insert(OriginatingRequestId(origin));
-        }
-        // rmcp marks a request sent from inside a handler with the id of the request being
-        // handled, which here is the upstream's; a task of its own keeps our marker.
-        let sending = peer.clone();
-        let sent = tokio::spawn(async move {
-            sending
-                .send_request_with_option(request, PeerRequestOptions::no_options())
-                .await
-        })
-        .await
-        .map_err(|e| ErrorData::internal_error(format!("{method}: {e}"), None))?
-        .map_err(|e| client_failed(&method, e))?;
-        let (id, token) = (sent.id.clone(), sent.progress_token.clone());
-        lock(&self.asked).insert(
-            token.clone(),
-            Asked {
-                upstream: upstream_peer,
-                token: upstream_token,
-            },
-        );
-        let _forget = Forget {
-            asked: &self.asked,
-            token,
-        };
-        tracing::debug!(session = self.id, %upstream, %method, "server->client request forwarded");
-        tokio::select! {
-            answer = sent.await_response() => answer.map_err(|e| client_failed(&method, e)),
-            _ = cancelled.cancelled() => {
-                let cancel = CancelledNotification::new(
-                    CancelledNotificationParam::new(Some(id), Some("cancelled by the server".into())),
-                );
-                let _ = peer.send_notification(cancel.into()).await;
-                Err(ErrorData::internal_error(format!("{method} cancelled by the upstream"), None))
-            }
-        }
-    }
-
-    /// Progress the client reports on a request it is answering, sent on to the upstream
-    /// that asked, under the upstream's own token.
-    pub async fn relay_progress(&self, mut progress: ProgressNotificationParam) {
-        let target = lock(&self.asked)
-            .get(&progress.progress_token)
-            .map(|a| (a.upstream.clone(), a.token.clone()));
-        let Some((upstream, Some(token))) = target else {
-            return;
-        };
-        progress.progress_token = token;
-        let _ = upstream.notify_progress(progress).await;
-    }
-}
-
-/// A 2026-07-28 client is asked through its call (see `mrtr`): the request waits in the
-/// call's inbox until the client's retry answers it.
-async fn park(
-    method: &str,
-    request: ServerRequest,
-    call: Option<Call>,
-    cancelled: CancellationToken,
-) -> Result<ClientResult, ErrorData> {
-    let Some(inbox) = call.and_then(|c| c.inbox) else {
-        return Err(ErrorData::internal_error(
-            format!(
-                "{method}: the client is on 2026-07-28 and has no call in flight to ask through"
-            ),
-            None,
-        ));
-    };
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    if inbox.send(super::mrtr::Parked { request, reply }).is_err() {
-        return Err(ErrorData::internal_error(
-            format!("{method}: the client's call has ended"),
-            None,
-        ));
-    }
-    tokio::select! {
-        answer = answer => answer.unwrap_or_else(|_| Err(ErrorData::internal_error(
-            format!("{method}: the client did not come back with an answer"),
-            None,
-        ))),
-        _ = cancelled.cancelled() => Err(ErrorData::internal_error(
-            format!("{method} cancelled by the upstream"),
-            None,
-        )),
-    }
-}
-
-/// Removes a finished request's progress route.
-struct Forget<'a> {
-    asked: &'a Mutex<HashMap<ProgressToken, Asked>>,
-    token: ProgressToken,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        lock(self.asked).remove(&self.token);
-    }
-}
-
-fn client_failed(method: &str, e: ServiceError) -> ErrorData {
-    match e {
-        ServiceError::McpError(e) => e,
-        other => ErrorData::internal_error(
-            format!("{method}: the client could not be asked: {other}"),
-            Some(serde_json::json!({ "source": "downstream" })),
-        ),
     }
 }
 
