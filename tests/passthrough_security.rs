@@ -14,7 +14,7 @@ fn routes() -> String {
         "listen 127.0.0.1:8210 allow-origin \"https://app.example.com\"\n\
          upstream everything {{ stdio {:?} }}\n\
          profile default {{ use everything }}\n\
-         endpoint \"/mcp\" -> default\n\
+         endpoint \"/mcp\" -> default sse \"/sse\"\n\
          endpoint \"/bearer\" -> default auth bearer \"${{HUB_TOKEN}}\"\n\
          endpoint \"/key\" -> default auth key \"${{HUB_KEY}}\"\n",
         everything_bin().display().to_string()
@@ -93,6 +93,28 @@ async fn origins_hosts_and_credentials_are_checked() {
         initialize(&key, &[("x-api-key", "k3y-456")]).await,
         StatusCode::OK
     );
+    // The legacy SSE path is guarded alike.
+    let sse = hub.url("/sse");
+    let open_stream = |headers: Vec<(&'static str, &'static str)>| {
+        let sse = sse.clone();
+        async move {
+            let mut request = reqwest::Client::new().get(&sse);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            request.send().await.expect("GET /sse").status()
+        }
+    };
+    assert_eq!(open_stream(vec![]).await, StatusCode::OK);
+    assert_eq!(
+        open_stream(vec![("origin", "http://evil.example")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        open_stream(vec![("host", "evil.example")]).await,
+        StatusCode::FORBIDDEN
+    );
+
     // The open endpoint stays open; secrets never reach the log.
     assert_eq!(initialize(&mcp, &[]).await, StatusCode::OK);
     let log = hub.log();

@@ -89,6 +89,27 @@ fn matches_allowed(origin: &str, allowed: &str) -> bool {
     }
 }
 
+/// Rejects a request whose `Host` is not a loopback name while mcp2 listens on loopback (rmcp
+/// does this for Streamable HTTP; this is the same check for the legacy SSE paths).
+pub fn check_host(headers: &HeaderMap, loopback_only: bool) -> Result<(), Box<Response>> {
+    if !loopback_only {
+        return Ok(());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if is_loopback_origin(&format!("http://{host}")) {
+        return Ok(());
+    }
+    tracing::warn!(%host, "request for a host name that is not loopback; refused (403)");
+    Err(Box::new(error(
+        StatusCode::FORBIDDEN,
+        &format!("Host {host} is not served here"),
+    )))
+}
+
 /// Rejects a request without the endpoint's credential.
 pub fn check_auth(headers: &HeaderMap, endpoint: &Endpoint) -> Result<(), Box<Response>> {
     let Some(auth) = &endpoint.auth else {
@@ -178,6 +199,20 @@ mod tests {
             assert!(!origin_allowed(refused, &allowed), "{refused}");
         }
         assert!(origin_allowed("null", &["null".to_string()]));
+    }
+
+    #[test]
+    fn only_loopback_hosts_on_a_loopback_listener() {
+        let with = |host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, host.parse().unwrap());
+            h
+        };
+        assert!(check_host(&with("127.0.0.1:8210"), true).is_ok());
+        assert!(check_host(&with("localhost"), true).is_ok());
+        assert!(check_host(&with("[::1]:8210"), true).is_ok());
+        assert!(check_host(&with("evil.example:8210"), true).is_err());
+        assert!(check_host(&with("evil.example:8210"), false).is_ok());
     }
 
     #[test]

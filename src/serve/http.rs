@@ -115,7 +115,10 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
         return *refused;
     }
     if let Some(endpoint) = select_legacy(&plan, request.uri().path(), request.headers()) {
-        if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
+        let loopback = routes.inner.listen.ip().is_loopback();
+        let checked = guard::check_host(request.headers(), loopback)
+            .and_then(|()| guard::check_auth(request.headers(), endpoint));
+        if let Err(refused) = checked {
             return *refused;
         }
         return legacy(&routes, endpoint, request).await;
