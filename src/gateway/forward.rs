@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::calls::Call;
 use super::handler::HubSession;
-use super::mrtr::{self, Inbox, Running, Suspended};
+use super::mrtr::{self, Questions, Running, Suspended};
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
 use crate::plan::UpstreamId;
@@ -93,11 +93,8 @@ impl HubSession {
             *request.get_meta_mut() = meta;
         }
         let in_flight = handle.begin_request();
-        let (inbox, parked) = tokio::sync::mpsc::unbounded_channel();
-        let guard = self
-            .gateway
-            .calls
-            .begin(handle.instance(), self.call(context, inbox));
+        let (call, parked) = self.call(context);
+        let guard = self.gateway.calls.begin(handle.instance(), call);
         let options = PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress();
         let sent = peer
             .send_request_with_option(request, options)
@@ -120,14 +117,23 @@ impl HubSession {
         self.drive(running, context).await
     }
 
-    /// What the in-flight table records for this client request.
-    fn call(&self, context: &RequestContext<RoleServer>, inbox: Inbox) -> Call {
-        Call {
+    /// What the in-flight table records for this client request, and (2026-07-28 clients)
+    /// where the questions for it will arrive.
+    fn call(&self, context: &RequestContext<RoleServer>) -> (Call, Option<Questions>) {
+        let (inbox, questions) = match self.session.is_modern() {
+            true => {
+                let (inbox, questions) = tokio::sync::mpsc::unbounded_channel();
+                (Some(inbox), Some(questions))
+            }
+            false => (None, None),
+        };
+        let call = Call {
             session: self.session.clone(),
             downstream: context.id.clone(),
             progress: context.meta.get_progress_token(),
-            inbox: self.session.is_modern().then_some(inbox),
-        }
+            inbox,
+        };
+        (call, questions)
     }
 
     /// Waits for the upstream's answer on behalf of the client request `context`: the answer,
@@ -140,9 +146,9 @@ impl HubSession {
     ) -> Result<ServerResult, McpError> {
         let answer = tokio::select! {
             answer = &mut running.answer => answer,
-            Some(first) = running.inbox.recv() => {
+            Some(first) = mrtr::next_question(&mut running.inbox) => {
                 let mut parked = vec![first];
-                while let Ok(more) = running.inbox.try_recv() {
+                while let Some(more) = running.inbox.as_mut().and_then(|q| q.try_recv().ok()) {
                     parked.push(more);
                 }
                 let (requests, waiting) = mrtr::ask(parked);
@@ -196,10 +202,10 @@ impl HubSession {
         let Suspended {
             running, waiting, ..
         } = suspended;
-        let (inbox, parked) = tokio::sync::mpsc::unbounded_channel();
+        let (call, questions) = self.call(context);
         let mut running = running;
-        running.inbox = parked;
-        running.guard.rebind(self.call(context, inbox));
+        running.inbox = questions;
+        running.guard.rebind(call);
         mrtr::answer(waiting, responses);
         Some(self.drive(running, context).await)
     }

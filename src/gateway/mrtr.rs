@@ -43,6 +43,17 @@ pub struct Parked {
 }
 
 pub type Inbox = mpsc::UnboundedSender<Parked>;
+/// The receiving end of an [`Inbox`].
+pub type Questions = mpsc::UnboundedReceiver<Parked>;
+
+/// The next parked request, or never when the call has no inbox (its client can be sent
+/// requests directly).
+pub async fn next_question(questions: &mut Option<Questions>) -> Option<Parked> {
+    match questions {
+        Some(q) => q.recv().await,
+        None => std::future::pending().await,
+    }
+}
 
 pub type Answer = Pin<Box<dyn Future<Output = Result<ServerResult, ServiceError>> + Send>>;
 
@@ -51,7 +62,7 @@ pub struct Running {
     pub upstream: UpstreamId,
     pub method: &'static str,
     pub answer: Answer,
-    pub inbox: mpsc::UnboundedReceiver<Parked>,
+    pub inbox: Option<Questions>,
     pub guard: CallGuard,
     pub cancel: super::forward::CancelOnDrop,
     /// Held for their `Drop`: the request counts as in flight, the dedicated link stays open.
