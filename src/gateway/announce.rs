@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -108,11 +107,11 @@ impl Gateway {
     }
 
     /// Announces soon, once for a burst of calls.
-    pub(super) fn schedule_announce(self: &Arc<Self>) {
+    pub(super) fn schedule_announce(&self) {
         if self.announce_pending.swap(true, Ordering::AcqRel) {
             return;
         }
-        let gateway = Arc::downgrade(self);
+        let gateway = self.me.clone();
         tokio::spawn(async move {
             tokio::time::sleep(COALESCE).await;
             let Some(gateway) = gateway.upgrade() else {
@@ -125,11 +124,13 @@ impl Gateway {
 
     /// Records what a binding's clients see now, the first time a client of it appears, so a
     /// later change has something to be compared with.
-    pub(super) fn note_binding(self: &Arc<Self>, binding: &Binding) {
+    pub(super) fn note_binding(&self, binding: &Binding) {
         if lock(&self.announced).contains_key(binding) {
             return;
         }
-        let gateway = self.clone();
+        let Some(gateway) = self.me.upgrade() else {
+            return;
+        };
         let binding = binding.clone();
         tokio::spawn(async move {
             let plan = gateway.plan();

@@ -75,6 +75,8 @@ struct CachedView {
 }
 
 pub struct Gateway {
+    /// Itself, for work spawned from `&self` methods (announcements after a reload).
+    me: std::sync::Weak<Gateway>,
     plan: ArcSwap<Plan>,
     registry: Registry,
     lists: ListCache,
@@ -117,7 +119,8 @@ impl Gateway {
         let registry = Registry::with_options(events.clone(), options);
         let upstreams = plan.upstreams.clone();
         let (departed, departures) = tokio::sync::mpsc::unbounded_channel();
-        let gateway = Arc::new(Gateway {
+        let gateway = Arc::new_cyclic(|me| Gateway {
+            me: me.clone(),
             plan: ArcSwap::from_pointee(plan),
             registry,
             lists: ListCache::new(policy),
@@ -166,7 +169,7 @@ impl Gateway {
 
     /// Swaps in a new plan: reconciles the upstreams first (new ones started, unchanged ones
     /// kept), then swaps the plan whole, and tells clients whose visible lists changed.
-    pub async fn swap_plan(self: &Arc<Self>, plan: Plan) {
+    pub async fn swap_plan(&self, plan: Plan) {
         self.registry.reconcile(&plan.upstreams).await;
         self.plan.store(Arc::new(plan));
         lock(&self.views).clear();
