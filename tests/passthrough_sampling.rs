@@ -191,3 +191,45 @@ async fn rmcps_default_client_is_negotiated_down_and_samples() {
     assert!(t.contains("answer from nova"), "{t}\n{}", hub.log());
     assert_eq!(a.seen.lock().unwrap().sampling.len(), 1);
 }
+
+async fn call_text(client: &Client, tool: &str, args: serde_json::Value) -> String {
+    let params = CallToolRequestParams::new(tool.to_string())
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    let result = tokio::time::timeout(LIMIT, client.call_tool(params))
+        .await
+        .unwrap_or_else(|_| panic!("{tool} timed out"))
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    text(&result)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roots_and_elicitation_reach_each_client_of_a_per_client_upstream() {
+    init_tracing();
+    let routes = format!(
+        "upstream everything {{\n  stdio {:?}\n  session per-client\n}}\nprofile default {{ use everything }}\n",
+        everything_bin().display().to_string()
+    );
+    let hub = Hub::start("roots", &routes).await;
+    let url = hub.url("/mcp");
+    let (a, b) = (TestClient::new("alice"), TestClient::new("bob"));
+    let (ca, cb) = (a.connect(&url).await, b.connect(&url).await);
+    let (ra, rb) = tokio::join!(
+        call_text(&ca, "get-roots-list", json!({})),
+        call_text(&cb, "get-roots-list", json!({}))
+    );
+    assert!(
+        ra.contains("file:///roots/alice") && !ra.contains("bob"),
+        "{ra}\n{}",
+        hub.log()
+    );
+    assert!(
+        rb.contains("file:///roots/bob") && !rb.contains("alice"),
+        "{rb}"
+    );
+    assert!(a.seen.lock().unwrap().roots >= 1 && b.seen.lock().unwrap().roots >= 1);
+
+    let ea = call_text(&ca, "trigger-elicitation-request", json!({})).await;
+    assert!(ea.to_lowercase().contains("decline"), "{ea}");
+    assert_eq!(a.seen.lock().unwrap().elicitations.len(), 1);
+    assert!(b.seen.lock().unwrap().elicitations.is_empty());
+}
