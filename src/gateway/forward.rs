@@ -82,13 +82,8 @@ impl HubSession {
             Some(_) => handle.spec().connect_timeout,
             None => timeout,
         };
-        let peer = handle
-            .ready(wait)
-            .await
-            .map_err(|e| GatewayError::Unavailable {
-                upstream: upstream.clone(),
-                reason: e.to_string(),
-            })?;
+        // A down upstream fails at once with its last error; one still connecting is waited for.
+        let peer = super::connected(&handle, wait).await?;
         if let Some(meta) = upstream_meta(&context.meta) {
             *request.get_meta_mut() = meta;
         }
