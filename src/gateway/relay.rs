@@ -132,6 +132,7 @@ impl Gateway {
         if list.iter().any(|s| s.session_id == session.id()) {
             return Upstream::Skip;
         }
+        session.leave_traces();
         list.push(Subscription {
             session: Arc::downgrade(session),
             session_id: session.id(),

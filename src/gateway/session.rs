@@ -16,7 +16,7 @@
 #![allow(deprecated)] // logging, sampling and roots are deprecated by SEP-2577; still in use.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::model::{
@@ -91,11 +91,16 @@ pub struct ClientSession {
     pub(super) asked: Mutex<HashMap<ProgressToken, super::ask::Asked>>,
     /// Told this session's id when it is dropped, so the gateway can tidy up.
     departure: OnceLock<mpsc::UnboundedSender<u64>>,
+    /// Whether it left anything to tidy up (a subscription, a dedicated connection); most
+    /// sessions (every request of a sessionless client) leave nothing.
+    leaves_traces: AtomicBool,
 }
 
 impl Drop for ClientSession {
     fn drop(&mut self) {
-        if let Some(departure) = self.departure.get() {
+        if self.leaves_traces.load(Ordering::Acquire)
+            && let Some(departure) = self.departure.get()
+        {
             let _ = departure.send(self.id);
         }
     }
@@ -125,6 +130,7 @@ impl ClientSession {
             level: Mutex::new(None),
             asked: Mutex::new(HashMap::new()),
             departure: OnceLock::new(),
+            leaves_traces: AtomicBool::new(false),
         })
     }
 
@@ -135,6 +141,11 @@ impl ClientSession {
     /// Where to report this session's end.
     pub(crate) fn report_departure(&self, to: mpsc::UnboundedSender<u64>) {
         let _ = self.departure.set(to);
+    }
+
+    /// Marks that the gateway must tidy up after this session (see `sweep`).
+    pub(crate) fn leave_traces(&self) {
+        self.leaves_traces.store(true, Ordering::Release);
     }
 
     pub fn binding(&self) -> &Binding {
@@ -247,6 +258,7 @@ impl ClientSession {
 
     /// Keeps a dedicated connection (replacing one opened for an older spec).
     pub fn keep_link(&self, upstream: UpstreamId, link: Arc<Dedicated>) {
+        self.leave_traces();
         lock(&self.links).insert(upstream, link);
     }
 }
