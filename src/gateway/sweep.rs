@@ -1,9 +1,9 @@
 //! Tidying up after clients that left: their entries in the gateway's tables, and upstream
 //! subscriptions nobody holds any more.
 //!
-//! A [`ClientSession`](super::session::ClientSession) reports its id when it is dropped (its
-//! transport closed); one task per gateway collects those reports, a burst at a time, and
-//! sweeps once per burst.
+//! A [`ClientSession`](super::session::ClientSession) that subscribed to something or opened a
+//! dedicated connection reports its id when it is dropped (its transport closed); one task per
+//! gateway collects those reports, a burst at a time, and sweeps once per burst.
 #![allow(deprecated)] // resources/unsubscribe is deprecated by SEP-2577; upstreams still use it.
 
 use std::sync::Weak;
