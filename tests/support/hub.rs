@@ -132,6 +132,27 @@ impl Hub {
     }
 }
 
+impl Drop for Hub {
+    /// Stops mcp2 the way an operator would (SIGTERM), so it stops its upstream children
+    /// itself; a SIGKILL (what `kill_on_drop` would send) would orphan them. SIGKILL follows
+    /// if it has not exited within a few seconds.
+    fn drop(&mut self) {
+        let Some(pid) = self.child.id() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
 pub fn children_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
