@@ -98,6 +98,7 @@ impl Gen {
             cwd: None,
             timeout: Some(timeout),
             connect_timeout: None,
+            session: None,
             span: (Span::new(self.file, start as usize, end as usize)).into(),
         })
     }
@@ -228,6 +229,8 @@ impl Gen {
             path,
             profile,
             when: None,
+            auth: None,
+            sse: None,
         })
     }
 }

@@ -117,6 +117,7 @@ async fn stdio_reference_server_lists_calls_and_notifies() {
                 Ok(UpstreamEvent::Notification {
                     upstream,
                     notification: ServerNotification::ProgressNotification(n),
+                    ..
                 }) => {
                     break (upstream, n.params.progress);
                 }

@@ -9,7 +9,8 @@
 use super::declare::Decls;
 use super::resolve::{Resolved, implies_default};
 use super::{Cx, builtin_location, errors, values};
-use crate::plan::{Endpoint, EndpointCondition, ProfileName, UpstreamId};
+use crate::diag::{Diag, codes};
+use crate::plan::{Endpoint, EndpointAuth, EndpointCondition, ProfileName, Secret, UpstreamId};
 use crate::source::Span;
 use crate::syntax::ast;
 
@@ -26,6 +27,8 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
                 profile: profile.clone(),
                 only_upstream: None,
                 when: None,
+                auth: None,
+                legacy_sse: None,
                 origin: builtin_location(),
             })
             .collect();
@@ -55,6 +58,8 @@ fn expand(
         path,
         profile,
         when,
+        auth,
+        sse,
         span,
     } = ep;
     let template = match values::parse_endpoint_path(&path.node) {
@@ -69,6 +74,28 @@ fn expand(
         None => Some(None),
         Some(c) => condition(c, cx).map(Some),
     };
+    let auth = match auth {
+        None => Some(None),
+        Some(a) => credential(a, &path.node, cx).map(Some),
+    };
+    let legacy_sse = match sse {
+        None => Some(None),
+        Some(p) => match values::parse_endpoint_path(&p.node) {
+            Ok(values::PathTemplate::Plain(p)) => Some(Some(p)),
+            Ok(values::PathTemplate::PerUpstream { .. }) => {
+                cx.push(errors::bad_path(
+                    p.span,
+                    "a legacy SSE path serves the whole endpoint; it cannot hold `{upstream}`",
+                ));
+                None
+            }
+            Err(e) => {
+                let at = e.at.map_or(p.span, |r| cx.sub_span(p, r));
+                cx.push(errors::bad_path(at, &e.reason));
+                None
+            }
+        },
+    };
     // An unknown profile, or no default profile, is reported by `resolve`.
     let profile_name = if implies_default(decls, ep, cx) {
         resolved.default_profile.clone()
@@ -78,9 +105,13 @@ fn expand(
     let Some(profile_name) = profile_name else {
         return Vec::new();
     };
-    let (Some(template), Some(when), Some(upstreams)) =
-        (template, when, resolved.profiles.get(&profile_name))
-    else {
+    let (Some(template), Some(when), Some(auth), Some(legacy_sse), Some(upstreams)) = (
+        template,
+        when,
+        auth,
+        legacy_sse,
+        resolved.profiles.get(&profile_name),
+    ) else {
         return Vec::new();
     };
     let origin = cx.location(**span);
@@ -89,8 +120,19 @@ fn expand(
         profile: profile_name.clone(),
         only_upstream: only,
         when: when.clone(),
+        auth: auth.clone(),
+        legacy_sse: legacy_sse.clone(),
         origin: origin.clone(),
     };
+    if let (values::PathTemplate::PerUpstream { .. }, Some(_), Some(written)) =
+        (&template, &legacy_sse, sse)
+    {
+        cx.push(errors::bad_path(
+            written.span,
+            "one legacy SSE path cannot serve an endpoint per upstream; declare `sse` on a plain path",
+        ));
+        return Vec::new();
+    }
     match template {
         values::PathTemplate::Plain(p) => vec![endpoint(p, None)],
         values::PathTemplate::PerUpstream { before, after } => upstreams
@@ -125,6 +167,38 @@ fn condition(c: &ast::Condition, cx: &mut Cx<'_>) -> Option<EndpointCondition> {
         }),
         ast::Condition::HeaderPresent { name: _, span: _ } => {
             Some(EndpointCondition::HeaderPresent { name: lower })
+        }
+    }
+}
+
+/// `auth bearer "…"` / `auth key "…"`: the kind checked, the secret expanded.
+fn credential(a: &ast::EndpointAuth, path: &str, cx: &mut Cx<'_>) -> Option<EndpointAuth> {
+    let ast::EndpointAuth {
+        kind,
+        secret,
+        span: _,
+    } = a;
+    let used_in = format!("the auth of endpoint `{path}`");
+    let expanded = super::env::expand(cx, secret, &used_in)?;
+    if expanded.value.is_empty() {
+        cx.push(
+            Diag::error(codes::BAD_AUTH, "an endpoint credential may not be empty")
+                .at(secret.span, "empty after expansion")
+                .help("set the variable, or remove `auth` to serve without a credential"),
+        );
+        return None;
+    }
+    let secret = Secret::new(expanded.value, expanded.vars);
+    match kind.node.as_str() {
+        "bearer" => Some(EndpointAuth::Bearer(secret)),
+        "key" => Some(EndpointAuth::Key(secret)),
+        other => {
+            cx.push(
+                Diag::error(codes::BAD_AUTH, format!("unknown auth kind `{other}`"))
+                    .at(kind.span, "expected `bearer` or `key`")
+                    .help("`auth bearer \"${TOKEN}\"` (Authorization: Bearer) or `auth key \"${KEY}\"` (X-API-Key)"),
+            );
+            None
         }
     }
 }

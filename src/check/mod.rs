@@ -106,6 +106,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let decls = declare::collect(files, &mut cx);
     let upstreams = upstreams::build(&decls, &mut cx);
     let listen = settings::listen(&decls, &mut cx);
+    let allowed_origins = settings::origins(&decls, &mut cx);
     let logging = settings::logging(&decls, &mut cx);
     if !syntax_ok {
         return Compiled {
@@ -124,6 +125,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
         (Some(default_profile), Some(listen), Some(logging)) if !cx.diags.has_errors() => {
             Some(Plan {
                 listen,
+                allowed_origins,
                 upstreams,
                 profiles,
                 default_profile,

@@ -15,7 +15,12 @@ use crate::source::Spanned;
 use crate::syntax::ast;
 
 pub(super) fn listen(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<SocketAddr> {
-    let Some(ast::Listen { addr, span: _ }) = decls.listen else {
+    let Some(ast::Listen {
+        addr,
+        origins: _,
+        span: _,
+    }) = decls.listen
+    else {
         return Some(DEFAULT_LISTEN);
     };
     match values::parse_listen(&addr.node) {
@@ -89,4 +94,27 @@ fn check_level(level: &ast::Str, cx: &mut Cx<'_>) {
     };
     let at = e.at.map_or(level.span, |r| cx.sub_span(level, r));
     cx.push(errors::bad_logging(at, &e.reason, &help));
+}
+
+/// `listen … allow-origin ORIGIN…`: each `null` or `scheme://host[:port|:*]` (http or https, no
+/// path); a bad one is reported and left out.
+pub(super) fn origins(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Vec<String> {
+    let Some(listen) = decls.listen else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for origin in &listen.origins {
+        match values::parse_origin(&origin.node) {
+            Ok(o) => out.push(o),
+            Err(reason) => cx.push(
+                crate::diag::Diag::error(
+                    crate::diag::codes::BAD_ORIGIN,
+                    format!("`{}` is not a browser origin", origin.node),
+                )
+                .at(origin.span, reason)
+                .help("write `https://app.example.com`, `http://dev.local:8080`, `http://dev.local:*` or `null`"),
+            ),
+        }
+    }
+    out
 }

@@ -17,7 +17,8 @@ use indexmap::IndexMap;
 use super::declare::Decls;
 use super::env::{Expanded, Origin, expand};
 use super::{Cx, errors, values};
-use crate::plan::{Secret, TransportSpec, UpstreamId, UpstreamSpec};
+use crate::diag::{Diag, codes, did_you_mean};
+use crate::plan::{Secret, SessionMode, TransportSpec, UpstreamId, UpstreamSpec};
 use crate::source::Span;
 use crate::syntax::ast;
 
@@ -39,6 +40,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         cwd,
         timeout,
         connect_timeout,
+        session,
         span,
     } = up;
     let errors_before = cx.error_count();
@@ -84,6 +86,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         UpstreamSpec::DEFAULT_CONNECT_TIMEOUT,
         cx,
     );
+    let session = session_mode(session.as_ref(), cx);
     if cx.error_count() > errors_before {
         return None;
     }
@@ -93,6 +96,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         headers,
         timeout: timeout?,
         connect_timeout: connect_timeout?,
+        session: session?,
         origin: cx.location(**span),
     })
 }
@@ -280,6 +284,34 @@ fn positive_duration(s: Option<&ast::Str>, default: Duration, cx: &mut Cx<'_>) -
         Ok(d) => Some(d),
         Err(e) => {
             cx.push(errors::bad_duration(s.span, &e.reason));
+            None
+        }
+    }
+}
+
+/// `session shared|per-client` (YAML `perClient` arrives as `per-client`); absent: shared.
+fn session_mode(written: Option<&ast::Str>, cx: &mut Cx<'_>) -> Option<SessionMode> {
+    const MODES: [&str; 2] = ["shared", "per-client"];
+    let Some(written) = written else {
+        return Some(SessionMode::Shared);
+    };
+    match written.node.as_str() {
+        "shared" => Some(SessionMode::Shared),
+        "per-client" => Some(SessionMode::PerClient),
+        other => {
+            let mut diag = Diag::error(
+                codes::BAD_SESSION_MODE,
+                format!("unknown session mode `{other}`"),
+            )
+            .at(written.span, "expected `shared` or `per-client`");
+            diag = match did_you_mean(other, MODES) {
+                Some(s) => diag.help(format!("did you mean `{s}`? (YAML spells it `perClient`)")),
+                None => diag.help(
+                    "`shared` (one connection for every client, the default) or `per-client` \
+                     (a connection per client, for stateful servers; YAML `perClient`)",
+                ),
+            };
+            cx.push(diag);
             None
         }
     }

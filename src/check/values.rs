@@ -339,6 +339,33 @@ pub fn check_log_filter(text: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A browser origin as `allow-origin` takes it: `null`, or `http(s)://host` with an optional
+/// `:port` or `:*`, nothing after. Returned lower-cased.
+pub fn parse_origin(text: &str) -> Result<String, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    if lower == "null" {
+        return Ok(lower);
+    }
+    let Some((scheme, rest)) = lower.split_once("://") else {
+        return Err("expected `scheme://host`".into());
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("the scheme must be http or https, not `{scheme}`"));
+    }
+    if rest.is_empty() || rest.contains('/') || rest.contains('?') || rest.contains('#') {
+        return Err("an origin is only scheme, host and port: no path".into());
+    }
+    let probe = rest.strip_suffix(":*").unwrap_or(rest);
+    url::Url::parse(&format!("{scheme}://{probe}"))
+        .map_err(|e| e.to_string())
+        .and_then(|u| {
+            u.host_str()
+                .map(|_| ())
+                .ok_or_else(|| "no host".to_string())
+        })?;
+    Ok(lower)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,6 +104,12 @@ pub const NO_DEFAULT_PROFILE: Code = "mcp2::check::no_default_profile";
 pub const SHADOWED_ENDPOINT: Code = "mcp2::check::shadowed_endpoint";
 /// A `per` of a limit that is not `client`, `session` or `key`.
 pub const BAD_LIMIT_KEY: Code = "mcp2::check::bad_limit_key";
+/// An upstream `session` value other than `shared` or `per-client` (YAML `perClient`).
+pub const BAD_SESSION_MODE: Code = "mcp2::check::bad_session_mode";
+/// An `allow-origin` value that is not `null` or `scheme://host[:port|:*]`.
+pub const BAD_ORIGIN: Code = "mcp2::check::bad_origin";
+/// An endpoint `auth` of a kind other than `bearer` or `key`, or with an empty secret.
+pub const BAD_AUTH: Code = "mcp2::check::bad_auth";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

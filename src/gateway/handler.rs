@@ -2,9 +2,12 @@
 //!
 //! It answers `initialize`/`server/discover` with the profile's metadata and the union of its
 //! upstreams' capabilities, serves lists from the binding's [`View`](super::View), and forwards
-//! calls, prompt gets, resource reads, subscriptions and completions to the upstream that owns the
-//! public name, with the original name restored. Each request loads the current plan once, so a
-//! request runs on one plan from start to end even if a reload lands meanwhile.
+//! calls, prompt gets, resource reads, subscriptions, completions and log levels to the upstream
+//! that owns the public name, with the original name restored (the sending itself is
+//! `forward.rs`). Each request loads the current plan once, so a request runs on one plan from
+//! start to end even if a reload lands meanwhile. What the gateway must remember about the
+//! client lives in its [`ClientSession`].
+#![allow(deprecated)] // logging, roots and resources/subscribe are deprecated by SEP-2577; older clients use them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,20 +16,23 @@ use futures::future::join_all;
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
+    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, GetPromptRequest,
     GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
     InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    Reference, RequestMetaObject, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
+    ReadResourceRequestParams, ReadResourceResponse, Reference, ServerCapabilities, ServerConfig,
+    ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
     UnsubscribeRequestParams,
 };
-use rmcp::service::{Peer, RequestContext, RoleClient, RoleServer};
+use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
-use super::observe::{self, Call, SessionTag};
-use super::{Binding, Gateway, GatewayError, Route, View, era};
+use super::forward::coerce;
+use super::session::{ClientFacts, ClientSession};
+use super::{Binding, Gateway, GatewayError, Route, View};
 use crate::diag::did_you_mean;
 use crate::plan::rules::{Caller, ItemKind};
-use crate::plan::{Plan, UpstreamId};
+use crate::plan::{Plan, SessionMode, UpstreamId};
 use crate::upstream::UpstreamHandle;
 
 /// How long `initialize` waits for the profile's upstreams to finish connecting, so the first
@@ -35,26 +41,47 @@ const INITIAL_CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct HubSession {
-    gateway: Arc<Gateway>,
-    binding: Binding,
+    pub(super) gateway: Arc<Gateway>,
+    pub(super) binding: Binding,
     /// The endpoint path, for the caller identity and logs.
     endpoint: Arc<str>,
-    /// This session's id for rate limits; closes the session in the metrics when dropped.
-    session: Arc<SessionTag>,
+    /// Served over HTTP, where a 2026-07-28 client has no session (one handler per request).
+    pub(super) http: bool,
+    pub(super) session: Arc<ClientSession>,
+    /// This session's id for rate limits and metrics; closes it in the metrics when dropped.
+    pub(super) tag: Arc<super::observe::SessionTag>,
 }
 
 impl HubSession {
+    /// A session served over a transport that keeps it for the client's whole connection
+    /// (stdio, legacy SSE).
     pub fn new(gateway: Arc<Gateway>, binding: Binding, endpoint: impl Into<Arc<str>>) -> Self {
-        let endpoint = endpoint.into();
+        Self::build(gateway, binding, endpoint.into(), false)
+    }
+
+    /// A session served on a Streamable HTTP endpoint.
+    pub fn for_http(
+        gateway: Arc<Gateway>,
+        binding: Binding,
+        endpoint: impl Into<Arc<str>>,
+    ) -> Self {
+        Self::build(gateway, binding, endpoint.into(), true)
+    }
+
+    fn build(gateway: Arc<Gateway>, binding: Binding, endpoint: Arc<str>, http: bool) -> Self {
+        let session = ClientSession::new(binding.clone(), endpoint.clone());
+        gateway.register(&session);
         Self {
             gateway,
             binding,
-            session: SessionTag::open(&endpoint),
+            tag: super::observe::SessionTag::open(&endpoint),
             endpoint,
+            http,
+            session,
         }
     }
 
-    fn caller(&self) -> Caller<'_> {
+    pub(super) fn caller(&self) -> Caller<'_> {
         Caller {
             endpoint: &self.endpoint,
             api_key: None,
@@ -62,10 +89,28 @@ impl HubSession {
         }
     }
 
-    async fn view(&self) -> (Arc<Plan>, Arc<View>) {
+    pub(super) async fn view(&self) -> (Arc<Plan>, Arc<View>) {
         let plan = self.gateway.plan();
         let view = self.gateway.view(&plan, &self.binding, self.caller()).await;
         (plan, view)
+    }
+
+    /// Remembers the client's peer and what it declared, from the first request it sends.
+    pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
+        if self.session.peer().is_some() {
+            return;
+        }
+        let facts = ClientFacts {
+            capabilities: context.client_capabilities().unwrap_or_default(),
+            protocol: context.protocol_version(),
+            name: context.client_info().map(|i| i.name),
+        };
+        let modern = facts.modern();
+        self.session.attach(&context.peer, Some(facts));
+        if modern && let Some(level) = context.meta.log_level() {
+            self.session.set_level(level);
+        }
+        self.gateway.note_binding(&self.binding);
     }
 
     /// The route of a public tool or prompt name, or the "unknown" error with a suggestion.
@@ -79,7 +124,7 @@ impl HubSession {
             })
     }
 
-    fn resource_route(view: &View, uri: &str) -> Result<Route, GatewayError> {
+    pub(super) fn resource_route(view: &View, uri: &str) -> Result<Route, GatewayError> {
         view.resource_route(uri)
             .ok_or_else(|| GatewayError::Unknown {
                 kind: ItemKind::Resource,
@@ -88,52 +133,7 @@ impl HubSession {
             })
     }
 
-    /// Runs one request on the upstream that owns `route`, bounded by its timeout, after the
-    /// rate limits admitted it; logged and counted either way.
-    async fn forward<T, F, Fut>(&self, call: Call<'_>, f: F) -> Result<T, McpError>
-    where
-        F: FnOnce(Peer<RoleClient>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::service::ServiceError>>,
-    {
-        let api_key = self.caller().api_key;
-        let observed = observe::begin(&self.gateway, &self.session, &self.binding, api_key, call)?;
-        let result = self.forward_to(call.upstream, call.method, f).await;
-        observed.finish(&result);
-        result.map_err(McpError::from)
-    }
-
-    async fn forward_to<T, F, Fut>(
-        &self,
-        upstream: &UpstreamId,
-        method: &'static str,
-        f: F,
-    ) -> Result<T, GatewayError>
-    where
-        F: FnOnce(Peer<RoleClient>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::service::ServiceError>>,
-    {
-        let handle = self.handle(upstream)?;
-        let timeout = handle.spec().timeout;
-        let peer = handle
-            .ready(timeout)
-            .await
-            .map_err(|e| GatewayError::Unavailable {
-                upstream: upstream.clone(),
-                reason: e.to_string(),
-            })?;
-        let _in_flight = handle.begin_request();
-        match tokio::time::timeout(timeout, f(peer)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(GatewayError::from_service(upstream, method, e)),
-            Err(_) => Err(GatewayError::Timeout {
-                upstream: upstream.clone(),
-                method,
-                after: timeout,
-            }),
-        }
-    }
-
-    fn handle(&self, upstream: &UpstreamId) -> Result<UpstreamHandle, GatewayError> {
+    pub(super) fn handle(&self, upstream: &UpstreamId) -> Result<UpstreamHandle, GatewayError> {
         self.gateway
             .registry()
             .get(upstream.as_str())
@@ -143,7 +143,7 @@ impl HubSession {
             })
     }
 
-    fn upstreams(&self) -> Vec<UpstreamHandle> {
+    pub(super) fn upstreams(&self) -> Vec<UpstreamHandle> {
         let plan = self.gateway.plan();
         self.gateway.upstreams_of(&plan, &self.binding)
     }
@@ -181,14 +181,6 @@ impl HubSession {
     }
 }
 
-/// Protocol-level `_meta` keys belong to each hop's own session; only the rest (the progress
-/// token, user keys) travels upstream.
-fn upstream_meta(meta: Option<RequestMetaObject>) -> Option<RequestMetaObject> {
-    let mut meta = meta?;
-    meta.retain(|k, _| !k.starts_with("io.modelcontextprotocol/"));
-    (!meta.is_empty()).then_some(meta)
-}
-
 impl ServerHandler for HubSession {
     fn get_info(&self) -> ServerConfig {
         let plan = self.gateway.plan();
@@ -215,14 +207,23 @@ impl ServerHandler for HubSession {
             super::connected(u, wait)
         }))
         .await;
-        self.negotiate_initialize(&request)
+        let result = self.negotiate_initialize(&request)?;
+        let facts = ClientFacts {
+            capabilities: request.capabilities.clone(),
+            protocol: Some(result.protocol_version.clone()),
+            name: Some(request.client_info.name.clone()),
+        };
+        self.session.attach(&context.peer, Some(facts));
+        self.gateway.note_binding(&self.binding);
+        Ok(result)
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListToolsResult::with_all_items(view.tools.clone()))
     }
@@ -230,8 +231,9 @@ impl ServerHandler for HubSession {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListPromptsResult::with_all_items(view.prompts.clone()))
     }
@@ -239,8 +241,9 @@ impl ServerHandler for HubSession {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListResourcesResult::with_all_items(view.resources.clone()))
     }
@@ -248,8 +251,9 @@ impl ServerHandler for HubSession {
     async fn list_resource_templates(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         Ok(ListResourceTemplatesResult::with_all_items(
             view.templates.clone(),
@@ -259,87 +263,116 @@ impl ServerHandler for HubSession {
     async fn call_tool(
         &self,
         mut request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let (_, view) = self.view().await;
-        let route = Self::route(&view, ItemKind::Tool, &request.name)?;
-        let public = std::mem::replace(&mut request.name, route.original.to_string().into());
-        request.meta = upstream_meta(request.meta);
-        self.forward(route.call("tools/call", &public), |peer| async move {
-            peer.call_tool_once(request).await.map(era::call_tool)
+        self.touch(&context);
+        let method = "tools/call";
+        let state = request.request_state.as_deref();
+        let answer = match self
+            .resume(state, request.input_responses.as_ref(), &context)
+            .await
+        {
+            Some(resumed) => resumed?,
+            None => {
+                let (_, view) = self.view().await;
+                let route = Self::route(&view, ItemKind::Tool, &request.name)?;
+                let public =
+                    std::mem::replace(&mut request.name, route.original.to_string().into());
+                let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+                self.send(route.call(method, &public), request, &context)
+                    .await?
+            }
+        };
+        Ok(match answer {
+            ServerResult::CallToolResult(r) => CallToolResponse::Complete(r),
+            ServerResult::InputRequiredResult(r) => CallToolResponse::InputRequired(r),
+            ServerResult::CreateTaskResult(r) => CallToolResponse::Task(r),
+            other => CallToolResponse::Complete(coerce(method, other)?),
         })
-        .await
     }
 
     async fn get_prompt(
         &self,
         mut request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let (_, view) = self.view().await;
-        let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
-        let public = std::mem::replace(&mut request.name, route.original.to_string());
-        request.meta = upstream_meta(request.meta);
-        self.forward(route.call("prompts/get", &public), |peer| async move {
-            peer.get_prompt_once(request).await.map(era::get_prompt)
+        self.touch(&context);
+        let method = "prompts/get";
+        let state = request.request_state.as_deref();
+        let answer = match self
+            .resume(state, request.input_responses.as_ref(), &context)
+            .await
+        {
+            Some(resumed) => resumed?,
+            None => {
+                let (_, view) = self.view().await;
+                let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
+                let public = std::mem::replace(&mut request.name, route.original.to_string());
+                let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+                self.send(route.call(method, &public), request, &context)
+                    .await?
+            }
+        };
+        Ok(match answer {
+            ServerResult::GetPromptResult(r) => GetPromptResponse::Complete(r),
+            ServerResult::InputRequiredResult(r) => GetPromptResponse::InputRequired(r),
+            other => GetPromptResponse::Complete(coerce(method, other)?),
         })
-        .await
     }
 
     async fn read_resource(
         &self,
         mut request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let (_, view) = self.view().await;
-        let route = Self::resource_route(&view, &request.uri)?;
-        let public = std::mem::replace(&mut request.uri, route.original.to_string());
-        request.meta = upstream_meta(request.meta);
-        self.forward(route.call("resources/read", &public), |peer| async move {
-            peer.read_resource_once(request)
-                .await
-                .map(era::read_resource)
+        self.touch(&context);
+        let method = "resources/read";
+        let state = request.request_state.as_deref();
+        let answer = match self
+            .resume(state, request.input_responses.as_ref(), &context)
+            .await
+        {
+            Some(resumed) => resumed?,
+            None => {
+                let (_, view) = self.view().await;
+                let route = Self::resource_route(&view, &request.uri)?;
+                let public = std::mem::replace(&mut request.uri, route.original.to_string());
+                let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+                self.send(route.call(method, &public), request, &context)
+                    .await?
+            }
+        };
+        Ok(match answer {
+            ServerResult::ReadResourceResult(r) => ReadResourceResponse::Complete(r),
+            ServerResult::InputRequiredResult(r) => ReadResourceResponse::InputRequired(r),
+            other => ReadResourceResponse::Complete(coerce(method, other)?),
         })
-        .await
     }
 
-    #[allow(deprecated)]
     async fn subscribe(
         &self,
-        mut request: SubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let (_, view) = self.view().await;
-        let route = Self::resource_route(&view, &request.uri)?;
-        let public = std::mem::replace(&mut request.uri, route.original.to_string());
-        self.forward(
-            route.call("resources/subscribe", &public),
-            |peer| async move { peer.subscribe(request).await },
-        )
-        .await
+        self.touch(&context);
+        self.subscribe_upstream(request, &context).await
     }
 
-    #[allow(deprecated)]
     async fn unsubscribe(
         &self,
-        mut request: UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let (_, view) = self.view().await;
-        let route = Self::resource_route(&view, &request.uri)?;
-        let public = std::mem::replace(&mut request.uri, route.original.to_string());
-        self.forward(
-            route.call("resources/unsubscribe", &public),
-            |peer| async move { peer.unsubscribe(request).await },
-        )
-        .await
+        self.touch(&context);
+        self.unsubscribe_upstream(request, &context).await
     }
 
     async fn complete(
         &self,
         mut request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        self.touch(&context);
         let (_, view) = self.view().await;
         let route = match &mut request.r#ref {
             Reference::Prompt(p) => {
@@ -363,38 +396,77 @@ impl ServerHandler for HubSession {
                 ));
             }
         };
-        self.forward(route.call("completion/complete", ""), |peer| async move {
-            peer.complete(request).await.map(era::complete)
-        })
-        .await
+        let method = "completion/complete";
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        let result = self
+            .send(
+                super::observe::Call::without_name(&route.upstream, method),
+                request,
+                &context,
+            )
+            .await?;
+        coerce(method, result)
     }
 
-    #[allow(deprecated)] // logging/setLevel is gone in 2026-07-28; older clients still send it.
     async fn set_level(
         &self,
-        request: rmcp::model::SetLevelRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let targets: Vec<UpstreamHandle> = self
-            .upstreams()
-            .into_iter()
-            .filter(|u| {
-                u.server_info()
-                    .is_some_and(|i| i.capabilities.logging.is_some())
-            })
-            .collect();
-        for u in targets {
-            let request = request.clone();
-            if let Err(e) = self
-                .forward(
-                    Call::without_name(u.id(), "logging/setLevel"),
-                    |peer| async move { peer.set_level(request).await },
-                )
-                .await
-            {
-                tracing::warn!(upstream = %u.id(), error = %e.message, "logging/setLevel not forwarded");
+        self.touch(&context);
+        self.set_levels(request, &context).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // rmcp narrows it to what `get_info` advertises.
+        Some(requested.clone())
+    }
+
+    /// `subscriptions/listen` (2026-07-28); see `subscribe.rs`.
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        self.listen_stream(context).await
+    }
+
+    async fn on_cancelled(
+        &self,
+        _notification: CancelledNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        // rmcp cancels the request's token; `send` turns that into the upstream cancellation.
+    }
+
+    async fn on_progress(
+        &self,
+        notification: ProgressNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        self.session.relay_progress(notification).await;
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        for link in self.session.links() {
+            if let Some(peer) = link.handle().peer() {
+                let _ = peer.notify_roots_list_changed().await;
             }
         }
-        Ok(())
+    }
+}
+
+impl HubSession {
+    /// Whether this client's requests to `upstream` go on the shared connection: always for a
+    /// `shared` upstream, and for a client on the 2026-07-28 lifecycle over HTTP, which has no
+    /// session that outlives one request.
+    pub(super) fn uses_shared(
+        &self,
+        upstream: &UpstreamId,
+        context: &RequestContext<RoleServer>,
+    ) -> bool {
+        let per_client = self
+            .handle(upstream)
+            .is_ok_and(|h| h.spec().session == SessionMode::PerClient);
+        !per_client || (self.http && context.meta.protocol_version().is_some())
     }
 }

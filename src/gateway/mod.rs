@@ -6,30 +6,63 @@
 //! `ServerHandler`); lists fan out to the binding's upstreams in parallel, each bounded by its own
 //! timeout; calls are routed by public name through the view to the upstream and original name.
 //! This module knows nothing of HTTP: `serve` puts sessions on transports.
+//!
+//! The way back (progress, server→client requests, logging, subscriptions, list changes) and
+//! how downstream sessions map to upstream connections is described in `README.md` beside
+//! this file.
+//!
+//! | file              | owns                                                          |
+//! |-------------------|---------------------------------------------------------------|
+//! | `handler.rs`      | the rmcp `ServerHandler` of one downstream session            |
+//! | `session.rs`      | what the gateway knows about one client; its outbox           |
+//! | `ask.rs`          | server→client requests to one client, and their progress      |
+//! | `forward.rs`      | sending one request upstream: connection choice, meta, cancel |
+//! | `calls.rs`        | the in-flight table: progress routes, attribution             |
+//! | `mrtr.rs`         | server→client requests for 2026-07-28 clients, as input rounds |
+//! | `routing.rs`      | server→client requests to the right client                    |
+//! | `relay.rs`        | upstream notifications to the right clients; subscriptions    |
+//! | `subscribe.rs`    | subscribe / unsubscribe / `subscriptions/listen`, log levels   |
+//! | `announce.rs`     | `list_changed` to the clients whose view changed              |
+//! | `sweep.rs`        | tidying up after clients that left                            |
+//! | `lists.rs`, `view.rs` | the list cache and the per-binding views                  |
 
-pub mod era;
+mod announce;
+mod ask;
+pub mod calls;
 pub mod error;
+mod forward;
 pub mod handler;
 pub mod limits;
 pub mod lists;
+mod mrtr;
 pub mod observe;
+mod relay;
+mod routing;
+pub mod session;
+mod subscribe;
+mod sweep;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use futures::future::join_all;
-use rmcp::model::ServerNotification;
+use rmcp::model::{ClientCapabilities, ServerNotification};
 use tokio::sync::broadcast;
 
 use crate::plan::rules::Caller;
 use crate::plan::{Plan, ProfileName, UpstreamId};
 use crate::telemetry::events::CacheLookup;
-use crate::upstream::{ReconcileReport, Registry, UpstreamEvent, UpstreamHandle, UpstreamState};
+use crate::upstream::{
+    ReconcileReport, Registry, RegistryOptions, UpstreamEvent, UpstreamHandle, UpstreamState,
+};
+use calls::Calls;
 pub use error::GatewayError;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
+use session::{ClientSession, WeakSession};
 pub use view::{Route, UpstreamLists, View};
 
 /// What an endpoint serves: a profile, or one upstream of it.
@@ -47,6 +80,8 @@ struct CachedView {
 }
 
 pub struct Gateway {
+    /// Itself, for work spawned from `&self` methods (announcements after a reload).
+    me: std::sync::Weak<Gateway>,
     plan: ArcSwap<Plan>,
     registry: Registry,
     lists: ListCache,
@@ -58,16 +93,41 @@ pub struct Gateway {
     events: broadcast::Sender<UpstreamEvent>,
     /// Counts requests against the profiles' rate limits.
     limiter: Box<dyn limits::Limiter>,
+    /// Requests in flight, by upstream connection.
+    calls: Arc<Calls>,
+    /// Every downstream session, for broadcasts (logging, list changes).
+    sessions: Mutex<HashMap<u64, WeakSession>>,
+    /// Dedicated connections (by instance) and the session that owns each.
+    owners: Mutex<HashMap<u64, WeakSession>>,
+    /// Resource subscriptions by (upstream, upstream URI).
+    subscriptions: Mutex<HashMap<(UpstreamId, String), Vec<relay::Subscription>>>,
+    /// What each binding's clients were last shown (see `announce`).
+    announced: Mutex<HashMap<Binding, announce::Digest>>,
+    announce_pending: AtomicBool,
+    /// Calls waiting for a 2026-07-28 client's input (see `mrtr`).
+    suspended: mrtr::SuspendedCalls,
+    /// Where dropped sessions report (see `sweep`).
+    departed: tokio::sync::mpsc::UnboundedSender<u64>,
 }
 
 impl Gateway {
     /// Starts the gateway on `plan`: connects the plan's upstreams (in the background: an
     /// upstream that is slow or down never delays the others or the gateway).
+    ///
+    /// The shared connections tell upstreams they can do sampling, elicitation and roots: the
+    /// gateway forwards those to the client whose request caused them, and answers with a
+    /// clear error when that client cannot (see `README.md`).
     pub async fn start(plan: Plan, policy: CachePolicy) -> Arc<Gateway> {
-        let (events, _) = broadcast::channel(1024);
-        let registry = Registry::new(events.clone());
-        registry.reconcile(&plan.upstreams).await;
-        let gateway = Arc::new(Gateway {
+        let (events, _) = broadcast::channel(4096);
+        let options = RegistryOptions {
+            client_capabilities: forwardable_capabilities(),
+            ..RegistryOptions::default()
+        };
+        let registry = Registry::with_options(events.clone(), options);
+        let upstreams = plan.upstreams.clone();
+        let (departed, departures) = tokio::sync::mpsc::unbounded_channel();
+        let gateway = Arc::new_cyclic(|me| Gateway {
+            me: me.clone(),
             plan: ArcSwap::from_pointee(plan),
             registry,
             lists: ListCache::new(policy),
@@ -75,11 +135,26 @@ impl Gateway {
             warned: Mutex::new(HashSet::new()),
             events,
             limiter: Box::new(limits::MemoryLimiter::default()),
+            calls: Arc::default(),
+            sessions: Mutex::new(HashMap::new()),
+            owners: Mutex::new(HashMap::new()),
+            subscriptions: Mutex::new(HashMap::new()),
+            announced: Mutex::new(HashMap::new()),
+            announce_pending: AtomicBool::new(false),
+            suspended: mrtr::SuspendedCalls::default(),
+            departed,
         });
+        tokio::spawn(sweep::run(Arc::downgrade(&gateway), departures));
+        gateway
+            .registry
+            .set_server_request_handler(Arc::new(routing::SharedRouter {
+                gateway: Arc::downgrade(&gateway),
+            }));
         tokio::spawn(watch_events(
             Arc::downgrade(&gateway),
             gateway.events.subscribe(),
         ));
+        gateway.registry.reconcile(&upstreams).await;
         gateway
     }
 
@@ -105,12 +180,66 @@ impl Gateway {
     }
 
     /// Swaps in a new plan: reconciles the upstreams first (new ones started, unchanged ones
-    /// kept), then swaps the plan whole.
+    /// kept), then swaps the plan whole, and tells clients whose visible lists changed.
     pub async fn swap_plan(&self, plan: Plan) -> ReconcileReport {
         let report = self.registry.reconcile(&plan.upstreams).await;
         self.plan.store(Arc::new(plan));
         lock(&self.views).clear();
+        self.schedule_announce();
         report
+    }
+
+    /// Enters a new downstream session (it leaves when dropped; the table is pruned lazily).
+    pub(crate) fn register(&self, session: &Arc<ClientSession>) {
+        session.report_departure(self.departed.clone());
+        let mut sessions = lock(&self.sessions);
+        if sessions.len() >= 64 && sessions.len().is_power_of_two() {
+            sessions.retain(|_, s| s.strong_count() > 0);
+        }
+        sessions.insert(session.id(), Arc::downgrade(session));
+    }
+
+    /// Sessions that are alive and have a client attached.
+    pub(crate) fn live_sessions(&self) -> Vec<Arc<ClientSession>> {
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|_, s| s.strong_count() > 0);
+        sessions
+            .values()
+            .filter_map(|s| s.upgrade())
+            .filter(|s| s.peer().is_some())
+            .collect()
+    }
+
+    /// Live sessions whose binding serves `upstream` through the shared connection.
+    pub(crate) fn sessions_using(&self, upstream: &UpstreamId) -> Vec<Arc<ClientSession>> {
+        let plan = self.plan();
+        self.live_sessions()
+            .into_iter()
+            .filter(|s| {
+                let b = s.binding();
+                b.only_upstream.as_ref().is_none_or(|only| only == upstream)
+                    && plan
+                        .profile(b.profile.as_str())
+                        .is_some_and(|p| p.upstreams.contains(upstream))
+            })
+            .collect()
+    }
+
+    /// The session that owns dedicated connection `instance`, if it is one.
+    fn owner(&self, instance: u64) -> Option<Arc<ClientSession>> {
+        let mut owners = lock(&self.owners);
+        let owner = owners.get(&instance)?.upgrade();
+        if owner.is_none() {
+            owners.remove(&instance);
+        }
+        owner
+    }
+
+    /// Whether `instance` is the registry's current connection of `upstream`.
+    fn is_shared(&self, upstream: &UpstreamId, instance: u64) -> bool {
+        self.registry
+            .get(upstream.as_str())
+            .is_some_and(|h| h.instance() == instance)
     }
 
     /// Stops every upstream (children killed and reaped).
@@ -283,9 +412,14 @@ async fn watch_events(
         match event {
             UpstreamEvent::Notification {
                 upstream,
+                instance,
                 notification,
             } => {
-                let kind = match notification {
+                if !gw.is_shared(&upstream, instance) {
+                    gw.relay(&upstream, instance, notification);
+                    continue;
+                }
+                let kind = match &notification {
                     ServerNotification::ToolListChangedNotification(_) => Some(ListKind::Tools),
                     ServerNotification::PromptListChangedNotification(_) => Some(ListKind::Prompts),
                     ServerNotification::ResourceListChangedNotification(_) => {
@@ -297,11 +431,49 @@ async fn watch_events(
                 if let Some(kind) = kind {
                     tracing::debug!(%upstream, method = kind.method(), "list changed upstream");
                     gw.lists.invalidate(&upstream, kind).await;
+                    gw.schedule_announce();
+                } else {
+                    gw.relay(&upstream, instance, notification);
                 }
             }
-            UpstreamEvent::State { upstream, .. } => gw.lists.invalidate_upstream(&upstream).await,
+            UpstreamEvent::State {
+                upstream,
+                instance,
+                state,
+            } => {
+                if !gw.is_shared(&upstream, instance) {
+                    continue;
+                }
+                gw.lists.invalidate_upstream(&upstream).await;
+                if matches!(
+                    state,
+                    UpstreamState::Connected { .. } | UpstreamState::Down { .. }
+                ) {
+                    gw.schedule_announce();
+                }
+                for (upstream, uri) in gw.prune_subscriptions() {
+                    tracing::debug!(%upstream, %uri, "subscription of departed clients dropped");
+                }
+            }
         }
     }
+}
+
+/// What the shared connections claim the client side can do: everything the gateway knows how
+/// to forward to a client.
+#[allow(deprecated)] // sampling and roots are deprecated by SEP-2577; upstreams still use them.
+fn forwardable_capabilities() -> ClientCapabilities {
+    let mut caps = ClientCapabilities::builder()
+        .enable_roots()
+        .enable_roots_list_changed()
+        .enable_sampling()
+        .build();
+    caps.elicitation = Some(
+        rmcp::model::ElicitationCapability::new()
+            .with_form(Default::default())
+            .with_url(Default::default()),
+    );
+    caps
 }
 
 /// Locks a std mutex, recovering from poisoning (the data is a cache; a panic elsewhere must not

@@ -112,6 +112,21 @@ pub fn begin(
 }
 
 impl Observed {
+    /// [`finish`](Self::finish) for a result already turned into the client's JSON-RPC error.
+    pub fn finish_mcp<T>(self, result: &Result<T, rmcp::ErrorData>) {
+        let (outcome, error) = match result {
+            Ok(_) => (Outcome::Ok, None),
+            Err(e) => (Outcome::UpstreamError, Some(e.message.to_string())),
+        };
+        RequestDone {
+            fields: &self.fields,
+            duration: self.started.elapsed(),
+            outcome,
+            error: error.as_deref(),
+        }
+        .emit();
+    }
+
     pub fn finish<T>(self, result: &Result<T, GatewayError>) {
         let (outcome, error) = match result {
             Ok(_) => (Outcome::Ok, None),

@@ -68,6 +68,9 @@ name_type!(
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub listen: SocketAddr,
+    /// Browser origins accepted besides loopback ones (`listen … allow-origin …`): `"null"` or
+    /// `scheme://host[:port|:*]`. Requests with any other `Origin` get 403.
+    pub allowed_origins: Vec<String>,
     /// In declaration order (across files, in file order).
     pub upstreams: IndexMap<UpstreamId, Arc<UpstreamSpec>>,
     pub profiles: IndexMap<ProfileName, Arc<Profile>>,
@@ -137,7 +140,35 @@ pub struct UpstreamSpec {
     /// Time allowed to connect and finish the `initialize` handshake.
     #[serde(with = "humantime_ser")]
     pub connect_timeout: Duration,
+    /// Whether downstream clients share one connection or each get their own.
+    pub session: SessionMode,
     pub origin: Location,
+}
+
+/// How downstream sessions map to connections of one upstream (`session shared|per-client`).
+///
+/// `Shared` (the default) is one connection for every client: cheap, and right for stateless
+/// servers; a server→client request (sampling, elicitation, roots) is answered by the client
+/// whose request is in flight on it, and refused when that is ambiguous. `PerClient` gives each
+/// downstream session a connection of its own (its own child for stdio), opened on first use
+/// and closed with the session: right for stateful servers, and every server→client request
+/// has exactly one client to go to. Not part of the connection's identity: changing it in a
+/// reload keeps the registry's connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionMode {
+    #[default]
+    Shared,
+    PerClient,
+}
+
+impl fmt::Display for SessionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionMode::Shared => "shared",
+            SessionMode::PerClient => "per-client",
+        })
+    }
 }
 
 impl UpstreamSpec {
@@ -275,7 +306,21 @@ pub struct Endpoint {
     /// `Some` for a per-upstream endpoint: only this upstream of the profile is served.
     pub only_upstream: Option<UpstreamId>,
     pub when: Option<EndpointCondition>,
+    /// The credential clients must present; `None`: anyone who can reach the port.
+    pub auth: Option<EndpointAuth>,
+    /// Where the same endpoint is served as legacy HTTP+SSE (2024-11-05), if anywhere.
+    pub legacy_sse: Option<String>,
     pub origin: Location,
+}
+
+/// What an endpoint requires of its clients (`auth bearer "…"` / `auth key "…"`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", content = "secret", rename_all = "lowercase")]
+pub enum EndpointAuth {
+    /// `Authorization: Bearer <secret>`.
+    Bearer(Secret),
+    /// `X-API-Key: <secret>`.
+    Key(Secret),
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 //! Shutdown is two steps ([`McpRoutes::drain`]): MCP requests in flight (each `POST` until its
 //! response body has been sent) finish first, bounded; only then are the sessions closed, which
 //! ends their long-lived event streams so the HTTP server can stop.
+//! Every request passes the `guard` first (browser `Origin`, the endpoint's credential).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +25,8 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::guard;
+use super::sse::LegacySessions;
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
 use crate::plan::{Endpoint, Plan};
@@ -37,6 +40,7 @@ pub struct McpRoutes {
 
 struct Inner {
     gateway: Arc<Gateway>,
+    legacy: Arc<LegacySessions>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
     services: Mutex<HashMap<(String, Binding), Service>>,
     /// Closes every session (and its event streams); cancelled by [`McpRoutes::drain`].
@@ -51,6 +55,7 @@ impl McpRoutes {
         Self {
             inner: Arc::new(Inner {
                 gateway,
+                legacy: Arc::default(),
                 services: Mutex::new(HashMap::new()),
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
@@ -87,7 +92,7 @@ impl McpRoutes {
                 let gateway = self.inner.gateway.clone();
                 let path: Arc<str> = endpoint.path.as_str().into();
                 let factory = move || {
-                    Ok(HubSession::new(
+                    Ok(HubSession::for_http(
                         gateway.clone(),
                         binding.clone(),
                         path.clone(),
@@ -128,9 +133,24 @@ pub fn select<'p>(plan: &'p Plan, path: &str, headers: &http::HeaderMap) -> Opti
 /// The fallback handler: every path not taken by the admin routes.
 pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Response {
     let plan = routes.inner.gateway.plan();
+    if let Err(refused) = guard::check_origin(request.headers(), &plan.allowed_origins) {
+        return *refused;
+    }
+    if let Some(endpoint) = select_legacy(&plan, request.uri().path(), request.headers()) {
+        let loopback = routes.inner.listen.ip().is_loopback();
+        let checked = guard::check_host(request.headers(), loopback)
+            .and_then(|()| guard::check_auth(request.headers(), endpoint));
+        if let Err(refused) = checked {
+            return *refused;
+        }
+        return legacy(&routes, endpoint, request).await;
+    }
     let Some(endpoint) = select(&plan, request.uri().path(), request.headers()) else {
         return not_found(&plan, request.uri().path());
     };
+    if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
+        return *refused;
+    }
     let service = routes.service(endpoint);
     drop(plan);
     // A POST that carries a request is answered on an event stream that ends once the answer
@@ -157,6 +177,43 @@ fn is_event_stream<B>(response: &http::Response<B>) -> bool {
         .headers()
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
+/// The endpoint serving legacy HTTP+SSE on this path, if any (first match, like [`select`]).
+pub fn select_legacy<'p>(
+    plan: &'p Plan,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Option<&'p Endpoint> {
+    plan.endpoints.iter().find(|e| {
+        e.legacy_sse.as_deref() == Some(path)
+            && e.when
+                .as_ref()
+                .is_none_or(|c| c.matches(|name| headers.get(name).and_then(|v| v.to_str().ok())))
+    })
+}
+
+/// Largest client message accepted on a legacy SSE `POST`.
+const LEGACY_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+async fn legacy(routes: &McpRoutes, endpoint: &Endpoint, request: Request) -> Response {
+    let inner = &routes.inner;
+    let path = request.uri().path().to_string();
+    match *request.method() {
+        http::Method::GET => {
+            inner
+                .legacy
+                .open(inner.gateway.clone(), endpoint, &path, &inner.sessions)
+        }
+        http::Method::POST => {
+            let query = request.uri().query().map(str::to_owned);
+            match axum::body::to_bytes(request.into_body(), LEGACY_BODY_LIMIT).await {
+                Ok(body) => inner.legacy.post(query.as_deref(), body).await,
+                Err(e) => (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
+            }
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
 }
 
 fn not_found(plan: &Plan, path: &str) -> Response {

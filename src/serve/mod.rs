@@ -2,11 +2,16 @@
 //!
 //! [`serve_http`] runs the plan's endpoints and the admin routes on one bound listener until the
 //! shutdown token fires; then it stops accepting, lets in-flight requests finish (bounded), and
-//! closes the sessions. [`serve_stdio`] serves one binding to one client over stdin/stdout.
-//! Neither knows how lists or calls are routed: that is the gateway's job.
+//! closes the sessions: Streamable HTTP
+//! (`http`), legacy HTTP+SSE on the paths endpoints name with `sse` (`sse`), every request
+//! through the `guard` first (browser `Origin`, endpoint credentials). [`serve_stdio`] serves one
+//! binding to one client over stdin/stdout. None of them knows how lists or calls are routed:
+//! that is the gateway's job.
 
 pub mod admin;
+pub mod guard;
 pub mod http;
+pub mod sse;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -35,6 +35,9 @@ pub enum Item {
 pub struct Listen {
     /// `host:port` as written; the checker parses it.
     pub addr: Str,
+    /// `allow-origin "https://app.example.com" …`: browser origins accepted besides loopback
+    /// ones, as written.
+    pub origins: Vec<Str>,
     pub span: NodeSpan,
 }
 
@@ -54,6 +57,8 @@ pub struct Upstream {
     pub timeout: Option<Str>,
     /// Connect / start-up timeout (`10s`).
     pub connect_timeout: Option<Str>,
+    /// How clients share the upstream (`shared`, `per-client`; YAML `perClient`), as written.
+    pub session: Option<Str>,
     pub span: NodeSpan,
 }
 
@@ -190,6 +195,21 @@ pub struct Endpoint {
     pub path: Str,
     pub profile: Str,
     pub when: Option<Condition>,
+    /// `auth bearer "${TOKEN}"` / `auth key "${KEY}"`: what clients must present.
+    pub auth: Option<EndpointAuth>,
+    /// `sse "/sse"` (YAML hub `ssePath`): also serve this endpoint to legacy HTTP+SSE
+    /// (2024-11-05) clients on that path.
+    pub sse: Option<Str>,
+    pub span: NodeSpan,
+}
+
+/// The credential an endpoint requires, as written; the checker reads the kind and expands
+/// the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointAuth {
+    /// `bearer` or `key`.
+    pub kind: Str,
+    pub secret: Str,
     pub span: NodeSpan,
 }
 

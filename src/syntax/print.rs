@@ -46,11 +46,16 @@ impl Group {
 
 fn item_to(out: &mut String, item: &Item) {
     match item {
-        Item::Listen(listen) => line(
-            out,
-            0,
-            &format!("listen {}", bare_or_quoted(Bare::ListenAddr, &listen.addr)),
-        ),
+        Item::Listen(listen) => {
+            let mut text = format!("listen {}", bare_or_quoted(Bare::ListenAddr, &listen.addr));
+            if !listen.origins.is_empty() {
+                text.push_str(" allow-origin");
+                for origin in &listen.origins {
+                    let _ = write!(text, " {}", quote(origin));
+                }
+            }
+            line(out, 0, &text)
+        }
         Item::DefaultProfile(name) => {
             line(out, 0, &format!("default-profile {}", self::name(name)))
         }
@@ -90,6 +95,8 @@ fn endpoint_line(endpoint: &ast::Endpoint) -> String {
         path,
         profile,
         when,
+        auth,
+        sse,
         span: _,
     } = endpoint;
     let mut text = format!("endpoint {} -> {}", quote(path), name(profile));
@@ -101,6 +108,12 @@ fn endpoint_line(endpoint: &ast::Endpoint) -> String {
             let _ = write!(text, " when header {}", name(n));
         }
         None => {}
+    }
+    if let Some(path) = sse {
+        let _ = write!(text, " sse {}", quote(path));
+    }
+    if let Some(ast::EndpointAuth { kind, secret, .. }) = auth {
+        let _ = write!(text, " auth {} {}", name(kind), quote(secret));
     }
     text
 }
@@ -114,6 +127,7 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
         cwd,
         timeout,
         connect_timeout,
+        session,
         span: _,
     } = up;
     let mut lines = Vec::new();
@@ -147,6 +161,9 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
             "connect-timeout {}",
             bare_or_quoted(Bare::Duration, t)
         ));
+    }
+    if let Some(mode) = session {
+        lines.push(format!("session {}", name(mode)));
     }
     lines
 }

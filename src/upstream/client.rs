@@ -32,6 +32,9 @@ pub enum UpstreamEvent {
     /// A notification the upstream sent, unchanged.
     Notification {
         upstream: UpstreamId,
+        /// The connection it came from (see [`UpstreamHandle::instance`](super::UpstreamHandle::instance)):
+        /// the registry's connection of `upstream`, or a dedicated one.
+        instance: u64,
         notification: ServerNotification,
     },
     /// An upstream changed state. `instance` tells connections of the same id apart across a
@@ -49,6 +52,8 @@ pub enum UpstreamEvent {
 #[derive(Debug)]
 pub struct ServerRequestCall {
     pub upstream: UpstreamId,
+    /// The connection it came from (see [`UpstreamHandle::instance`](super::UpstreamHandle::instance)).
+    pub instance: u64,
     pub request: ServerRequest,
     /// rmcp's context: `ct` is cancelled when the upstream cancels, `meta` carries the request's
     /// `_meta` (progress token), `extensions` may carry the originating client request id.
@@ -63,6 +68,19 @@ pub trait ServerRequestHandler: Send + Sync + 'static {
         &self,
         call: ServerRequestCall,
     ) -> BoxFuture<'static, Result<ClientResult, ErrorData>>;
+
+    /// Sees every notification of the connection first, inline and in the order rmcp hands
+    /// them over; returns `true` when it delivered the notification itself, which then does
+    /// not go to the events channel. For what must not fall behind the answer it belongs to
+    /// (progress). Must not block.
+    fn notification(
+        &self,
+        _upstream: &UpstreamId,
+        _instance: u64,
+        _notification: &ServerNotification,
+    ) -> bool {
+        false
+    }
 }
 
 /// The default handler: every server→client request is refused with "method not found".
@@ -104,17 +122,19 @@ pub(crate) type HandlerSlot = Arc<RwLock<Arc<dyn ServerRequestHandler>>>;
 /// The rmcp client service of one connection.
 pub(crate) struct UpstreamClient {
     pub(crate) upstream: UpstreamId,
+    pub(crate) instance: u64,
     pub(crate) events: broadcast::Sender<UpstreamEvent>,
     pub(crate) handler: HandlerSlot,
     pub(crate) info: ClientConfig,
 }
 
-/// What mcp2 tells upstreams about itself. No client capabilities yet: sampling, elicitation
-/// and roots are advertised once the gateway can forward them. The protocol version is rmcp's
+/// What mcp2 tells upstreams about itself: the client capabilities the owner of the connection
+/// can honour (the registry's [`RegistryOptions::client_capabilities`](super::RegistryOptions),
+/// or those of the one client a dedicated connection serves). The protocol version is rmcp's
 /// preferred one; the upstream's choice is logged and kept in its `server_info`.
-pub(crate) fn client_config() -> ClientConfig {
+pub(crate) fn client_config(capabilities: &ClientCapabilities) -> ClientConfig {
     ClientConfig::new(
-        ClientCapabilities::default(),
+        capabilities.clone(),
         Implementation::new("mcp2", env!("CARGO_PKG_VERSION")),
     )
 }
@@ -135,6 +155,7 @@ impl Service<RoleClient> for UpstreamClient {
         handler
             .handle(ServerRequestCall {
                 upstream: self.upstream.clone(),
+                instance: self.instance,
                 request,
                 context,
             })
@@ -155,9 +176,17 @@ impl Service<RoleClient> for UpstreamClient {
         if !meta.is_empty() {
             *notification.get_meta_mut() = meta;
         }
+        let handler = match self.handler.read() {
+            Ok(slot) => slot.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        if handler.notification(&self.upstream, self.instance, &notification) {
+            return Ok(());
+        }
         // No receiver is not an error: nobody is listening yet.
         let _ = self.events.send(UpstreamEvent::Notification {
             upstream: self.upstream.clone(),
+            instance: self.instance,
             notification,
         });
         Ok(())

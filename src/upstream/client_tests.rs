@@ -64,9 +64,10 @@ async fn connect() -> (
     let handler: HandlerSlot = Arc::new(RwLock::new(default));
     let service = UpstreamClient {
         upstream: UpstreamId::new("fake"),
+        instance: 1,
         events,
         handler: handler.clone(),
-        info: client_config(),
+        info: client_config(&ClientCapabilities::default()),
     };
     let client = tokio::spawn(rmcp::serve_client(service, tokio::io::split(client_io)));
     let (read, write) = tokio::io::split(server_io);
@@ -110,6 +111,7 @@ async fn notifications_reach_the_events_channel_with_their_meta() {
             UpstreamEvent::Notification {
                 upstream,
                 notification,
+                ..
             } => {
                 assert_eq!(upstream.as_str(), "fake");
                 seen.push(serde_json::to_value(&notification).unwrap());

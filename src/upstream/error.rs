@@ -147,6 +147,7 @@ mod tests {
             )],
             timeout: UpstreamSpec::DEFAULT_TIMEOUT,
             connect_timeout: UpstreamSpec::DEFAULT_CONNECT_TIMEOUT,
+            session: Default::default(),
             origin: Location {
                 file: "f".into(),
                 line: 1,

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use rmcp::model::ClientCapabilities;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -65,6 +66,10 @@ pub struct RegistryOptions {
     /// Streamable HTTP only: how often to ping a connected upstream to notice it is gone
     /// (rmcp reconnects its event stream silently). `None` disables the probe.
     pub http_liveness_interval: Option<Duration>,
+    /// What the registry's connections tell upstreams the client side can do (sampling,
+    /// elicitation, roots). Only claim what the installed [`ServerRequestHandler`] can answer;
+    /// the default claims nothing.
+    pub client_capabilities: ClientCapabilities,
 }
 
 impl Default for RegistryOptions {
@@ -75,6 +80,7 @@ impl Default for RegistryOptions {
             backoff_max: Duration::from_secs(15),
             stable_after: Duration::from_secs(30),
             http_liveness_interval: Some(Duration::from_secs(15)),
+            client_capabilities: ClientCapabilities::default(),
         }
     }
 }
@@ -104,6 +110,8 @@ struct Inner {
     entries: Mutex<IndexMap<UpstreamId, Entry>>,
     /// Removed or replaced connections still draining.
     retiring: Mutex<Vec<JoinHandle<()>>>,
+    /// Tasks of dedicated connections (see [`Registry::open_dedicated`]), awaited on shutdown.
+    dedicated: Mutex<Vec<JoinHandle<()>>>,
     /// Reconciles and shutdown run one at a time.
     serial: tokio::sync::Mutex<()>,
     next_instance: AtomicU64,
@@ -148,10 +156,12 @@ impl Registry {
                 shared: Arc::new(Shared {
                     events,
                     handler: Arc::new(RwLock::new(handler)),
+                    client_capabilities: options.client_capabilities.clone(),
                     options,
                 }),
                 entries: Mutex::new(IndexMap::new()),
                 retiring: Mutex::new(Vec::new()),
+                dedicated: Mutex::new(Vec::new()),
                 serial: tokio::sync::Mutex::new(()),
                 next_instance: AtomicU64::new(1),
                 _root_guard: root.clone().drop_guard(),
@@ -255,11 +265,44 @@ impl Registry {
             .map(|(_, e)| e)
             .collect();
         let retiring: Vec<JoinHandle<()>> = lock(&self.inner.retiring).drain(..).collect();
+        let dedicated: Vec<JoinHandle<()>> = lock(&self.inner.dedicated).drain(..).collect();
         for entry in entries {
             let _ = entry.task.await;
         }
-        for task in retiring {
+        for task in retiring.into_iter().chain(dedicated) {
             let _ = task.await;
+        }
+    }
+
+    /// Opens a connection of its own to `spec`, outside the registry's map: for one
+    /// downstream client that must not share the upstream with others (a stateful stdio
+    /// server, its own child). Its server→client requests go to `handler` only, it tells the
+    /// upstream it can do `capabilities`, and its notifications go to the registry's events
+    /// channel under its own [`UpstreamHandle::instance`]. It reconnects like any other
+    /// connection, and stops (child killed and reaped) when the returned value is dropped or
+    /// the registry shuts down.
+    pub fn open_dedicated(
+        &self,
+        spec: Arc<UpstreamSpec>,
+        handler: Arc<dyn ServerRequestHandler>,
+        capabilities: ClientCapabilities,
+    ) -> Dedicated {
+        let instance = self.inner.next_instance.fetch_add(1, Ordering::Relaxed);
+        let handle = UpstreamHandle::new(spec, instance);
+        let stop = self.inner.root.child_token();
+        let shared = Arc::new(Shared {
+            events: self.inner.shared.events.clone(),
+            handler: Arc::new(RwLock::new(handler)),
+            client_capabilities: capabilities,
+            options: self.inner.shared.options.clone(),
+        });
+        let task = tokio::spawn(supervisor::run(handle.clone(), shared, stop.clone()));
+        let mut dedicated = lock(&self.inner.dedicated);
+        dedicated.retain(|task| !task.is_finished());
+        dedicated.push(task);
+        Dedicated {
+            handle,
+            _stop: stop.drop_guard(),
         }
     }
 
@@ -273,6 +316,20 @@ impl Registry {
             stop.clone(),
         ));
         Entry { handle, stop, task }
+    }
+}
+
+/// A connection owned by one downstream client; see [`Registry::open_dedicated`]. Dropping it
+/// stops the connection.
+#[derive(Debug)]
+pub struct Dedicated {
+    handle: UpstreamHandle,
+    _stop: DropGuard,
+}
+
+impl Dedicated {
+    pub fn handle(&self) -> &UpstreamHandle {
+        &self.handle
     }
 }
 

@@ -33,6 +33,8 @@ use crate::plan::TransportSpec;
 pub(crate) struct Shared {
     pub(crate) events: broadcast::Sender<UpstreamEvent>,
     pub(crate) handler: HandlerSlot,
+    /// What this connection claims the client side can do.
+    pub(crate) client_capabilities: rmcp::model::ClientCapabilities,
     pub(crate) options: RegistryOptions,
 }
 
@@ -114,9 +116,10 @@ pub(crate) async fn run(handle: UpstreamHandle, shared: Arc<Shared>, stop: Cance
             handle: &handle,
             service: UpstreamClient {
                 upstream: id.clone(),
+                instance: handle.instance(),
                 events: shared.events.clone(),
                 handler: shared.handler.clone(),
-                info: client_config(),
+                info: client_config(&shared.client_capabilities),
             },
             http: client,
             redactor: &redactor,
@@ -207,7 +210,7 @@ async fn serve(
         });
     };
     handle.counters().connects.fetch_add(1, Ordering::Relaxed);
-    let offered = client_config().protocol_version;
+    let offered = client_config(&shared.client_capabilities).protocol_version;
     tracing::info!(
         upstream = %handle.id(),
         transport = handle.spec().transport.kind(),

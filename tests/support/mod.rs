@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod hub;
 pub mod process;
 
 use std::collections::BTreeMap;
@@ -212,6 +213,7 @@ pub fn spec(id: &str, transport: TransportSpec, headers: &[(&str, &str)]) -> Arc
             .collect(),
         timeout: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(20),
+        session: Default::default(),
         origin: origin(),
     })
 }

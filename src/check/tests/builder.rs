@@ -178,6 +178,7 @@ impl Src {
             cwd: None,
             timeout: None,
             connect_timeout: None,
+            session: None,
             span: span.into(),
         }
     }
@@ -387,6 +388,8 @@ impl Src {
             path,
             profile,
             when: None,
+            auth: None,
+            sse: None,
         }
     }
 
@@ -419,6 +422,7 @@ impl Src {
         ast::Item::Listen(ast::Listen {
             span: start.to(addr.span).into(),
             addr,
+            origins: vec![],
         })
     }
 

@@ -116,6 +116,8 @@ fn expose(s: &mut Src, path: &str) -> Endpoint {
         path,
         profile: crate::source::Spanned::new("default".into(), kw),
         when: None,
+        auth: None,
+        sse: None,
     }
 }
 

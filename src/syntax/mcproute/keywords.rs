@@ -123,6 +123,12 @@ pub(super) static KEYWORDS: &[Keyword] = &[
         "connect-timeout 10s",
     ),
     kw(
+        "session",
+        Place::Upstream,
+        Rule::session,
+        "session shared|per-client",
+    ),
+    kw(
         "meta",
         Place::Profile,
         Rule::meta,

@@ -130,9 +130,19 @@ fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
 
 fn lower_listen(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Listen> {
     let span = cx.span_of(&pair);
-    let addr = value_of(cx, pair)?;
+    let mut it = pair.into_inner().skip(1);
+    let addr = str_of(cx, it.next()?);
+    let origins = match it.next() {
+        Some(origins) => origins
+            .into_inner()
+            .skip(1)
+            .map(|o| str_of(cx, o))
+            .collect(),
+        None => Vec::new(),
+    };
     Some(ast::Listen {
         addr,
+        origins,
         span: span.into(),
     })
 }
@@ -148,14 +158,29 @@ fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
     let path = str_of(cx, it.next()?);
     let _arrow = it.next()?;
     let profile = str_of(cx, it.next()?);
-    let when = match it.next() {
-        Some(cond) => Some(lower_condition(cx, cond)?),
-        None => None,
-    };
+    let (mut when, mut auth, mut sse) = (None, None, None);
+    for part in it {
+        match part.as_rule() {
+            Rule::condition => when = Some(lower_condition(cx, part)?),
+            Rule::endpoint_sse => sse = part.into_inner().nth(1).map(|p| str_of(cx, p)),
+            Rule::endpoint_auth => {
+                let span = cx.span_of(&part);
+                let mut parts = part.into_inner().skip(1);
+                auth = Some(ast::EndpointAuth {
+                    kind: str_of(cx, parts.next()?),
+                    secret: str_of(cx, parts.next()?),
+                    span: span.into(),
+                });
+            }
+            _ => {}
+        }
+    }
     Some(ast::Endpoint {
         path,
         profile,
         when,
+        auth,
+        sse,
         span: span.into(),
     })
 }
@@ -189,6 +214,8 @@ fn lower_expose(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
+        auth: None,
+        sse: None,
         span: span.into(),
     })
 }
@@ -209,6 +236,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: span.into(),
     };
     for p in it {
@@ -246,6 +274,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
             Rule::cwd => block.set(cx, &mut up.cwd, "cwd", p),
             Rule::timeout => block.set(cx, &mut up.timeout, "timeout", p),
             Rule::connect_timeout => block.set(cx, &mut up.connect_timeout, "connect-timeout", p),
+            Rule::session => block.set(cx, &mut up.session, "session", p),
             _ => block.other(cx, p, Place::Upstream),
         }
     }

@@ -276,10 +276,10 @@ fn upstream() -> impl Strategy<Value = Upstream> {
         transport,
         key_values(true),
         key_values(false),
-        (opt_st(), opt_st(), opt_st()),
+        (opt_st(), opt_st(), opt_st(), opt_st()),
     )
         .prop_map(
-            |(name, transport, headers, env, (cwd, timeout, connect_timeout))| Upstream {
+            |(name, transport, headers, env, (cwd, timeout, connect_timeout, session))| Upstream {
                 name,
                 transport,
                 headers,
@@ -287,6 +287,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 cwd,
                 timeout,
                 connect_timeout,
+                session,
                 span: Span::default().into(),
             },
         )
@@ -331,10 +332,17 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
             span: Span::default().into()
         })),
     ];
-    (st(), st(), when).prop_map(|(path, profile, when)| Endpoint {
+    let auth = prop::option::of((st(), st()).prop_map(|(kind, secret)| EndpointAuth {
+        kind,
+        secret,
+        span: Span::default().into(),
+    }));
+    (st(), st(), when, auth, opt_st()).prop_map(|(path, profile, when, auth, sse)| Endpoint {
         path,
         profile,
         when,
+        auth,
+        sse,
         span: Span::default().into(),
     })
 }
@@ -364,10 +372,13 @@ fn logging() -> impl Strategy<Value = Logging> {
 
 fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
-        st().prop_map(|addr| Item::Listen(Listen {
-            addr,
-            span: Span::default().into()
-        })),
+        (st(), prop::collection::vec(st(), 0..3)).prop_map(|(addr, origins)| Item::Listen(
+            Listen {
+                addr,
+                origins,
+                span: Span::default().into()
+            }
+        )),
         st().prop_map(Item::DefaultProfile),
         upstream().prop_map(Item::Upstream),
         profile().prop_map(Item::Profile),

@@ -74,7 +74,13 @@ impl Place {
                 "logRequests",
                 "logResponses",
             ],
-            Place::Server => &["transport", "timeout", "connectTimeout", "rateLimit"],
+            Place::Server => &[
+                "transport",
+                "timeout",
+                "connectTimeout",
+                "session",
+                "rateLimit",
+            ],
             Place::Transport => &["kind", "url", "headers", "command", "args", "env", "cwd"],
             Place::RateLimit => &["requests", "per"],
             Place::Profile => &["description", "metadata", "prefix", "servers"],
@@ -90,7 +96,7 @@ impl Place {
             Place::Filter => &["allow", "deny"],
             Place::PerKind => &["tools", "prompts", "resources"],
             Place::Limits => &["calls", "tools", "per"],
-            Place::Hub => &["path", "profile"],
+            Place::Hub => &["path", "profile", "ssePath"],
         }
     }
 

@@ -11,7 +11,11 @@ pub(crate) fn erase_spans(file: &mut File) {
     let File { items } = file;
     for item in items {
         match item {
-            Item::Listen(Listen { addr: _, span }) => *span = Span::default().into(),
+            Item::Listen(Listen {
+                addr: _,
+                origins: _,
+                span,
+            }) => *span = Span::default().into(),
             Item::Upstream(up) => upstream(up),
             Item::Profile(p) => profile(p),
             Item::Endpoint(e) => endpoint(e),
@@ -30,6 +34,7 @@ fn upstream(up: &mut Upstream) {
         cwd: _,
         timeout: _,
         connect_timeout: _,
+        session: _,
         span,
     } = up;
     *span = Span::default().into();
@@ -94,9 +99,14 @@ fn endpoint(e: &mut Endpoint) {
         path: _,
         profile: _,
         when,
+        auth,
+        sse: _,
         span,
     } = e;
     *span = Span::default().into();
+    if let Some(EndpointAuth { span, .. }) = auth {
+        *span = Span::default().into();
+    }
     match when {
         Some(Condition::HeaderEquals { span, .. } | Condition::HeaderPresent { span, .. }) => {
             *span = Span::default().into()

@@ -98,6 +98,8 @@ fn endpoint(path: &str, profile: &str, when: Option<Condition>) -> Item {
         path: s(path),
         profile: s(profile),
         when,
+        auth: None,
+        sse: None,
         span: span(),
     })
 }
@@ -111,6 +113,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: span(),
     }
 }
@@ -219,6 +222,7 @@ fn expected() -> File {
         items: vec![
             Item::Listen(Listen {
                 addr: s("127.0.0.1:8210"),
+                origins: vec![],
                 span: span(),
             }),
             Item::DefaultProfile(s("safe")),

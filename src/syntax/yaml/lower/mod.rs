@@ -86,6 +86,8 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
                     path: Spanned::new(HUB_PATH.to_string(), pair.key.span),
                     profile: served(pair.key.span),
                     when: None,
+                    auth: None,
+                    sse: None,
                     span: pair.span().into(),
                 }));
             }
@@ -96,6 +98,8 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
             path: Spanned::new(PER_SERVER_PATH.to_string(), pair.value.span),
             profile: served(pair.key.span),
             when: None,
+            auth: None,
+            sse: None,
             span: pair.span().into(),
         }));
     }
@@ -109,6 +113,7 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
         let addr = r.string(&pair.value, "`host:port` or `{ host, port }`")?;
         return Some(ast::Listen {
             addr,
+            origins: Vec::new(),
             span: pair.span().into(),
         });
     }
@@ -130,6 +135,7 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
     let span = host.as_ref().map(|h| h.span).or(port.map(|p| p.span))?;
     Some(ast::Listen {
         addr: Spanned::new(format!("{host_text}:{port_value}"), span),
+        origins: Vec::new(),
         span: pair.span().into(),
     })
 }
@@ -188,10 +194,15 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
         .value("profile")
         .and_then(|n| r.string(n, "a profile name"))
         .unwrap_or(served);
+    let sse = f
+        .value("ssePath")
+        .and_then(|n| r.string(n, "a path such as `/sse`"));
     Some(ast::Endpoint {
         path,
         profile,
         when: None,
+        auth: None,
+        sse,
         span: pair.span().into(),
     })
 }

@@ -53,6 +53,7 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: pair.span().into(),
     };
     let Some(f) = r.fields(&pair.value, Place::Server) else {
@@ -78,6 +79,14 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
     up.connect_timeout = f
         .value("connectTimeout")
         .and_then(|n| r.string(n, "a duration such as `10s`"));
+    // One spelling in the AST: YAML's camelCase value is the route language's `per-client`.
+    up.session = f
+        .value("session")
+        .and_then(|n| r.string(n, "`shared` or `perClient`"))
+        .map(|mode| match mode.node.as_str() {
+            "perClient" => Spanned::new("per-client".to_string(), mode.span),
+            _ => mode,
+        });
     let limit = f.get("rateLimit").and_then(|p| rate_limit(r, &name, p));
     (up, limit)
 }

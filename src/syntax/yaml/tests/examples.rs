@@ -33,6 +33,7 @@ fn kv(key: &str, value: &str) -> KeyValue {
 fn listen(addr: &str) -> Item {
     Item::Listen(Listen {
         addr: s(addr),
+        origins: vec![],
         span: Span::default().into(),
     })
 }
@@ -46,6 +47,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         cwd: None,
         timeout: None,
         connect_timeout: None,
+        session: None,
         span: Span::default().into(),
     }
 }
@@ -98,6 +100,8 @@ fn endpoint(path: &str, profile: &str) -> Item {
         path: s(path),
         profile: s(profile),
         when: None,
+        auth: None,
+        sse: None,
         span: Span::default().into(),
     })
 }

@@ -1,0 +1,332 @@
+//! [`ClientSession`]: what the gateway knows about one downstream client, and the way back to it.
+//!
+//! A session is created with its [`HubSession`](super::handler::HubSession) (one per MCP session
+//! of a Streamable HTTP endpoint or SSE stream, one per stdio client, one per request of a
+//! sessionless 2026-07-28 client) and lives as long as rmcp keeps the handler. It holds:
+//! - the client's rmcp peer, its declared capabilities and protocol version (learnt at
+//!   `initialize`, or from the first request's `_meta` on the 2026-07-28 lifecycle);
+//! - an outbox: notifications for this client are queued and sent by one task, in order, so a
+//!   slow client never holds up the relay that serves the others;
+//! - its dedicated upstream connections (`session per-client`), dropped with the session;
+//! - its logging level, for the gateway to filter shared upstreams' log messages.
+//!
+//! State here that cannot move to another process (named for the scale-out work of design §7):
+//! the peer and outbox (a live transport), the dedicated connections (children and sockets),
+//! and server→client requests waiting for this client's answer.
+#![allow(deprecated)] // logging, sampling and roots are deprecated by SEP-2577; still in use.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use rmcp::model::{
+    ClientCapabilities, LoggingLevel, ProgressToken, ProtocolVersion, ServerNotification,
+    ServerRequest,
+};
+use rmcp::service::{Peer, RoleServer, SubscriptionSink};
+use tokio::sync::mpsc;
+
+use super::{Binding, lock};
+use crate::plan::UpstreamId;
+use crate::upstream::Dedicated;
+
+/// How many notifications may wait for one slow client before new ones are dropped.
+const OUTBOX: usize = 1024;
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// What the client told us about itself.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFacts {
+    pub capabilities: ClientCapabilities,
+    pub protocol: Option<ProtocolVersion>,
+    pub name: Option<String>,
+}
+
+impl ClientFacts {
+    /// Whether this client can answer a server→client request of this kind.
+    pub fn can_answer(&self, request: &ServerRequest) -> bool {
+        let caps = &self.capabilities;
+        match request {
+            ServerRequest::CreateMessageRequest(_) => caps.sampling.is_some(),
+            ServerRequest::ElicitRequest(_) => caps.elicitation.is_some(),
+            ServerRequest::ListRootsRequest(_) => caps.roots.is_some(),
+            _ => true,
+        }
+    }
+
+    /// On 2026-07-28 and later a server may not send requests to the client; input is asked
+    /// for with `InputRequiredResult` instead.
+    pub fn modern(&self) -> bool {
+        self.protocol
+            .as_ref()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+    }
+
+    /// The capabilities a connection opened for this client alone may claim upstream.
+    pub fn upstream_capabilities(&self) -> ClientCapabilities {
+        let mut caps = ClientCapabilities::default();
+        caps.sampling = self.capabilities.sampling.clone();
+        caps.elicitation = self.capabilities.elicitation.clone();
+        caps.roots = self.capabilities.roots.clone();
+        caps
+    }
+}
+
+pub struct ClientSession {
+    id: u64,
+    binding: Binding,
+    endpoint: Arc<str>,
+    pub(super) peer: OnceLock<Peer<RoleServer>>,
+    facts: Mutex<ClientFacts>,
+    outbox: OnceLock<mpsc::Sender<ServerNotification>>,
+    /// Notifications queued and sent so far, for [`ClientSession::flush`].
+    delivery: Arc<Delivery>,
+    /// A 2026-07-28 client's `subscriptions/listen` stream: change notifications go there.
+    listener: Arc<Mutex<Option<SubscriptionSink>>>,
+    /// Dedicated upstream connections, by upstream.
+    links: Mutex<HashMap<UpstreamId, Arc<Dedicated>>>,
+    level: Mutex<Option<LoggingLevel>>,
+    /// Progress tokens of requests forwarded to this client → where its progress goes.
+    pub(super) asked: Mutex<HashMap<ProgressToken, super::ask::Asked>>,
+    /// Told this session's id when it is dropped, so the gateway can tidy up.
+    departure: OnceLock<mpsc::UnboundedSender<u64>>,
+    /// Whether it left anything to tidy up (a subscription, a dedicated connection); most
+    /// sessions (every request of a sessionless client) leave nothing.
+    leaves_traces: AtomicBool,
+}
+
+impl Drop for ClientSession {
+    fn drop(&mut self) {
+        if self.leaves_traces.load(Ordering::Acquire)
+            && let Some(departure) = self.departure.get()
+        {
+            let _ = departure.send(self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession")
+            .field("id", &self.id)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl ClientSession {
+    pub fn new(binding: Binding, endpoint: Arc<str>) -> Arc<ClientSession> {
+        Arc::new(ClientSession {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            binding,
+            endpoint,
+            peer: OnceLock::new(),
+            facts: Mutex::new(ClientFacts::default()),
+            outbox: OnceLock::new(),
+            delivery: Arc::default(),
+            listener: Arc::default(),
+            links: Mutex::new(HashMap::new()),
+            level: Mutex::new(None),
+            asked: Mutex::new(HashMap::new()),
+            departure: OnceLock::new(),
+            leaves_traces: AtomicBool::new(false),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Where to report this session's end.
+    pub(crate) fn report_departure(&self, to: mpsc::UnboundedSender<u64>) {
+        let _ = self.departure.set(to);
+    }
+
+    /// Marks that the gateway must tidy up after this session (see `sweep`).
+    pub(crate) fn leave_traces(&self) {
+        self.leaves_traces.store(true, Ordering::Release);
+    }
+
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    pub fn endpoint(&self) -> &Arc<str> {
+        &self.endpoint
+    }
+
+    pub fn facts(&self) -> ClientFacts {
+        lock(&self.facts).clone()
+    }
+
+    /// Whether the client is on 2026-07-28 or later (without copying its facts).
+    pub fn is_modern(&self) -> bool {
+        lock(&self.facts).modern()
+    }
+
+    /// Records the client's peer (first call wins: it is the same peer for the whole session)
+    /// and what it declared, and starts the outbox.
+    pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
+        if let Some(facts) = facts {
+            *lock(&self.facts) = facts;
+        }
+        if self.peer.set(peer.clone()).is_ok() {
+            let (tx, rx) = mpsc::channel(OUTBOX);
+            let _ = self.outbox.set(tx);
+            tokio::spawn(deliver(
+                self.id,
+                peer.clone(),
+                rx,
+                self.delivery.clone(),
+                self.listener.clone(),
+            ));
+        }
+    }
+
+    pub fn peer(&self) -> Option<&Peer<RoleServer>> {
+        self.peer.get()
+    }
+
+    /// Queues a notification for this client; dropped (and logged) when the client is not
+    /// reading.
+    pub fn notify(&self, notification: ServerNotification) {
+        let Some(outbox) = self.outbox.get() else {
+            return;
+        };
+        // A 2026-07-28 client hears about changes only on a `subscriptions/listen` stream.
+        if is_change(&notification) && self.is_modern() && lock(&self.listener).is_none() {
+            return;
+        }
+        match outbox.try_send(notification) {
+            Ok(()) => {
+                self.delivery.queued.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(e) => {
+                tracing::debug!(session = self.id, error = %e, "notification for a client dropped");
+            }
+        }
+    }
+
+    /// Waits (at most `limit`) until every notification queued so far has been handed to the
+    /// transport, so an answer sent next cannot overtake the progress that preceded it.
+    pub async fn flush(&self, limit: std::time::Duration) {
+        let target = self.delivery.queued.load(Ordering::Acquire);
+        let wait = async {
+            loop {
+                let sent = self.delivery.sent.notified();
+                if self.delivery.done.load(Ordering::Acquire) >= target {
+                    return;
+                }
+                sent.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, wait).await;
+    }
+
+    pub fn set_level(&self, level: LoggingLevel) {
+        *lock(&self.level) = Some(level);
+    }
+
+    pub fn level(&self) -> Option<LoggingLevel> {
+        *lock(&self.level)
+    }
+
+    /// Whether a log message at `level` is wanted: at or above the client's level, or any
+    /// message when it never set one (what a direct connection to the upstream would send).
+    /// A 2026-07-28 client gets logs only when its request asked (`io.modelcontextprotocol/logLevel`).
+    pub fn wants_log(&self, level: LoggingLevel) -> bool {
+        match self.level() {
+            Some(min) => rank(level) >= rank(min),
+            None => !self.is_modern(),
+        }
+    }
+
+    /// Sends change notifications on this `subscriptions/listen` stream from now on.
+    pub fn set_listener(&self, sink: Option<SubscriptionSink>) {
+        *lock(&self.listener) = sink;
+    }
+
+    /// The dedicated connection to `upstream`, if one is open.
+    pub fn link(&self, upstream: &UpstreamId) -> Option<Arc<Dedicated>> {
+        lock(&self.links).get(upstream).cloned()
+    }
+
+    pub fn links(&self) -> Vec<Arc<Dedicated>> {
+        lock(&self.links).values().cloned().collect()
+    }
+
+    /// Keeps a dedicated connection (replacing one opened for an older spec).
+    pub fn keep_link(&self, upstream: UpstreamId, link: Arc<Dedicated>) {
+        self.leave_traces();
+        lock(&self.links).insert(upstream, link);
+    }
+}
+
+/// Counts of one outbox, for [`ClientSession::flush`].
+#[derive(Default)]
+struct Delivery {
+    queued: AtomicU64,
+    done: AtomicU64,
+    sent: tokio::sync::Notify,
+}
+
+/// List changes and resource updates: what a `subscriptions/listen` stream carries.
+fn is_change(notification: &ServerNotification) -> bool {
+    matches!(
+        notification,
+        ServerNotification::ToolListChangedNotification(_)
+            | ServerNotification::PromptListChangedNotification(_)
+            | ServerNotification::ResourceListChangedNotification(_)
+            | ServerNotification::ResourceUpdatedNotification(_)
+    )
+}
+
+/// Sends one client's notifications in order until the session goes away.
+async fn deliver(
+    session: u64,
+    peer: Peer<RoleServer>,
+    mut rx: mpsc::Receiver<ServerNotification>,
+    delivery: Arc<Delivery>,
+    listener: Arc<Mutex<Option<SubscriptionSink>>>,
+) {
+    while let Some(notification) = rx.recv().await {
+        let sink = if is_change(&notification) {
+            lock(&listener).clone()
+        } else {
+            None
+        };
+        let result = match sink {
+            Some(sink) => {
+                if let Err(e) = sink.send(notification).await {
+                    tracing::debug!(session, error = %e, "change not sent on the listen stream");
+                }
+                Ok(())
+            }
+            None => peer.send_notification(notification).await,
+        };
+        delivery.done.fetch_add(1, Ordering::AcqRel);
+        delivery.sent.notify_waiters();
+        if let Err(e) = result {
+            tracing::debug!(session, error = %e, "client gone; notifications stop");
+            return;
+        }
+    }
+}
+
+/// Severity order of log levels (rmcp's enum has none).
+pub fn rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
+/// A weak handle for tables that must not keep a session alive.
+pub type WeakSession = Weak<ClientSession>;
