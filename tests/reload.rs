@@ -48,6 +48,7 @@ async fn tool_names(client: &Client) -> BTreeSet<String> {
 /// Polls `tools/list` until `want` holds; returns how long it took. Every list seen on the way
 /// must satisfy `allowed` (the old plan's view or the new one's, never a mix).
 async fn until_listed(
+    mcp2: &Mcp2,
     client: &Client,
     limit: Duration,
     want: impl Fn(&BTreeSet<String>) -> bool,
@@ -59,7 +60,11 @@ async fn until_listed(
         if want(&names) {
             return start.elapsed();
         }
-        assert!(allowed(&names), "a tools/list mixed two plans: {names:?}");
+        assert!(
+            allowed(&names),
+            "a tools/list mixed two plans: {names:?}\nmcp2's log:\n{}",
+            mcp2.stderr_tail(80)
+        );
         assert!(
             start.elapsed() < limit,
             "the change was not visible within {limit:?}; last list: {names:?}"
@@ -215,6 +220,7 @@ async fn routes_rewritten_twenty_times_under_load_lose_no_call() {
     let mcp2 = Mcp2::serve(&dir, &[], &[]).await;
     let watcher = client(&mcp2).await;
     until_listed(
+        &mcp2,
         &watcher,
         Duration::from_secs(30),
         |n| has(n, "a__echo") && has(n, "b__echo"),
@@ -234,8 +240,10 @@ async fn routes_rewritten_twenty_times_under_load_lose_no_call() {
                 let before = current.clone();
                 // Within 1 s of the write; 2 s when an upstream process has to start first.
                 let limit = Duration::from_secs(if version.starts_upstream { 2 } else { 1 });
-                let took =
-                    until_listed(&watcher, limit, expect, |n| *n == before || expect(n)).await;
+                let took = until_listed(&mcp2, &watcher, limit, expect, |n| {
+                    *n == before || expect(n)
+                })
+                .await;
                 assert!(
                     took <= limit,
                     "round {round} ({}): visible only after {took:?}",
@@ -291,6 +299,7 @@ async fn sighup_and_the_http_endpoint_reload_too() {
     let mcp2 = Mcp2::serve(&dir, &["--no-watch"], &[]).await;
     let c = client(&mcp2).await;
     until_listed(
+        &mcp2,
         &c,
         Duration::from_secs(30),
         |n| has(n, "a__get-sum"),
@@ -311,6 +320,7 @@ async fn sighup_and_the_http_endpoint_reload_too() {
     );
     support::process::signal(mcp2.pid(), "HUP");
     until_listed(
+        &mcp2,
         &c,
         Duration::from_secs(1),
         |n| has(n, "sum"),
