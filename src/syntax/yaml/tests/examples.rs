@@ -1,6 +1,6 @@
 //! Every file in `examples/*.yaml` parses cleanly into the structure it describes.
 
-use super::{Parsed, parse, s, shape};
+use super::{Parsed, parse, s};
 use crate::source::{Span, Spanned};
 use crate::syntax::ast::{
     Action, Endpoint, File, Item, ItemKind, KeyValue, Limit, LimitScope, Listen, Logging, Meta,
@@ -189,7 +189,7 @@ fn basic_example_lowers_filters_deny_first_then_allow() {
             endpoint("/mcp", "safe"),
         ],
     };
-    assert_eq!(shape(&clean(BASIC).file), shape(&expected));
+    assert_eq!(clean(BASIC).file, expected);
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn per_server_example_gets_an_implicit_default_profile_and_keeps_the_hub() {
             endpoint("/servers/{upstream}/mcp", "default"),
         ],
     };
-    assert_eq!(shape(&clean(PER_SERVER).file), shape(&expected));
+    assert_eq!(clean(PER_SERVER).file, expected);
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn authenticated_example_keeps_headers_and_turns_rate_limit_into_a_profile_limit
             Item::Profile(default),
         ],
     };
-    assert_eq!(shape(&clean(AUTHENTICATED).file), shape(&expected));
+    assert_eq!(clean(AUTHENTICATED).file, expected);
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn sse_example_keeps_version_text_and_list_form_of_servers() {
             Item::Profile(default),
         ],
     };
-    assert_eq!(shape(&clean(SSE).file), shape(&expected));
+    assert_eq!(clean(SSE).file, expected);
 }
 
 #[test]

@@ -54,19 +54,6 @@ pub fn parse(text: &str) -> Parsed {
     }
 }
 
-/// The AST without its positions, for comparing structure. `Spanned` equality ignores spans,
-/// but the plain `span: Span` fields of AST structs take part in the derived `PartialEq`.
-pub fn shape(file: &ast::File) -> String {
-    let text = format!("{file:#?}");
-    let span = regex::Regex::new(
-        r"Span \{\s*file: FileId\(\s*\d+,?\s*\),\s*start: \d+,\s*end: \d+,?\s*\}",
-    )
-    .expect("a valid regex");
-    let text = span.replace_all(&text, "Span");
-    let node_span = regex::Regex::new(r"\b\d+\.\.\d+\b").expect("a valid regex");
-    node_span.replace_all(&text, "Span").into_owned()
-}
-
 /// A string for expected ASTs (spans are ignored by equality).
 pub fn s(text: &str) -> ast::Str {
     Spanned::new(text.to_string(), Span::default())
