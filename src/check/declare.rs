@@ -18,6 +18,7 @@ pub(super) struct Decls<'a> {
     pub endpoints: Vec<&'a ast::Endpoint>,
     pub listen: Option<&'a ast::Listen>,
     pub logging: Option<&'a ast::Logging>,
+    pub admin: Option<&'a ast::Admin>,
     pub default_profile: Option<&'a ast::Str>,
 }
 
@@ -28,6 +29,7 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
         endpoints: Vec::new(),
         listen: None,
         logging: None,
+        admin: None,
         default_profile: None,
     };
     for ast::File { items } in files {
@@ -48,6 +50,7 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
                 ast::Item::Logging(l) => {
                     set_once(&mut decls.logging, l, "logging", cx, |l| *l.span)
                 }
+                ast::Item::Admin(a) => set_once(&mut decls.admin, a, "admin", cx, |a| *a.span),
                 ast::Item::DefaultProfile(name) => set_once(
                     &mut decls.default_profile,
                     name,

@@ -108,6 +108,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let listen = settings::listen(&decls, &mut cx);
     let allowed_origins = settings::origins(&decls, &mut cx);
     let logging = settings::logging(&decls, &mut cx);
+    let admin = settings::admin(&decls, &mut cx);
     if !syntax_ok {
         return Compiled {
             plan: None,
@@ -121,8 +122,10 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let resolved = resolve::resolve(&decls, &mut cx);
     let profiles = profiles::build(&decls, &resolved, &mut cx);
     let endpoints = endpoints::build(&decls, &resolved, &mut cx);
-    let plan = match (resolved.default_profile, listen, logging) {
-        (Some(default_profile), Some(listen), Some(logging)) if !cx.diags.has_errors() => {
+    let plan = match (resolved.default_profile, listen, logging, admin) {
+        (Some(default_profile), Some(listen), Some(logging), Some(admin))
+            if !cx.diags.has_errors() =>
+        {
             Some(Plan {
                 listen,
                 allowed_origins,
@@ -131,6 +134,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
                 default_profile,
                 endpoints,
                 logging,
+                admin,
                 sources: sources.files().iter().map(|f| f.path.clone()).collect(),
             })
         }

@@ -1,4 +1,4 @@
-//! Pass 2b: the file-global settings, `listen` and `logging`.
+//! Pass 2b: the file-global settings, `listen`, `logging` and `admin`.
 //!
 //! Absent settings take the plan's defaults ([`DEFAULT_LISTEN`], [`LoggingSettings::default`]).
 //! Returns `None` only when the setting was given and is wrong (the error is reported).
@@ -10,7 +10,8 @@ use super::declare::Decls;
 use super::env::expand;
 use super::{Cx, errors, values};
 use crate::diag::did_you_mean;
-use crate::plan::{DEFAULT_LISTEN, LoggingSettings};
+use crate::diag::{Diag, codes};
+use crate::plan::{AdminSettings, DEFAULT_LISTEN, LoggingSettings};
 use crate::source::Spanned;
 use crate::syntax::ast;
 
@@ -41,11 +42,14 @@ pub(super) fn logging(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<LoggingSetti
         level,
         file,
         max_size_mb,
+        max_size_kb,
         max_backups,
         max_age_days,
         compress,
         log_requests,
         log_responses,
+        max_body_kb,
+        redact_keys,
         span: _,
     } = logging;
     let errors_before = cx.error_count();
@@ -68,6 +72,23 @@ pub(super) fn logging(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<LoggingSetti
         Some(n) => n.node,
         None => default,
     };
+    if let (Some(mb), Some(kb)) = (max_size_mb, max_size_kb) {
+        cx.push(
+            errors::bad_logging(
+                kb.span,
+                "`max-size-mb` and `max-size-kb` both set the rotation size",
+                "keep only one of them",
+            )
+            .also(mb.span, "also set here"),
+        );
+    }
+    let mut keys = defaults.redact_keys.clone();
+    for key in redact_keys {
+        let key = key.node.trim().to_lowercase();
+        if !key.is_empty() && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
     let settings = LoggingSettings {
         filter: level
             .as_ref()
@@ -79,8 +100,48 @@ pub(super) fn logging(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<LoggingSetti
         compress: compress.map_or(defaults.compress, |b| b.node),
         log_requests: log_requests.map_or(defaults.log_requests, |b| b.node),
         log_responses: log_responses.map_or(defaults.log_responses, |b| b.node),
+        max_size_kb: max_size_kb
+            .as_ref()
+            .map(|_| at_least_one(max_size_kb, "the maximum size", 1, cx)),
+        max_body_kb: at_least_one(max_body_kb, "the body cap", defaults.max_body_kb, cx),
+        redact_keys: keys,
     };
     (cx.error_count() == errors_before).then_some(settings)
+}
+
+/// `admin { listen …  token … }`: the address parsed, the token expanded into a secret.
+pub(super) fn admin(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<AdminSettings> {
+    let Some(ast::Admin {
+        listen,
+        token,
+        span: _,
+    }) = decls.admin
+    else {
+        return Some(AdminSettings::default());
+    };
+    let errors_before = cx.error_count();
+    let listen = listen
+        .as_ref()
+        .and_then(|addr| match values::parse_listen(&addr.node) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                cx.push(errors::bad_listen(addr.span, &e.reason));
+                None
+            }
+        });
+    let token = token.as_ref().and_then(|t| {
+        let expanded = expand(cx, t, "the admin token")?;
+        if expanded.value.trim().is_empty() {
+            cx.push(
+                Diag::error(codes::BAD_ADMIN, "the admin token may not be empty")
+                    .at(t.span, "empty after expansion")
+                    .help("set the variable, or remove `token` to serve the admin endpoints without one"),
+            );
+            return None;
+        }
+        Some(expanded.into_secret())
+    });
+    (cx.error_count() == errors_before).then_some(AdminSettings { listen, token })
 }
 
 fn check_level(level: &ast::Str, cx: &mut Cx<'_>) {

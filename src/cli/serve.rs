@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::check::{self, ProcessEnv};
 use crate::gateway::{Binding, CachePolicy, Gateway};
-use crate::plan::{Plan, ProfileName, Secret};
+use crate::plan::{AdminSettings, Plan, ProfileName, Secret};
 use crate::reload::{self, Reloader, Trigger};
 use crate::source::SourceSet;
 use crate::{serve, telemetry};
@@ -106,6 +106,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
         .map(|e| format!("{} -> {}", e.path, e.profile))
         .collect();
     let configured_listen = plan.listen;
+    let admin_settings = plan.admin.clone();
     let gateway = Gateway::start(plan, CachePolicy::default()).await;
     let reloader = Reloader::new(
         gateway.clone(),
@@ -131,7 +132,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(address = %bound, endpoints = ?endpoints, "mcp2 serving");
-        let admin = admin_options(&args).await?;
+        let admin = admin_options(&args, &admin_settings).await?;
         // A stable line for scripts and tests (`--port 0`): `mcp2 listening on http://ADDR (…)`.
         eprintln!(
             "mcp2 listening on http://{bound} ({})",
@@ -151,14 +152,19 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
 }
 
 /// Binds the admin listener (if asked) and prints its stable line:
-/// `mcp2 admin listening on http://ADDR`.
-async fn admin_options(args: &ServeArgs) -> Result<serve::admin::AdminOptions, String> {
+/// `mcp2 admin listening on http://ADDR`. The CLI (and `MCP2_ADMIN_TOKEN`) overrides the
+/// routes' `admin { … }`; both are read once, at start.
+async fn admin_options(
+    args: &ServeArgs,
+    routes: &AdminSettings,
+) -> Result<serve::admin::AdminOptions, String> {
     let token = args
         .admin_token
         .as_deref()
         .filter(|t| !t.is_empty())
-        .map(|t| Secret::new(t, vec!["MCP2_ADMIN_TOKEN".into()]));
-    let listener = match args.admin_listen {
+        .map(|t| Secret::new(t, vec!["MCP2_ADMIN_TOKEN".into()]))
+        .or_else(|| routes.token.clone());
+    let listener = match args.admin_listen.or(routes.listen) {
         Some(addr) => {
             let listener = TcpListener::bind(addr)
                 .await

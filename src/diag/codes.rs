@@ -110,6 +110,8 @@ pub const BAD_SESSION_MODE: Code = "mcp2::check::bad_session_mode";
 pub const BAD_ORIGIN: Code = "mcp2::check::bad_origin";
 /// An endpoint `auth` of a kind other than `bearer` or `key`, or with an empty secret.
 pub const BAD_AUTH: Code = "mcp2::check::bad_auth";
+/// An `admin` block whose token is empty after expansion.
+pub const BAD_ADMIN: Code = "mcp2::check::bad_admin";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -79,6 +79,8 @@ pub struct Plan {
     /// Endpoints in declaration order; the first whose path and condition match serves.
     pub endpoints: Vec<Endpoint>,
     pub logging: LoggingSettings,
+    /// Where the `/_mcp2/*` endpoints are served and the token they need (`admin { … }`).
+    pub admin: AdminSettings,
     /// The files this plan was compiled from, for `explain` and reload.
     pub sources: Vec<PathBuf>,
 }
@@ -368,6 +370,39 @@ pub struct LoggingSettings {
     pub compress: bool,
     pub log_requests: bool,
     pub log_responses: bool,
+    /// A finer rotation size (`max-size-kb`); when set it replaces `max_size_mb`.
+    pub max_size_kb: Option<u64>,
+    /// Cap of one logged request or response body, in KiB; longer bodies are cut with a marker.
+    pub max_body_kb: u64,
+    /// JSON object keys whose values are redacted in logged bodies, lower-case: the built-in
+    /// [`LoggingSettings::DEFAULT_REDACT_KEYS`] and the configured ones.
+    pub redact_keys: Vec<String>,
+}
+
+impl LoggingSettings {
+    /// Keys always redacted in logged bodies. A key matches when, lower-cased and without `-`
+    /// and `_`, it ends with one of these (so `x-api-key`, `client_secret`, `access_token`).
+    pub const DEFAULT_REDACT_KEYS: &[&str] = &[
+        "authorization",
+        "password",
+        "passwd",
+        "token",
+        "secret",
+        "api_key",
+        "apikey",
+        "cookie",
+        "credential",
+        "credentials",
+        "private_key",
+    ];
+
+    /// The size at which the log file rotates, in bytes.
+    pub fn max_size_bytes(&self) -> u64 {
+        match self.max_size_kb {
+            Some(kb) => kb.saturating_mul(1024),
+            None => self.max_size_mb.saturating_mul(1024 * 1024),
+        }
+    }
 }
 
 impl Default for LoggingSettings {
@@ -381,8 +416,25 @@ impl Default for LoggingSettings {
             compress: false,
             log_requests: false,
             log_responses: false,
+            max_size_kb: None,
+            max_body_kb: 64,
+            redact_keys: Self::DEFAULT_REDACT_KEYS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
         }
     }
+}
+
+/// `admin { listen ADDR  token "${VAR}" }`. The CLI (`--admin-listen`, `--admin-token`,
+/// `MCP2_ADMIN_TOKEN`) overrides both.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct AdminSettings {
+    /// Serve the admin endpoints on their own address; `None` serves them beside the MCP
+    /// endpoints.
+    pub listen: Option<SocketAddr>,
+    /// When set, every admin endpoint but `health` needs `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
 }
 
 pub const DEFAULT_LISTEN: SocketAddr =

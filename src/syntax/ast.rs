@@ -25,6 +25,8 @@ pub enum Item {
     Profile(Profile),
     Endpoint(Endpoint),
     Logging(Logging),
+    /// `admin { listen ADDR  token "${VAR}" }` (YAML `admin:`).
+    Admin(Admin),
     /// `default-profile NAME` (YAML `defaultProfile`): the profile served at `/mcp` when no
     /// `endpoint` says otherwise.
     DefaultProfile(Str),
@@ -234,10 +236,27 @@ pub struct Logging {
     /// JSON-lines log file; stderr only when unset.
     pub file: Option<Str>,
     pub max_size_mb: Option<Spanned<u64>>,
+    /// A finer rotation size (`max-size-kb`, YAML `maxSizeKB`); exclusive with `max_size_mb`.
+    pub max_size_kb: Option<Spanned<u64>>,
     pub max_backups: Option<Spanned<u64>>,
     pub max_age_days: Option<Spanned<u64>>,
     pub compress: Option<Spanned<bool>>,
     pub log_requests: Option<Spanned<bool>>,
     pub log_responses: Option<Spanned<bool>>,
+    /// Cap of one logged request or response body in KiB (`max-body-kb`, YAML `maxBodyKB`).
+    pub max_body_kb: Option<Spanned<u64>>,
+    /// JSON object keys whose values are redacted in logged bodies, besides the built-in ones
+    /// (`redact-keys "session_id" …`, YAML `redactKeys: [...]`).
+    pub redact_keys: Vec<Str>,
+    pub span: NodeSpan,
+}
+
+/// `admin { … }` (YAML `admin:`): where the `/_mcp2/*` endpoints are served and their token.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Admin {
+    /// `host:port` as written; unset serves them beside the MCP endpoints.
+    pub listen: Option<Str>,
+    /// The bearer token as written (normally `"${VAR}"`); the checker expands it into a secret.
+    pub token: Option<Str>,
     pub span: NodeSpan,
 }

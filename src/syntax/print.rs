@@ -39,7 +39,9 @@ impl Group {
         match item {
             Item::Listen(_) | Item::DefaultProfile(_) => Group::Global,
             Item::Endpoint(_) => Group::Endpoint,
-            Item::Upstream(_) | Item::Profile(_) | Item::Logging(_) => Group::Block,
+            Item::Upstream(_) | Item::Profile(_) | Item::Logging(_) | Item::Admin(_) => {
+                Group::Block
+            }
         }
     }
 }
@@ -71,6 +73,7 @@ fn item_to(out: &mut String, item: &Item) {
             &profile_lines(profile),
         ),
         Item::Logging(logging) => block(out, "logging", &logging_lines(logging)),
+        Item::Admin(admin) => block(out, "admin", &admin_lines(admin)),
     }
 }
 
@@ -273,11 +276,14 @@ fn logging_lines(logging: &ast::Logging) -> Vec<String> {
         level,
         file,
         max_size_mb,
+        max_size_kb,
         max_backups,
         max_age_days,
         compress,
         log_requests,
         log_responses,
+        max_body_kb,
+        redact_keys,
         span: _,
     } = logging;
     let mut lines = Vec::new();
@@ -289,8 +295,10 @@ fn logging_lines(logging: &ast::Logging) -> Vec<String> {
     }
     let numbers = [
         ("max-size-mb", max_size_mb),
+        ("max-size-kb", max_size_kb),
         ("max-backups", max_backups),
         ("max-age-days", max_age_days),
+        ("max-body-kb", max_body_kb),
     ];
     for (key, n) in numbers {
         if let Some(n) = n {
@@ -306,6 +314,29 @@ fn logging_lines(logging: &ast::Logging) -> Vec<String> {
         if let Some(b) = b {
             lines.push(format!("{key} {}", b.node));
         }
+    }
+    if !redact_keys.is_empty() {
+        let keys: Vec<String> = redact_keys.iter().map(|k| quote(k)).collect();
+        lines.push(format!("redact-keys {}", keys.join(" ")));
+    }
+    lines
+}
+
+fn admin_lines(admin: &ast::Admin) -> Vec<String> {
+    let ast::Admin {
+        listen,
+        token,
+        span: _,
+    } = admin;
+    let mut lines = Vec::new();
+    if let Some(listen) = listen {
+        lines.push(format!(
+            "listen {}",
+            bare_or_quoted(Bare::ListenAddr, listen)
+        ));
+    }
+    if let Some(token) = token {
+        lines.push(format!("token {}", quote(token)));
     }
     lines
 }

@@ -67,9 +67,8 @@ pub fn init(settings: &LoggingSettings) -> LogGuard {
 }
 
 fn rotation(settings: &LoggingSettings) -> file::Rotation {
-    const MB: u64 = 1024 * 1024;
     file::Rotation {
-        max_bytes: usize::try_from(settings.max_size_mb.saturating_mul(MB)).unwrap_or(usize::MAX),
+        max_bytes: usize::try_from(settings.max_size_bytes()).unwrap_or(usize::MAX),
         max_backups: usize::try_from(settings.max_backups).unwrap_or(usize::MAX),
         max_age: (settings.max_age_days > 0)
             .then(|| Duration::from_secs(settings.max_age_days.saturating_mul(86_400))),

@@ -11,6 +11,7 @@ pub(super) enum Place {
     Upstream,
     Profile,
     Logging,
+    Admin,
 }
 
 impl Place {
@@ -21,6 +22,7 @@ impl Place {
             Place::Upstream => "an upstream setting",
             Place::Profile => "a profile setting",
             Place::Logging => "a logging setting",
+            Place::Admin => "an admin setting",
         }
     }
 
@@ -31,6 +33,7 @@ impl Place {
             Place::Upstream => "`upstream NAME { … }`",
             Place::Profile => "`profile NAME { … }`",
             Place::Logging => "`logging { … }`",
+            Place::Admin => "`admin { … }`",
         }
     }
 }
@@ -89,6 +92,12 @@ pub(super) static KEYWORDS: &[Keyword] = &[
         "expose-per-upstream \"/servers/{upstream}/mcp\"",
     ),
     kw("logging", Place::Top, Rule::logging_block, "logging { … }"),
+    kw(
+        "admin",
+        Place::Top,
+        Rule::admin_block,
+        "admin { listen 127.0.0.1:8211  token \"${MCP2_ADMIN_TOKEN}\" }",
+    ),
     kw(
         "http",
         Place::Upstream,
@@ -214,6 +223,36 @@ pub(super) static KEYWORDS: &[Keyword] = &[
         Rule::log_responses,
         "log-responses false",
     ),
+    kw(
+        "max-size-kb",
+        Place::Logging,
+        Rule::max_size_kb,
+        "max-size-kb 512",
+    ),
+    kw(
+        "max-body-kb",
+        Place::Logging,
+        Rule::max_body_kb,
+        "max-body-kb 64",
+    ),
+    kw(
+        "redact-keys",
+        Place::Logging,
+        Rule::redact_keys,
+        "redact-keys session_id \"x-internal\"",
+    ),
+    kw(
+        "listen",
+        Place::Admin,
+        Rule::admin_listen,
+        "listen 127.0.0.1:8211",
+    ),
+    kw(
+        "token",
+        Place::Admin,
+        Rule::admin_token,
+        "token \"${MCP2_ADMIN_TOKEN}\"",
+    ),
 ];
 
 /// The keyword `word` is, in any place.
@@ -257,6 +296,9 @@ static FOREIGN: &[(&str, &str)] = &[
     ("maxAgeDays", "max-age-days"),
     ("logRequests", "log-requests"),
     ("logResponses", "log-responses"),
+    ("maxSizeKB", "max-size-kb"),
+    ("maxBodyKB", "max-body-kb"),
+    ("redactKeys", "redact-keys"),
 ];
 
 /// The keyword a YAML habit stands for (`servers` → `upstream`).
@@ -302,6 +344,7 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         kw_endpoint => "`endpoint`",
         kw_expose => "`expose-per-upstream`",
         kw_logging => "`logging`",
+        kw_admin => "`admin`",
         kw_matching => "`matching /REGEX/`",
         kw_header => "`header`",
         kw_when => "`when`",
@@ -339,7 +382,12 @@ mod tests {
     fn every_keyword_is_unique_and_places_are_disjoint() {
         for (i, a) in KEYWORDS.iter().enumerate() {
             for b in &KEYWORDS[i + 1..] {
-                assert_ne!(a.word, b.word, "keyword listed twice");
+                // `listen` is both a top-level item and an admin setting.
+                assert!(
+                    a.word != b.word || (a.word == "listen" && a.place != b.place),
+                    "keyword `{}` listed twice",
+                    a.word
+                );
             }
         }
     }

@@ -8,7 +8,7 @@
 use pest::iterators::Pair;
 
 use super::keywords::Place;
-use super::{Cx, Rule, blocks, profile, recover, strings};
+use super::{Cx, Rule, blocks, profile, recover, settings, strings};
 use crate::diag::{Diag, codes};
 use crate::source::{Span, Spanned};
 use crate::syntax::ast::{self, Item, Str};
@@ -32,7 +32,8 @@ pub(super) fn lower_file(cx: &mut Cx<'_>, file: P<'_>) -> ast::File {
             }
             Rule::upstream_block => lower_upstream(cx, pair).map(Item::Upstream),
             Rule::profile_block => profile::lower_profile(cx, pair).map(Item::Profile),
-            Rule::logging_block => lower_logging(cx, pair).map(Item::Logging),
+            Rule::logging_block => settings::lower_logging(cx, pair).map(Item::Logging),
+            Rule::admin_block => settings::lower_admin(cx, pair).map(Item::Admin),
             Rule::listen => lower_listen(cx, pair).map(Item::Listen),
             Rule::default_profile => lower_default_profile(cx, pair).map(Item::DefaultProfile),
             Rule::endpoint => lower_endpoint(cx, pair).map(Item::Endpoint),
@@ -106,7 +107,7 @@ pub(super) fn value_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
     Some(str_of(cx, value))
 }
 
-fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
+pub(super) fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
     let value = pair.into_inner().nth(1)?;
     let span = cx.span_of(&value);
     match value.as_str().parse::<u64>() {
@@ -121,7 +122,7 @@ fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
     }
 }
 
-fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
+pub(super) fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
     let value = pair.into_inner().nth(1)?;
     Some(Spanned::new(value.as_str() == "true", cx.span_of(&value)))
 }
@@ -309,74 +310,8 @@ fn lower_key_value(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::KeyValue> {
     })
 }
 
-// ─── logging ─────────────────────────────────────────────────────────────────────────────────
-
-fn lower_logging(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Logging> {
-    let span = cx.span_of(&pair);
-    let mut it = pair.into_inner();
-    let kw = it.next()?;
-    let mut block = blocks::Block::new(cx.span_of(&kw), "logging");
-    let mut log = ast::Logging {
-        span: span.into(),
-        ..ast::Logging::default()
-    };
-    for p in it {
-        match p.as_rule() {
-            Rule::level => block.set(cx, &mut log.level, "level", p),
-            Rule::log_file => block.set(cx, &mut log.file, "file", p),
-            Rule::max_size_mb => set_with(
-                cx,
-                &mut block,
-                &mut log.max_size_mb,
-                "max-size-mb",
-                p,
-                number_of,
-            ),
-            Rule::max_backups => set_with(
-                cx,
-                &mut block,
-                &mut log.max_backups,
-                "max-backups",
-                p,
-                number_of,
-            ),
-            Rule::max_age_days => set_with(
-                cx,
-                &mut block,
-                &mut log.max_age_days,
-                "max-age-days",
-                p,
-                number_of,
-            ),
-            Rule::compress => {
-                set_with(cx, &mut block, &mut log.compress, "compress", p, |cx, p| {
-                    bool_of(cx, p)
-                })
-            }
-            Rule::log_requests => set_with(
-                cx,
-                &mut block,
-                &mut log.log_requests,
-                "log-requests",
-                p,
-                |cx, p| bool_of(cx, p),
-            ),
-            Rule::log_responses => set_with(
-                cx,
-                &mut block,
-                &mut log.log_responses,
-                "log-responses",
-                p,
-                |cx, p| bool_of(cx, p),
-            ),
-            _ => block.other(cx, p, Place::Logging),
-        }
-    }
-    Some(log)
-}
-
 /// Sets a once-only setting read by `read`, reporting a second one.
-fn set_with<'i, T>(
+pub(super) fn set_with<'i, T>(
     cx: &mut Cx<'_>,
     block: &mut blocks::Block,
     slot: &mut Option<T>,

@@ -15,6 +15,7 @@ mod keywords;
 mod lower;
 mod profile;
 mod recover;
+mod settings;
 mod strings;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -64,9 +64,16 @@ logging {
   max-size-mb 100
   max-backups 3
   max-age-days 30
+  max-body-kb 16
   compress true
   log-requests true
   log-responses false
+  redact-keys "session_id" "X-Internal"
+}
+
+admin {
+  listen 127.0.0.1:8211
+  token "${MCP2_ADMIN_TOKEN}"
 }
 "#;
 
@@ -350,24 +357,43 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
 fn logging() -> impl Strategy<Value = Logging> {
     let n = || prop::option::of(any::<u64>().prop_map(|n| Spanned::new(n, Span::default())));
     let b = || prop::option::of(any::<bool>().prop_map(|b| Spanned::new(b, Span::default())));
-    (opt_st(), opt_st(), (n(), n(), n()), (b(), b(), b())).prop_map(
-        |(
-            level,
-            file,
-            (max_size_mb, max_backups, max_age_days),
-            (compress, log_requests, log_responses),
-        )| Logging {
-            level,
-            file,
-            max_size_mb,
-            max_backups,
-            max_age_days,
-            compress,
-            log_requests,
-            log_responses,
-            span: Span::default().into(),
-        },
+    (
+        opt_st(),
+        opt_st(),
+        (n(), n(), n(), n(), n()),
+        (b(), b(), b()),
+        prop::collection::vec(st(), 0..3),
     )
+        .prop_map(
+            |(
+                level,
+                file,
+                (max_size_mb, max_size_kb, max_backups, max_age_days, max_body_kb),
+                (compress, log_requests, log_responses),
+                redact_keys,
+            )| Logging {
+                level,
+                file,
+                max_size_mb,
+                max_size_kb,
+                max_backups,
+                max_age_days,
+                compress,
+                log_requests,
+                log_responses,
+                max_body_kb,
+                redact_keys,
+                span: Span::default().into(),
+            },
+        )
+}
+
+fn admin() -> impl Strategy<Value = Admin> {
+    (opt_st(), opt_st()).prop_map(|(listen, token)| Admin {
+        listen,
+        token,
+        span: Span::default().into(),
+    })
 }
 
 fn item() -> impl Strategy<Value = Item> {
@@ -384,6 +410,7 @@ fn item() -> impl Strategy<Value = Item> {
         profile().prop_map(Item::Profile),
         endpoint().prop_map(Item::Endpoint),
         logging().prop_map(Item::Logging),
+        admin().prop_map(Item::Admin),
     ]
 }
 

@@ -3,7 +3,7 @@
 use super::{parse, s};
 use crate::source::{NodeSpan, Spanned};
 use crate::syntax::ast::{
-    Action, Condition, Endpoint, File, Item, ItemKind, KeyValue, Limit, LimitScope, Listen,
+    Action, Admin, Condition, Endpoint, File, Item, ItemKind, KeyValue, Limit, LimitScope, Listen,
     Logging, Meta, NamePattern, Profile, Rule, RuleBody, Target, Transport, Upstream,
 };
 
@@ -59,6 +59,13 @@ logging {
   compress true
   log-requests true
   log-responses false
+  max-body-kb 16
+  redact-keys session_id "X-Internal"
+}
+
+admin {
+  listen 127.0.0.1:8211
+  token "${MCP2_ADMIN_TOKEN}"
 }
 "#;
 
@@ -258,6 +265,14 @@ fn expected() -> File {
                 compress: Some(Spanned::new(true, span())),
                 log_requests: Some(Spanned::new(true, span())),
                 log_responses: Some(Spanned::new(false, span())),
+                max_size_kb: None,
+                max_body_kb: Some(Spanned::new(16, span())),
+                redact_keys: vec![s("session_id"), s("X-Internal")],
+                span: span(),
+            }),
+            Item::Admin(Admin {
+                listen: Some(s("127.0.0.1:8211")),
+                token: Some(s("${MCP2_ADMIN_TOKEN}")),
                 span: span(),
             }),
         ],

@@ -35,6 +35,9 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
     if let Some(pair) = f.get("logging") {
         items.push(Item::Logging(logging(r, pair)));
     }
+    if let Some(pair) = f.get("admin") {
+        items.push(Item::Admin(admin(r, pair)));
+    }
     let servers = f
         .value("servers")
         .map(|n| server::servers(r, n))
@@ -180,7 +183,35 @@ fn logging(r: &mut Reader, pair: &Pair) -> ast::Logging {
     log.compress = f.value("compress").and_then(|n| r.boolean(n));
     log.log_requests = f.value("logRequests").and_then(|n| r.boolean(n));
     log.log_responses = f.value("logResponses").and_then(|n| r.boolean(n));
+    log.max_size_kb = f
+        .value("maxSizeKB")
+        .and_then(|n| r.integer(n, "a size in KB"));
+    log.max_body_kb = f
+        .value("maxBodyKB")
+        .and_then(|n| r.integer(n, "a size in KB"));
+    log.redact_keys = f
+        .value("redactKeys")
+        .map(|n| r.list(n, "a list of JSON keys", |r, n| r.string(n, "a JSON key")))
+        .unwrap_or_default();
     log
+}
+
+/// `admin: { listen: "127.0.0.1:8211", token: "${MCP2_ADMIN_TOKEN}" }`.
+fn admin(r: &mut Reader, pair: &Pair) -> ast::Admin {
+    let mut admin = ast::Admin {
+        span: pair.span().into(),
+        ..ast::Admin::default()
+    };
+    let Some(f) = r.fields(&pair.value, Place::Admin) else {
+        return admin;
+    };
+    admin.listen = f
+        .value("listen")
+        .and_then(|n| r.string(n, "an address such as `127.0.0.1:8211`"));
+    admin.token = f
+        .value("token")
+        .and_then(|n| r.string(n, "a token, normally `\"${MCP2_ADMIN_TOKEN}\"`"));
+    admin
 }
 
 /// `hub: { path, profile }` → an endpoint serving `profile` (default: the default profile).
