@@ -48,6 +48,9 @@ pub enum GatewayError {
     /// The upstream's own JSON-RPC error, passed through unchanged.
     #[error("{0}")]
     Upstream(McpError),
+    /// The client cancelled the request while it was forwarded.
+    #[error("{method} cancelled by the client")]
+    Cancelled { method: &'static str },
     /// Refused by a rate limit before reaching the upstream.
     #[error("rate limit `{limit}` exceeded; retry in {}s", retry_after.as_secs_f64().ceil())]
     RateLimited {
@@ -97,6 +100,9 @@ impl GatewayError {
                     "source": "gateway",
                 })),
             ),
+            GatewayError::Cancelled { .. } => {
+                McpError::new(ErrorCode::INTERNAL_ERROR, self.to_string(), None)
+            }
             GatewayError::Unavailable { upstream, .. }
             | GatewayError::Timeout { upstream, .. }
             | GatewayError::Transport { upstream, .. } => McpError::new(

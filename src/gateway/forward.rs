@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
-    ErrorCode, GetMeta, InputRequiredResult, InputResponses, RequestId, RequestMetaObject,
-    ResultType, ServerResult,
+    CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest, GetMeta,
+    InputRequiredResult, InputResponses, RequestId, RequestMetaObject, ResultType, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, RequestContext, RoleClient, RoleServer};
 use serde::de::DeserializeOwned;
@@ -71,7 +70,7 @@ impl HubSession {
 
     /// Sends `request` to `upstream` for the client request `context`; see the module docs.
     /// Rate limits are applied first (a refused request never reaches the upstream) and every
-    /// forwarded request is logged and counted.
+    /// forwarded request is logged and counted, with the outcome its error kind says.
     pub(super) async fn send(
         &self,
         call: observe::Call<'_>,
@@ -80,20 +79,45 @@ impl HubSession {
     ) -> Result<ServerResult, McpError> {
         let api_key = self.caller().api_key;
         let observed = observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call)?;
-        let result = self
-            .send_to(call.upstream, call.method, request, context)
-            .await;
-        observed.finish_mcp(&result);
-        result
+        self.observed(observed, call, request, context).await
     }
 
+    /// [`send`](Self::send) for requests sent on the client's behalf (`resources/subscribe`,
+    /// `logging/setLevel`): logged and counted, but no rate limit applies.
     pub(super) async fn send_to(
+        &self,
+        upstream: &UpstreamId,
+        method: &'static str,
+        request: ClientRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        let call = observe::Call::without_name(upstream, method);
+        let observed = observe::watch(&self.gateway, &self.tag, &self.binding, call);
+        self.observed(observed, call, request, context).await
+    }
+
+    async fn observed(
+        &self,
+        observed: observe::Observed,
+        call: observe::Call<'_>,
+        request: ClientRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        observed.request_body(&context.id, &request);
+        let result = self
+            .forward(call.upstream, call.method, request, context)
+            .await;
+        observed.finish(&context.id, &result);
+        result.map_err(McpError::from)
+    }
+
+    async fn forward(
         &self,
         upstream: &UpstreamId,
         method: &'static str,
         mut request: ClientRequest,
         context: &RequestContext<RoleServer>,
-    ) -> Result<ServerResult, McpError> {
+    ) -> Result<ServerResult, GatewayError> {
         let (handle, link) = self.connection(upstream, context)?;
         let timeout = handle.spec().timeout;
         let wait = match &link {
@@ -156,7 +180,7 @@ impl HubSession {
         &self,
         mut running: Running,
         context: &RequestContext<RoleServer>,
-    ) -> Result<ServerResult, McpError> {
+    ) -> Result<ServerResult, GatewayError> {
         let answer = tokio::select! {
             answer = &mut running.answer => answer,
             Some(first) = mrtr::next_question(&mut running.inbox) => {
@@ -179,11 +203,7 @@ impl HubSession {
             }
             _ = context.ct.cancelled() => {
                 running.cancel.fire("cancelled by the client");
-                return Err(McpError::new(
-                    ErrorCode::INTERNAL_ERROR,
-                    format!("{} cancelled by the client", running.method),
-                    None,
-                ));
+                return Err(GatewayError::Cancelled { method: running.method });
             }
         };
         running.cancel.peer = None;
@@ -220,7 +240,7 @@ impl HubSession {
         running.inbox = questions;
         running.guard.rebind(call);
         mrtr::answer(waiting, responses);
-        Some(self.drive(running, context).await)
+        Some(self.drive(running, context).await.map_err(McpError::from))
     }
 }
 

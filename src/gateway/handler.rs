@@ -133,6 +133,11 @@ impl HubSession {
             })
     }
 
+    /// Logs and counts a request for a name this client's view does not have.
+    fn not_found(&self, method: &'static str, public: &str, e: GatewayError) -> GatewayError {
+        super::observe::not_found(&self.tag, &self.binding, method, public, e)
+    }
+
     pub(super) fn handle(&self, upstream: &UpstreamId) -> Result<UpstreamHandle, GatewayError> {
         self.gateway
             .registry()
@@ -275,7 +280,8 @@ impl ServerHandler for HubSession {
             Some(resumed) => resumed?,
             None => {
                 let (_, view) = self.view().await;
-                let route = Self::route(&view, ItemKind::Tool, &request.name)?;
+                let route = Self::route(&view, ItemKind::Tool, &request.name)
+                    .map_err(|e| self.not_found(method, &request.name, e))?;
                 let public =
                     std::mem::replace(&mut request.name, route.original.to_string().into());
                 let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
@@ -306,7 +312,8 @@ impl ServerHandler for HubSession {
             Some(resumed) => resumed?,
             None => {
                 let (_, view) = self.view().await;
-                let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
+                let route = Self::route(&view, ItemKind::Prompt, &request.name)
+                    .map_err(|e| self.not_found(method, &request.name, e))?;
                 let public = std::mem::replace(&mut request.name, route.original.to_string());
                 let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
                 self.send(route.call(method, &public), request, &context)
@@ -335,7 +342,8 @@ impl ServerHandler for HubSession {
             Some(resumed) => resumed?,
             None => {
                 let (_, view) = self.view().await;
-                let route = Self::resource_route(&view, &request.uri)?;
+                let route = Self::resource_route(&view, &request.uri)
+                    .map_err(|e| self.not_found(method, &request.uri, e))?;
                 let public = std::mem::replace(&mut request.uri, route.original.to_string());
                 let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
                 self.send(route.call(method, &public), request, &context)

@@ -2,17 +2,26 @@
 //! request metrics after it.
 //!
 //! The handler calls [`begin`] before it asks the upstream (a refusal ends the request there,
-//! logged and counted, without touching the upstream) and [`Observed::finish`] with the result.
-//! [`SessionTag`] gives each downstream session an id (for per-session limits) and keeps the
-//! active-session gauge. The events themselves live in `telemetry::events`.
+//! logged and counted, without touching the upstream) and [`Observed::finish`] with the result;
+//! requests the limits do not apply to (`resources/subscribe`, `logging/setLevel`, sent on the
+//! client's behalf) start with [`watch`] instead. A request naming something the client's view
+//! does not have is counted by [`not_found`]. With `log-requests`/`log-responses` on, the
+//! bodies go to `telemetry::bodies` from here too. [`SessionTag`] gives each downstream session
+//! an id (for per-session limits) and keeps the active-session gauge. The events themselves
+//! live in `telemetry::events`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{RequestId, ServerResult};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::limits::{self, LimitTarget};
 use super::{Binding, Gateway, GatewayError};
 use crate::plan::UpstreamId;
+use crate::telemetry::bodies::{Body, BodyLog, Direction};
 use crate::telemetry::events::{Outcome, RateLimited, RequestDone, RequestFields, SessionChange};
 
 /// One downstream session, for limits and the active-session gauge. Dropped with the session.
@@ -62,6 +71,8 @@ pub struct Call<'a> {
 pub struct Observed {
     fields: RequestFields,
     started: Instant,
+    /// Set when the plan logs request or response bodies.
+    bodies: Option<Arc<BodyLog>>,
 }
 
 /// Applies the profile's rate limits; a refused request is logged, counted and answered with
@@ -73,14 +84,7 @@ pub fn begin(
     api_key: Option<&str>,
     call: Call<'_>,
 ) -> Result<Observed, GatewayError> {
-    let fields = RequestFields {
-        endpoint: session.endpoint.to_string(),
-        profile: binding.profile.to_string(),
-        upstream: call.upstream.to_string(),
-        method: call.method,
-        public: call.public.to_string(),
-        original: call.original.to_string(),
-    };
+    let fields = fields(session, binding, call);
     let plan = gateway.plan();
     if let Some(profile) = plan.profile(binding.profile.as_str())
         && !profile.limits.is_empty()
@@ -106,39 +110,114 @@ pub fn begin(
         }
     }
     Ok(Observed {
+        bodies: BodyLog::of(&plan),
         fields,
         started: Instant::now(),
     })
 }
 
+/// Observes a request no rate limit applies to (sent on the client's behalf).
+pub fn watch(
+    gateway: &Gateway,
+    session: &SessionTag,
+    binding: &Binding,
+    call: Call<'_>,
+) -> Observed {
+    Observed {
+        bodies: BodyLog::of(&gateway.plan()),
+        fields: fields(session, binding, call),
+        started: Instant::now(),
+    }
+}
+
+/// Logs and counts a request for a name the client's view does not have (unknown or hidden),
+/// and hands the error back.
+pub fn not_found(
+    session: &SessionTag,
+    binding: &Binding,
+    method: &'static str,
+    public: &str,
+    error: GatewayError,
+) -> GatewayError {
+    let upstream = UpstreamId::new("");
+    let fields = fields(
+        session,
+        binding,
+        Call {
+            upstream: &upstream,
+            method,
+            public,
+            original: "",
+        },
+    );
+    RequestDone {
+        fields: &fields,
+        duration: Duration::ZERO,
+        outcome: outcome_of(&error),
+        error: Some(&error.to_string()),
+    }
+    .emit();
+    error
+}
+
+fn fields(session: &SessionTag, binding: &Binding, call: Call<'_>) -> RequestFields {
+    RequestFields {
+        endpoint: session.endpoint.to_string(),
+        profile: binding.profile.to_string(),
+        upstream: call.upstream.to_string(),
+        method: call.method,
+        public: call.public.to_string(),
+        original: call.original.to_string(),
+    }
+}
+
+/// The outcome a request that failed with `error` is logged and counted with.
+pub fn outcome_of(error: &GatewayError) -> Outcome {
+    match error {
+        GatewayError::Upstream(_) => Outcome::UpstreamError,
+        GatewayError::Unavailable { .. } => Outcome::Unavailable,
+        GatewayError::Timeout { .. } => Outcome::Timeout,
+        GatewayError::Transport { .. } => Outcome::Transport,
+        GatewayError::Unknown { .. } => Outcome::NotFound,
+        GatewayError::RateLimited { .. } => Outcome::RateLimited,
+        GatewayError::Cancelled { .. } => Outcome::Cancelled,
+    }
+}
+
 impl Observed {
-    /// [`finish`](Self::finish) for a result already turned into the client's JSON-RPC error.
-    pub fn finish_mcp<T>(self, result: &Result<T, rmcp::ErrorData>) {
-        let (outcome, error) = match result {
-            Ok(_) => (Outcome::Ok, None),
-            Err(e) => (Outcome::UpstreamError, Some(e.message.to_string())),
+    /// Logs the request body (as sent upstream) when the plan logs requests.
+    pub fn request_body(&self, id: &RequestId, request: &impl Serialize) {
+        let Some(bodies) = self
+            .bodies
+            .as_deref()
+            .filter(|b| b.logs(Direction::Request))
+        else {
+            return;
         };
-        RequestDone {
-            fields: &self.fields,
-            duration: self.started.elapsed(),
-            outcome,
-            error: error.as_deref(),
+        let mut body = serde_json::to_value(request).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut body {
+            map.insert("jsonrpc".into(), json!("2.0"));
+            map.insert("id".into(), json!(id));
         }
-        .emit();
+        bodies.request(&self.fields, Body::Json(&body));
     }
 
-    pub fn finish<T>(self, result: &Result<T, GatewayError>) {
+    /// Logs and counts the end of the request; also its response body when the plan logs them.
+    pub fn finish(self, id: &RequestId, result: &Result<ServerResult, GatewayError>) {
+        if let Some(bodies) = self
+            .bodies
+            .as_deref()
+            .filter(|b| b.logs(Direction::Response))
+        {
+            let body = match result {
+                Ok(r) => json!({ "jsonrpc": "2.0", "id": id, "result": r }),
+                Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e.to_mcp() }),
+            };
+            bodies.response(&self.fields, Body::Json(&body));
+        }
         let (outcome, error) = match result {
             Ok(_) => (Outcome::Ok, None),
-            Err(e) => {
-                let outcome = match e {
-                    GatewayError::Upstream(_) => Outcome::UpstreamError,
-                    GatewayError::Unavailable { .. } => Outcome::Unavailable,
-                    GatewayError::Timeout { .. } => Outcome::Timeout,
-                    _ => Outcome::Transport,
-                };
-                (outcome, Some(e.to_string()))
-            }
+            Err(e) => (outcome_of(e), Some(e.to_string())),
         };
         RequestDone {
             fields: &self.fields,

@@ -58,6 +58,13 @@ pub enum Outcome {
     Timeout,
     /// Any other transport failure.
     Transport,
+    /// The client named a tool, prompt or resource its view does not have (unknown or hidden:
+    /// the two are indistinguishable to the client, and counted alike).
+    NotFound,
+    /// Refused by a rate limit before reaching the upstream.
+    RateLimited,
+    /// The client cancelled the request.
+    Cancelled,
 }
 
 impl Outcome {
@@ -68,11 +75,15 @@ impl Outcome {
             Outcome::Unavailable => "unavailable",
             Outcome::Timeout => "timeout",
             Outcome::Transport => "transport_error",
+            Outcome::NotFound => "not_found",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
 
-/// A request forwarded to an upstream has ended.
+/// A request forwarded to an upstream has ended, or one naming something the client's view
+/// does not have was refused (outcome `not_found`, upstream empty).
 #[derive(Debug)]
 pub struct RequestDone<'a> {
     pub fields: &'a RequestFields,

@@ -4,8 +4,10 @@
 //! buffer drops lines rather than stalling a request.
 //!
 //! `RUST_LOG`, when set, overrides the routes' `logging.level`. Request lines use the target
-//! `mcp2::request` (filter them with `info,mcp2::request=warn`).
+//! `mcp2::request` (filter them with `info,mcp2::request=warn`); request and response bodies
+//! (`log-requests`, `log-responses`, see [`bodies`]) the target `mcp2::body`.
 
+pub mod bodies;
 pub mod events;
 pub mod file;
 pub mod metrics;
