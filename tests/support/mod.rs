@@ -10,6 +10,7 @@
 pub mod client;
 pub mod hub;
 pub mod process;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
