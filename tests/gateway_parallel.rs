@@ -61,7 +61,13 @@ endpoint "/mcp/withdead" -> withdead
 fn expected_tools() -> Vec<String> {
     let mut names: Vec<String> = SLOW
         .iter()
-        .flat_map(|s| [format!("{s}__list_calls"), format!("{s}__whoami")])
+        .flat_map(|s| {
+            [
+                format!("{s}__call_count"),
+                format!("{s}__list_calls"),
+                format!("{s}__whoami"),
+            ]
+        })
         .collect();
     names.sort();
     names

@@ -395,3 +395,102 @@ async fn the_log_file_holds_json_lines_with_the_request_fields() {
         "stderr still has the log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_refused_by_a_rate_limit_never_arrive_at_the_upstream() {
+    let server = spawn_python_server("slow_server.py", &[("SERVERS", "counted=0")]).await;
+    let routes = Routes::new(&format!(
+        r#"
+upstream counted {{
+  http "{url}"
+}}
+profile default {{
+  use counted
+  limit tool counted/whoami 3/min per session
+}}
+endpoint "/mcp" -> default
+"#,
+        url = server.url("/mcp"),
+    ));
+    let mcp2 = Mcp2::serve(&routes, &[], &[]).await;
+    let hub = connect(&mcp2.url("/mcp")).await;
+    let mut admitted = 0;
+    for _ in 0..7 {
+        match try_call(&hub, "whoami", json!({})).await {
+            Ok(_) => admitted += 1,
+            Err(e) => {
+                let error = mcp_error(Err(e));
+                assert_eq!(error.code.0, -32029, "{error:?}");
+                assert!(error.message.contains("retry in"), "{}", error.message);
+            }
+        }
+    }
+    assert_eq!(admitted, 3, "exactly the burst is admitted");
+    // The upstream's own count: the 3 admitted calls and this one.
+    let count = call_text(&hub, "call_count", json!({})).await;
+    assert_eq!(
+        count, "tools/call requests=4",
+        "refused calls reached the upstream"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_block_of_the_routes_sets_address_and_token_and_the_cli_overrides_the_token() {
+    const ROUTES_TOKEN: &str = "routes-adm1n-5d6e";
+    const CLI_TOKEN: &str = "cli-adm1n-8a9b";
+    let routes =
+        everything_routes("}\nadmin {\n  listen 127.0.0.1:0\n  token \"${OPS_ROUTES_ADMIN}\"\n");
+    let env = [("OPS_ROUTES_ADMIN", ROUTES_TOKEN)];
+    let status = |url: String, token: &'static str| async move {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await;
+        response.expect("answers").status().as_u16()
+    };
+    let admin_of = |mcp2: &Mcp2| {
+        let stderr = mcp2.stderr();
+        stderr
+            .lines()
+            .find_map(|l| l.split("mcp2 admin listening on ").nth(1))
+            .unwrap_or_else(|| panic!("no admin listening line:\n{stderr}"))
+            .trim()
+            .to_string()
+    };
+
+    let mcp2 = Mcp2::serve(&routes, &[], &env).await;
+    let admin = admin_of(&mcp2);
+    assert_eq!(status(mcp2.url("/_mcp2/ready"), ROUTES_TOKEN).await, 404);
+    assert_eq!(status(format!("{admin}/_mcp2/config"), "wrong").await, 401);
+    assert_eq!(
+        status(format!("{admin}/_mcp2/config"), ROUTES_TOKEN).await,
+        200
+    );
+    let config = reqwest::Client::new()
+        .get(format!("{admin}/_mcp2/config"))
+        .bearer_auth(ROUTES_TOKEN)
+        .send()
+        .await
+        .expect("config")
+        .text()
+        .await
+        .expect("config body");
+    assert!(
+        config.contains("OPS_ROUTES_ADMIN"),
+        "names where it came from: {config}"
+    );
+    assert!(!config.contains(ROUTES_TOKEN) && !mcp2.stderr().contains(ROUTES_TOKEN));
+    drop(mcp2);
+
+    let mcp2 = Mcp2::serve(&routes, &["--admin-token", CLI_TOKEN], &env).await;
+    let admin = admin_of(&mcp2);
+    assert_eq!(
+        status(format!("{admin}/_mcp2/config"), ROUTES_TOKEN).await,
+        401
+    );
+    assert_eq!(
+        status(format!("{admin}/_mcp2/config"), CLI_TOKEN).await,
+        200
+    );
+}
