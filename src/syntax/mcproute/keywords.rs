@@ -92,12 +92,7 @@ pub(super) static KEYWORDS: &[Keyword] = &[
         "expose-per-upstream \"/servers/{upstream}/mcp\"",
     ),
     kw("logging", Place::Top, Rule::logging_block, "logging { … }"),
-    kw(
-        "admin",
-        Place::Top,
-        Rule::admin_block,
-        "admin { listen 127.0.0.1:8211  token \"${MCP2_ADMIN_TOKEN}\" }",
-    ),
+    kw("admin", Place::Top, Rule::admin_block, "admin { … }"),
     kw(
         "http",
         Place::Upstream,
