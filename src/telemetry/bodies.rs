@@ -258,10 +258,8 @@ impl Redactor {
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
-            Value::String(s) => {
-                if self.values.iter().any(|secret| s.contains(secret.as_str())) {
-                    *s = self.text(s);
-                }
+            Value::String(s) if self.values.iter().any(|secret| s.contains(secret.as_str())) => {
+                *s = self.text(s);
             }
             _ => {}
         }
