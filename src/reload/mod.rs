@@ -45,7 +45,7 @@ pub enum ReloadOutcome {
         upstreams_kept: usize,
         /// Warnings of the new plan, rendered.
         warnings: Vec<String>,
-        /// Settings that only take effect after a restart (a changed `listen`).
+        /// Settings that only take effect after a restart (a changed `listen` or `admin`).
         needs_restart: Vec<String>,
     },
     /// The routes have errors (or could not be read); the previous plan keeps serving.
@@ -178,6 +178,11 @@ impl Reloader {
                 "listen changed from {} to {}; restart mcp2 to move it",
                 self.listen, plan.listen
             ));
+        }
+        if plan.admin != self.gateway.plan().admin {
+            needs_restart.push(
+                "the admin block changed; restart mcp2 to apply it (the running one stays)".into(),
+            );
         }
         let report = self.gateway.swap_plan(plan).await;
         let names = |v: &[crate::plan::UpstreamId]| v.iter().map(|u| u.to_string()).collect();
