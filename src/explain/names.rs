@@ -25,7 +25,17 @@ struct Candidate {
 }
 
 fn candidates(rules: &RuleTable, kind: ItemKind, upstream: &str, public: &str) -> Vec<Candidate> {
-    let mut guesses: Vec<(String, bool)> = vec![(public.to_string(), false)];
+    // Most specific first: a rename, the name without the prefix, the name itself.
+    let mut renamed: Vec<&str> = rules
+        .renames(kind)
+        .filter(|(u, _, r)| u.as_str() == upstream && &*r.to == public)
+        .map(|(_, original, _)| original)
+        .collect();
+    renamed.sort_unstable();
+    let mut guesses: Vec<(String, bool)> = renamed
+        .into_iter()
+        .map(|o| (o.to_string(), false))
+        .collect();
     if kind != ItemKind::Resource
         && let Some(stripped) = rules
             .prefix_of(upstream)
@@ -33,13 +43,7 @@ fn candidates(rules: &RuleTable, kind: ItemKind, upstream: &str, public: &str) -
     {
         guesses.push((stripped.to_string(), false));
     }
-    let mut renamed: Vec<&str> = rules
-        .renames(kind)
-        .filter(|(u, _, r)| u.as_str() == upstream && &*r.to == public)
-        .map(|(_, original, _)| original)
-        .collect();
-    renamed.sort_unstable();
-    guesses.extend(renamed.into_iter().map(|o| (o.to_string(), false)));
+    guesses.push((public.to_string(), false));
     if kind != ItemKind::Resource
         && let Some(stripped) = public.strip_prefix(&render_prefix(DEFAULT_PREFIX, upstream))
     {

@@ -95,6 +95,27 @@ impl HubSession {
         (plan, view)
     }
 
+    /// [`view`](Self::view), logging at debug level (target `mcp2::explain`) how this request
+    /// is routed, as `mcp2 explain` would print it.
+    pub(super) async fn explained_view(
+        &self,
+        method: crate::explain::Method,
+        target: Option<&str>,
+    ) -> (Arc<Plan>, Arc<View>) {
+        let (plan, view) = self.view().await;
+        crate::explain::log_request(
+            &self.gateway,
+            &plan,
+            &self.binding,
+            &self.endpoint,
+            method,
+            target,
+            &view,
+        )
+        .await;
+        (plan, view)
+    }
+
     /// Remembers the client's peer and what it declared, from the first request it sends.
     pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
         if self.session.peer().is_some() {
@@ -224,7 +245,9 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
+        let (_, view) = self
+            .explained_view(crate::explain::Method::ToolsList, None)
+            .await;
         Ok(ListToolsResult::with_all_items(view.tools.clone()))
     }
 
@@ -234,7 +257,9 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
+        let (_, view) = self
+            .explained_view(crate::explain::Method::PromptsList, None)
+            .await;
         Ok(ListPromptsResult::with_all_items(view.prompts.clone()))
     }
 
@@ -244,7 +269,9 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
+        let (_, view) = self
+            .explained_view(crate::explain::Method::ResourcesList, None)
+            .await;
         Ok(ListResourcesResult::with_all_items(view.resources.clone()))
     }
 
@@ -274,7 +301,9 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self.view().await;
+                let (_, view) = self
+                    .explained_view(crate::explain::Method::ToolsCall, Some(&request.name))
+                    .await;
                 let route = Self::route(&view, ItemKind::Tool, &request.name)?;
                 let public =
                     std::mem::replace(&mut request.name, route.original.to_string().into());
@@ -305,7 +334,9 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self.view().await;
+                let (_, view) = self
+                    .explained_view(crate::explain::Method::PromptsGet, Some(&request.name))
+                    .await;
                 let route = Self::route(&view, ItemKind::Prompt, &request.name)?;
                 let public = std::mem::replace(&mut request.name, route.original.to_string());
                 let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
@@ -334,7 +365,9 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self.view().await;
+                let (_, view) = self
+                    .explained_view(crate::explain::Method::ResourcesRead, Some(&request.uri))
+                    .await;
                 let route = Self::resource_route(&view, &request.uri)?;
                 let public = std::mem::replace(&mut request.uri, route.original.to_string());
                 let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
