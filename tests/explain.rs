@@ -91,13 +91,22 @@ fn collision_explains_the_prefixed_name_of_the_later_upstream() {
 #[test]
 fn per_upstream_endpoint_serves_only_its_upstream() {
     let out = explain(&[ENDPOINTS, "--endpoint", "/internal/files/mcp", "tools/list"]);
-    assert!(out.contains("upstreams, in priority order: files\n"), "{out}");
+    assert!(
+        out.contains("upstreams, in priority order: files\n"),
+        "{out}"
+    );
     insta::assert_snapshot!(out);
 }
 
 #[test]
 fn conditional_endpoint_says_which_condition_matched() {
-    let out = explain(&[ENDPOINTS, "--header", "X-Team=platform", "tools/call", "read_file"]);
+    let out = explain(&[
+        ENDPOINTS,
+        "--header",
+        "X-Team=platform",
+        "tools/call",
+        "read_file",
+    ]);
     assert!(out.contains("profile internal"), "{out}");
     insta::assert_snapshot!(out);
     let public = explain(&[ENDPOINTS, "tools/call", "read_file"]);
@@ -108,7 +117,10 @@ fn conditional_endpoint_says_which_condition_matched() {
 fn an_unknown_path_lists_the_served_ones() {
     let out = explain(&[ENDPOINTS, "--endpoint", "/nope", "tools/list"]);
     assert!(out.contains("no endpoint is served at /nope"), "{out}");
-    assert!(out.contains("served paths: /mcp, /internal/github/mcp"), "{out}");
+    assert!(
+        out.contains("served paths: /mcp, /internal/github/mcp"),
+        "{out}"
+    );
 }
 
 #[test]

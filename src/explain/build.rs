@@ -296,7 +296,7 @@ fn list_items(
             if item.visible
                 && let Some(c) =
                     lists.view.collisions.iter().find(|c| {
-                        c.kind == kind && &c.moved == upstream && c.name == item.public_name
+                        c.kind == kind && &c.moved == upstream && c.original == item.original
                     })
             {
                 item.collision = Some(format!(

@@ -212,7 +212,7 @@ fn resolve_live(
                 Some(true),
                 caller,
             );
-            item.collision = collision_note(lists.view, kind, upstream, &item.public_name);
+            item.collision = collision_note(lists.view, kind, upstream, &item.original);
             items.push(item);
         }
     }
@@ -252,11 +252,11 @@ fn collision_note(
     view: &View,
     kind: ItemKind,
     upstream: &UpstreamId,
-    public: &str,
+    original: &str,
 ) -> Option<String> {
     view.collisions
         .iter()
-        .find(|c| c.kind == kind && &c.moved == upstream && c.name == public)
+        .find(|c| c.kind == kind && &c.moved == upstream && c.original == original)
         .map(|c| match &c.moved_to {
             Some(to) => format!(
                 "`{}` is taken by upstream `{}` (earlier in `use`); published as `{to}`",
@@ -329,13 +329,27 @@ fn resolve_offline(
                 ));
             }
             // The scenario: this upstream offers the candidate (and, for a collision, every
-            // earlier upstream offers the same name); route the name as the server would.
+            // earlier upstream offers what would take the candidate's own public name); route
+            // the name as the server would.
             let mine = synthetic(kind, &[c.original.as_str()]);
-            let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams
+            let takers: Vec<UpstreamLists> = upstreams[..index]
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| *i == index || (c.via_collision && *i < index))
-                .map(|(_, u)| (u, &mine))
+                .map(|earlier| {
+                    let names: Vec<String> = match c.via_collision {
+                        true => candidates(rules, kind, earlier.as_str(), &item.public_name)
+                            .into_iter()
+                            .filter(|t| !t.via_collision)
+                            .map(|t| t.original)
+                            .collect(),
+                        false => Vec::new(),
+                    };
+                    synthetic(kind, &names.iter().map(String::as_str).collect::<Vec<_>>())
+                })
+                .collect();
+            let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams[..index]
+                .iter()
+                .zip(&takers)
+                .chain(std::iter::once((upstream, &mine)))
                 .collect();
             let view = View::build(rules, &inputs as &Inputs<'_>, caller);
             if let Some(r) = route(&view, kind, public)
