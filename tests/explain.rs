@@ -35,6 +35,14 @@ const ENDPOINTS: &str = "docs/examples/endpoints/routes.mcproute";
 fn allow_rule_routes_the_call_and_names_the_limit_in_force() {
     let out = explain(&[RULES, "tools/call", "read_file"]);
     assert!(out.contains("matched: allow"), "{out}");
+    assert!(
+        out.contains("environment set: FILES_TOKEN=<redacted>"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("do-not-print-this-either"),
+        "a secret leaked:\n{out}"
+    );
     insta::assert_snapshot!(out);
 }
 
@@ -132,4 +140,39 @@ fn usage_errors_exit_2() {
         .expect("run mcp2");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a name"));
+}
+
+#[test]
+fn initialize_names_the_profile_meta_and_its_upstreams() {
+    let out = explain(&[ENDPOINTS, "--header", "X-Internal=yes", "initialize"]);
+    assert!(out.contains("profile internal"), "{out}");
+    assert!(
+        out.contains("capabilities: the union of github, files"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_resource_uri_is_decided_by_resource_rules() {
+    let rules = "docs/examples/rules/routes.mcproute";
+    let out = explain(&[rules, "resources/read", "file:///srv/data/a.txt"]);
+    assert!(
+        out.contains("routed to upstream `github` as `file:///srv/data/a.txt`"),
+        "github has no resource allow-list, and comes first:\n{out}"
+    );
+    assert!(
+        out.contains("files/file:///srv/data/a.txt (if the upstream offers it): visible"),
+        "{out}"
+    );
+    let hidden = explain(&[
+        rules,
+        "--endpoint",
+        "/mcp",
+        "resources/read",
+        "file:///etc/passwd",
+    ]);
+    assert!(
+        hidden.contains("files/file:///etc/passwd (if the upstream offers it): hidden"),
+        "{hidden}"
+    );
 }

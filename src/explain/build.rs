@@ -349,6 +349,16 @@ fn upstream_trace(spec: &crate::plan::UpstreamSpec) -> UpstreamTrace {
                 value: value.to_string(),
             })
             .collect(),
+        env: match &spec.transport {
+            TransportSpec::Stdio { env, .. } => env
+                .iter()
+                .map(|(name, value)| HeaderLine {
+                    name: name.clone(),
+                    value: value.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
     }
 }
 

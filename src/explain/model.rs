@@ -279,6 +279,8 @@ pub struct UpstreamTrace {
     pub session: String,
     /// Header names the upstream connection adds to every request; values are `<redacted>`.
     pub headers: Vec<HeaderLine>,
+    /// Environment variables a stdio child is given; values are `<redacted>`.
+    pub env: Vec<HeaderLine>,
 }
 
 #[derive(Debug, Clone, Serialize)]

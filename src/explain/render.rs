@@ -103,10 +103,8 @@ pub fn render(e: &Explanation, style: Style) -> String {
             e.endpoint.known_paths.join(", ")
         );
     }
-    if let Some(c) = &e.endpoint.chosen {
-        if let Some(auth) = &c.auth {
-            let _ = writeln!(out, "   requires credential: {auth} (value <redacted>)");
-        }
+    if let Some(auth) = e.endpoint.chosen.as_ref().and_then(|c| c.auth.as_ref()) {
+        let _ = writeln!(out, "   requires credential: {auth} (value <redacted>)");
     }
 
     if let Some(p) = &e.profile {
@@ -181,6 +179,9 @@ pub fn render(e: &Explanation, style: Style) -> String {
             for h in &u.headers {
                 let _ = writeln!(out, "   header injected: {}: {}", h.name, h.value);
             }
+        }
+        for v in &u.env {
+            let _ = writeln!(out, "   environment set: {}={}", v.name, v.value);
         }
     }
 
