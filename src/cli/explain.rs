@@ -163,15 +163,11 @@ fn question(rest: &[String], args: &ExplainArgs) -> Result<Question, String> {
         .headers
         .iter()
         .map(|h| {
-            h.split_once('=')
-                .or_else(|| h.split_once(':'))
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| {
-                    format!(
-                        "--header `{}` is not K=V",
-                        h.split(['=', ':']).next().unwrap_or_default()
-                    )
-                })
+            // Whichever separator comes first: `K=V` or `K: V` (a value may hold either).
+            h.find(['=', ':'])
+                .map(|at| (h[..at].trim().to_string(), h[at + 1..].trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| "a --header is not K=V".to_string())
         })
         .collect::<Result<_, _>>()?;
     Ok(Question {
