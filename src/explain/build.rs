@@ -300,7 +300,7 @@ fn list_items(
                     })
             {
                 item.collision = Some(format!(
-                    "`{}` is taken by upstream `{}` (earlier in `use`)",
+                    "`{}` was taken first by an item of upstream `{}`",
                     c.name, c.kept
                 ));
                 match &c.moved_to {

@@ -259,11 +259,11 @@ fn collision_note(
         .find(|c| c.kind == kind && &c.moved == upstream && c.original == original)
         .map(|c| match &c.moved_to {
             Some(to) => format!(
-                "`{}` is taken by upstream `{}` (earlier in `use`); published as `{to}`",
+                "`{}` was taken first by an item of upstream `{}`; published as `{to}`",
                 c.name, c.kept
             ),
             None => format!(
-                "`{}` is taken by upstream `{}` (earlier in `use`), and so is the alternative; hidden",
+                "`{}` was taken first by an item of upstream `{}`, and so was the alternative; hidden",
                 c.name, c.kept
             ),
         })
@@ -294,7 +294,7 @@ fn hidden(items: &[ItemTrace], public: &str) -> Option<Outcome> {
             format!("hidden by default: {}", why.unwrap_or("no rule allows it"))
         }
         (_, true) => format!(
-            "`{public}` is another upstream's: {}",
+            "the name belongs to another item: {}",
             item.collision.as_deref().unwrap_or("a collision")
         ),
     };
