@@ -324,33 +324,33 @@ fn resolve_offline(
             let mut item = trace_item(rules, kind, upstream.as_str(), &c.original, None, caller);
             if c.via_collision {
                 item.collision = Some(format!(
-                    "reached as `{public}` only when an upstream earlier in `use` takes `{}`",
+                    "reached as `{public}` only when an item listed before it (of an earlier upstream, or its own) takes `{}`",
                     item.public_name
                 ));
             }
-            // The scenario: this upstream offers the candidate (and, for a collision, every
-            // earlier upstream offers what would take the candidate's own public name); route
-            // the name as the server would.
-            let mine = synthetic(kind, &[c.original.as_str()]);
-            let takers: Vec<UpstreamLists> = upstreams[..index]
+            // The scenario: this upstream offers the candidate and, for a collision, every
+            // upstream up to it (itself included, listed first) offers what would take the
+            // candidate's own public name; the name is routed as the server would route it.
+            let scenario: Vec<UpstreamLists> = upstreams[..=index]
                 .iter()
-                .map(|earlier| {
-                    let names: Vec<String> = match c.via_collision {
-                        true => candidates(rules, kind, earlier.as_str(), &item.public_name)
+                .enumerate()
+                .map(|(i, up)| {
+                    let mut names: Vec<String> = match c.via_collision {
+                        true => candidates(rules, kind, up.as_str(), &item.public_name)
                             .into_iter()
-                            .filter(|t| !t.via_collision)
+                            .filter(|t| !t.via_collision && (i < index || t.original != c.original))
                             .map(|t| t.original)
                             .collect(),
                         false => Vec::new(),
                     };
+                    if i == index {
+                        names.push(c.original.clone());
+                    }
                     synthetic(kind, &names.iter().map(String::as_str).collect::<Vec<_>>())
                 })
                 .collect();
-            let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams[..index]
-                .iter()
-                .zip(&takers)
-                .chain(std::iter::once((upstream, &mine)))
-                .collect();
+            let inputs: Vec<(&UpstreamId, &UpstreamLists)> =
+                upstreams[..=index].iter().zip(&scenario).collect();
             let view = View::build(rules, &inputs as &Inputs<'_>, caller);
             if let Some(r) = route(&view, kind, public)
                 && r.upstream == *upstream
