@@ -239,7 +239,7 @@ fn resolve_live(
         }
         return (items, routed(&route, false, Vec::new()));
     }
-    let outcome = hidden(&items, public).unwrap_or_else(|| Outcome::Unknown {
+    let outcome = hidden(&items).unwrap_or_else(|| Outcome::Unknown {
         reason: format!(
             "no upstream of this endpoint offers a {kind} whose public name is `{public}`"
         ),
@@ -279,7 +279,7 @@ fn routed(route: &Route, assumed: bool, fallbacks: Vec<String>) -> Outcome {
 }
 
 /// The first offered item that a rule, the default or a collision hid.
-fn hidden(items: &[ItemTrace], public: &str) -> Option<Outcome> {
+fn hidden(items: &[ItemTrace]) -> Option<Outcome> {
     let item = items
         .iter()
         .filter(|i| i.offered != Some(false))
@@ -368,7 +368,7 @@ fn resolve_offline(
             .collect();
         return (items, routed(first, true, fallbacks));
     }
-    let outcome = hidden(&items, public).unwrap_or_else(|| Outcome::Unknown {
+    let outcome = hidden(&items).unwrap_or_else(|| Outcome::Unknown {
         reason: format!(
             "no upstream of this endpoint can offer a {kind} under the public name `{public}` (no prefix, rename or name fits)"
         ),
