@@ -227,8 +227,11 @@ pub struct ItemTrace {
     pub visible: bool,
     pub public_name: String,
     pub decided_by: Option<RuleRef>,
-    /// Set when another upstream took the public name first.
+    /// Set when another item took the public name first.
     pub collision: Option<String>,
+    /// Why there is no decision (`offered: false`): the upstream's list could not be had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

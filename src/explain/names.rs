@@ -104,6 +104,7 @@ pub(super) fn trace_item(
         public_name: d.public_name,
         decided_by: d.decided_by,
         collision: None,
+        note: None,
     }
 }
 
@@ -190,8 +191,16 @@ fn resolve_live(
         let Some((_, upstream_lists)) = lists.inputs.iter().find(|(u, _)| u == upstream) else {
             continue;
         };
+        let listed = match kind {
+            ItemKind::Tool => upstream_lists.tools.is_some(),
+            ItemKind::Prompt => upstream_lists.prompts.is_some(),
+            ItemKind::Resource => upstream_lists.resources.is_some(),
+        };
         for c in candidates(rules, kind, upstream.as_str(), public) {
             if !offers(upstream_lists, kind, &c.original) {
+                let note = (!listed).then(|| {
+                    format!("the upstream's {kind} list could not be fetched (down or failing)")
+                });
                 items.push(ItemTrace {
                     upstream: upstream.to_string(),
                     original: c.original,
@@ -201,6 +210,7 @@ fn resolve_live(
                     public_name: public.to_string(),
                     decided_by: None,
                     collision: None,
+                    note,
                 });
                 continue;
             }

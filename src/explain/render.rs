@@ -239,7 +239,11 @@ fn render_item(out: &mut String, item: &ItemTrace, s: &Style, detailed: bool) {
             out,
             "   {} {head}: {}",
             s.bullet(),
-            s.dim("not offered by the upstream")
+            s.dim(
+                item.note
+                    .as_deref()
+                    .unwrap_or("not offered by the upstream")
+            )
         );
         return;
     }
