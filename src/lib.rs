@@ -23,6 +23,7 @@
 pub mod check;
 pub mod cli;
 pub mod diag;
+pub mod explain;
 pub mod gateway;
 pub mod plan;
 pub mod reload;

@@ -9,6 +9,7 @@
 
 mod check;
 mod convert;
+mod explain;
 mod output;
 mod serve;
 
@@ -59,6 +60,15 @@ pub enum Command {
     /// address (default 127.0.0.1:8210), or one client over stdin/stdout with `--stdio`. Stops on
     /// SIGINT/SIGTERM: in-flight requests finish (bounded), stdio upstreams are stopped.
     Serve(serve::ServeArgs),
+    /// Explain how a request is routed, and why.
+    ///
+    /// Reads the same compiled plan the server runs and prints, step by step: the endpoint and
+    /// profile chosen (and which `when` condition matched), every rule consulted with its
+    /// file:line, the deciding rule, the upstream and the name sent to it, the headers injected
+    /// (values redacted), the timeout and rate limits in force, and whether the answer comes
+    /// from cache. Offline by default; `--live` connects to the upstreams, `--server URL` asks a
+    /// running mcp2.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs mcp2 with the process's arguments.
@@ -79,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
 

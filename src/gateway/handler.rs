@@ -95,6 +95,27 @@ impl HubSession {
         (plan, view)
     }
 
+    /// [`view`](Self::view), logging at debug level (target `mcp2::explain`) how this request
+    /// is routed, as `mcp2 explain` would print it.
+    pub(super) async fn explained_view(
+        &self,
+        method: crate::explain::Method,
+        target: Option<&str>,
+    ) -> (Arc<Plan>, Arc<View>) {
+        let (plan, view) = self.view().await;
+        crate::explain::log_request(
+            &self.gateway,
+            &plan,
+            &self.binding,
+            &self.endpoint,
+            method,
+            target,
+            &view,
+        )
+        .await;
+        (plan, view)
+    }
+
     /// Remembers the client's peer and what it declared, from the first request it sends.
     pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
         if self.session.peer().is_some() {
@@ -229,7 +250,9 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
+        let (_, view) = self
+            .explained_view(crate::explain::Method::ToolsList, None)
+            .await;
         Ok(ListToolsResult::with_all_items(view.tools.clone()))
     }
 
@@ -239,7 +262,9 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
+        let (_, view) = self
+            .explained_view(crate::explain::Method::PromptsList, None)
+            .await;
         Ok(ListPromptsResult::with_all_items(view.prompts.clone()))
     }
 
@@ -249,7 +274,9 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         self.touch(&context);
-        let (_, view) = self.view().await;
+        let (_, view) = self
+            .explained_view(crate::explain::Method::ResourcesList, None)
+            .await;
         Ok(ListResourcesResult::with_all_items(view.resources.clone()))
     }
 
@@ -279,7 +306,9 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self.view().await;
+                let (_, view) = self
+                    .explained_view(crate::explain::Method::ToolsCall, Some(&request.name))
+                    .await;
                 let route = Self::route(&view, ItemKind::Tool, &request.name)
                     .map_err(|e| self.not_found(method, &request.name, e))?;
                 let public =
@@ -311,7 +340,9 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self.view().await;
+                let (_, view) = self
+                    .explained_view(crate::explain::Method::PromptsGet, Some(&request.name))
+                    .await;
                 let route = Self::route(&view, ItemKind::Prompt, &request.name)
                     .map_err(|e| self.not_found(method, &request.name, e))?;
                 let public = std::mem::replace(&mut request.name, route.original.to_string());
@@ -341,7 +372,9 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self.view().await;
+                let (_, view) = self
+                    .explained_view(crate::explain::Method::ResourcesRead, Some(&request.uri))
+                    .await;
                 let route = Self::resource_route(&view, &request.uri)
                     .map_err(|e| self.not_found(method, &request.uri, e))?;
                 let public = std::mem::replace(&mut request.uri, route.original.to_string());

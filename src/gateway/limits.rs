@@ -118,7 +118,8 @@ pub fn check(
     Ok(())
 }
 
-fn applies(spec: &LimitSpec, target: &LimitTarget<'_>) -> bool {
+/// Whether one limit counts a request to `target` (`explain` shows the same answer).
+pub fn applies(spec: &LimitSpec, target: &LimitTarget<'_>) -> bool {
     match &spec.scope {
         LimitScopeSpec::Upstream { upstream } => upstream.as_str() == target.upstream,
         LimitScopeSpec::Tool { matcher } => target

@@ -164,6 +164,12 @@ impl ListCache {
         (entry, false)
     }
 
+    /// Whether one list of one upstream is cached now (without fetching or counting a lookup),
+    /// for `explain`.
+    pub fn contains(&self, upstream: &UpstreamId, kind: ListKind) -> bool {
+        self.cache.contains_key(&(upstream.clone(), kind))
+    }
+
     /// Forgets one kind of one upstream (on `list_changed`).
     pub async fn invalidate(&self, upstream: &UpstreamId, kind: ListKind) {
         self.cache.invalidate(&(upstream.clone(), kind)).await;

@@ -302,8 +302,9 @@ impl Gateway {
         view
     }
 
-    /// All four lists of one upstream, fetched in parallel; `true` when any failed.
-    async fn fetch_lists(&self, upstream: &UpstreamHandle) -> (UpstreamLists, bool) {
+    /// All four lists of one upstream from the list cache (fetched in parallel on a miss);
+    /// `true` when any failed. `explain` reads the lists a view was built from through it.
+    pub async fn fetch_lists(&self, upstream: &UpstreamHandle) -> (UpstreamLists, bool) {
         let (tools, prompts, resources, templates) = tokio::join!(
             self.lists.get(upstream, ListKind::Tools),
             self.lists.get(upstream, ListKind::Prompts),

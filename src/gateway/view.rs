@@ -40,6 +40,8 @@ pub struct Collision {
     pub name: String,
     pub kept: UpstreamId,
     pub moved: UpstreamId,
+    /// The later upstream's own name (URI) for the item that lost the name.
+    pub original: String,
     /// The name the later upstream's item got instead (`None` if it had to be hidden).
     pub moved_to: Option<String>,
 }
@@ -216,6 +218,7 @@ impl View {
                 name: name.to_string(),
                 kept,
                 moved: upstream.clone(),
+                original: original.to_string(),
                 moved_to: alternative.as_ref().map(|a| a.to_string()),
             });
             name = alternative?;

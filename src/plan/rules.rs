@@ -316,6 +316,15 @@ impl RuleTable {
         })
     }
 
+    /// Whether an item of this kind from this upstream is shown when no filter rule matches it:
+    /// `false` once some `allow` rule of that kind covers the upstream (an allow-list).
+    pub fn default_allows(&self, kind: ItemKind, upstream: &str) -> bool {
+        !self
+            .upstreams
+            .get(upstream)
+            .is_some_and(|p| p.allow_listed[kind.index()])
+    }
+
     /// The decision for one item and caller.
     pub fn decide(&self, item: ItemRef<'_>, caller: Caller<'_>) -> Decision {
         self.decide_inner(item, caller, &mut Tracer(None))
@@ -338,7 +347,7 @@ impl RuleTable {
         trace: &mut Tracer<'_>,
     ) -> Decision {
         let per = self.upstreams.get(item.upstream);
-        let (visible, decided_by) = self.filter(item, per, trace);
+        let (visible, decided_by) = self.filter(item, trace);
         let k = item.kind.index();
         let rename = per.and_then(|p| p.renames[k].get(item.name));
         let describe = per.and_then(|p| p.describes[k].get(item.name));
@@ -378,12 +387,7 @@ impl RuleTable {
         }
     }
 
-    fn filter(
-        &self,
-        item: ItemRef<'_>,
-        per: Option<&UpstreamRules>,
-        trace: &mut Tracer<'_>,
-    ) -> (bool, Option<RuleRef>) {
+    fn filter(&self, item: ItemRef<'_>, trace: &mut Tracer<'_>) -> (bool, Option<RuleRef>) {
         for rule in self.filters(item.kind) {
             let matched = rule.matcher.matches(item.upstream, item.name);
             trace.emit(|| Step::Rule {
@@ -395,7 +399,7 @@ impl RuleTable {
                 return (rule.action == Action::Allow, Some(rule.rule.clone()));
             }
         }
-        let listed = per.is_some_and(|p| p.allow_listed[item.kind.index()]);
+        let listed = !self.default_allows(item.kind, item.upstream);
         trace.emit(|| Step::Default {
             allowed: !listed,
             reason: if listed {

@@ -83,6 +83,7 @@ fn guarded_routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Rou
     let router = Router::new()
         .route("/_mcp2/ready", get(ready))
         .route("/_mcp2/config", get(config))
+        .route("/_mcp2/explain", post(explain))
         .with_state(gateway)
         .merge(
             Router::new()
@@ -155,6 +156,44 @@ async fn metrics(
 /// (header values, env values) can leave through here.
 async fn config(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     Json(json!(*gateway.plan()))
+}
+
+/// `POST /_mcp2/explain`: what `mcp2 explain --server` sends.
+#[derive(Debug, serde::Deserialize)]
+struct ExplainRequest {
+    question: crate::explain::Question,
+    /// `json` (default) or `human`.
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    color: bool,
+    #[serde(default)]
+    unicode: bool,
+}
+
+/// Explains a request against the running plan, its views and its list cache, with the same
+/// code as `mcp2 explain`. Behind the admin token like `config`; secrets are never in it.
+async fn explain(
+    State(gateway): State<Arc<Gateway>>,
+    Json(request): Json<ExplainRequest>,
+) -> axum::response::Response {
+    use crate::explain::{self, Source, Style};
+    let explanation = explain::explain_on(&gateway, &request.question, Source::Server).await;
+    match request.format.as_deref() {
+        Some("human") => (
+            StatusCode::OK,
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            explain::render(
+                &explanation,
+                Style {
+                    color: request.color,
+                    unicode: request.unicode,
+                },
+            ),
+        )
+            .into_response(),
+        _ => Json(json!(explanation)).into_response(),
+    }
 }
 
 /// The process is alive and serving HTTP.

@@ -122,11 +122,24 @@ impl McpRoutes {
 /// Picks the endpoint for a request: the first declared endpoint on this path whose condition
 /// holds.
 pub fn select<'p>(plan: &'p Plan, path: &str, headers: &http::HeaderMap) -> Option<&'p Endpoint> {
-    plan.endpoints.iter().find(|e| {
-        e.path == path
-            && e.when
-                .as_ref()
-                .is_none_or(|c| c.matches(|name| headers.get(name).and_then(|v| v.to_str().ok())))
+    select_traced(plan, path, headers, &mut |_, _| {})
+}
+
+/// [`select`], telling `seen` about every endpoint on the path it tried, in order, and whether
+/// its condition held (`mcp2 explain` shows them; the server passes a no-op).
+pub fn select_traced<'p>(
+    plan: &'p Plan,
+    path: &str,
+    headers: &http::HeaderMap,
+    seen: &mut dyn FnMut(&'p Endpoint, bool),
+) -> Option<&'p Endpoint> {
+    plan.endpoints.iter().filter(|e| e.path == path).find(|e| {
+        let holds = e
+            .when
+            .as_ref()
+            .is_none_or(|c| c.matches(|name| headers.get(name).and_then(|v| v.to_str().ok())));
+        seen(e, holds);
+        holds
     })
 }
 
