@@ -177,7 +177,7 @@ mod tests {
             assert!(l.take("b", rate(5, 60), "x").is_ok(), "call {i}");
         }
         let retry = l
-            .acquire("b", rate(5, 60), "x")
+            .take("b", rate(5, 60), "x")
             .expect_err("the sixth is refused");
         assert!(
             retry > Duration::from_secs(10) && retry <= Duration::from_secs(12),
