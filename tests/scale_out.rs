@@ -36,7 +36,9 @@ fn system_tool(name: &str) -> PathBuf {
             return path;
         }
     }
-    panic!("\n\n  `{name}` is missing. Run `scripts/install-test-deps` (as root it installs it).\n\n");
+    panic!(
+        "\n\n  `{name}` is missing. Run `scripts/install-test-deps` (as root it installs it).\n\n"
+    );
 }
 
 async fn wait_port(port: u16, what: &str) {
@@ -389,7 +391,10 @@ async fn forged_session_ids_get_404_and_never_reach_the_upstream() {
 async fn admitted(client: &Client, calls: usize) -> usize {
     let mut n = 0;
     for i in 0..calls {
-        if try_call(client, "add", json!({"a": i, "b": 0})).await.is_ok() {
+        if try_call(client, "add", json!({"a": i, "b": 0}))
+            .await
+            .is_ok()
+        {
             n += 1;
         }
     }
@@ -406,7 +411,11 @@ async fn limits_hold_across_replicas_and_lists_stay_coherent() {
 
     // Redis gone: the default policy admits (fail open) and counts a warning.
     cluster.redis.stop().await;
-    assert_eq!(admitted(&client, 6).await, 6, "fail open while Redis is down");
+    assert_eq!(
+        admitted(&client, 6).await,
+        6,
+        "fail open while Redis is down"
+    );
     let warned = eventually(Duration::from_secs(5), || {
         (0..3).any(|i| {
             cluster
