@@ -29,6 +29,9 @@ pub const ALL: &[&str] = &[
     "startup",
 ];
 
+/// Scenarios run only when named: they need system tools (`scale`: haproxy, redis-server).
+pub const BY_NAME: &[&str] = &["scale"];
+
 /// What the issue asks for; `--quick` shrinks it (the smoke run under `cargo test`).
 #[derive(Debug, Clone)]
 pub struct Settings {
