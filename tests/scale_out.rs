@@ -487,3 +487,68 @@ async fn with_redis_unreachable_the_deny_policy_refuses_limited_calls_only() {
         .await
         .expect("an unlimited call goes through");
 }
+
+/// `POST /mcp` of one JSON-RPC message under session `id`: status and body text.
+async fn post(url: &str, id: &str, message: Value) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("mcp-session-id", id)
+        .body(message.to_string())
+        .send()
+        .await
+        .expect("a response");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_client_stdio_upstream_stays_on_its_replica_and_elsewhere_the_error_says_why() {
+    let routes = Routes::new(&format!(
+        "upstream every {{\n  stdio {}\n  session per-client\n  timeout 20s\n}}\n\
+         profile default {{\n  use every\n}}\nendpoint \"/mcp\" -> default\n",
+        support::process::quoted(&support::everything_bin())
+    ));
+    let env = [("MCP2_SESSION_KEY", KEY)];
+    let a = Mcp2::serve(&routes, &["--no-watch"], &env).await;
+    let b = Mcp2::serve(&routes, &["--no-watch"], &env).await;
+    let id = open_session(&a.url("/mcp")).await;
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(&a.url("/mcp"), &id, initialized.clone()).await.0, 202);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "here"}}});
+
+    let (status, body) = post(&a.url("/mcp"), &id, call.clone()).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("Echo: here"),
+        "the opening replica runs it: {body}"
+    );
+
+    // B never saw the session: it rebuilds it from the id, lists work, the stdio process cannot.
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    let (status, body) = post(&b.url("/mcp"), &id, list).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"echo\""),
+        "lists are served anywhere: {body}"
+    );
+    let (status, body) =
+        tokio::time::timeout(Duration::from_secs(30), post(&b.url("/mcp"), &id, call))
+            .await
+            .expect("an answer, not a hang");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("\"error\"") && body.contains("opened on another mcp2 replica"),
+        "a clear JSON-RPC error: {body}"
+    );
+    // Each replica keeps one shared process for lists; only A opened one for this client.
+    assert!(
+        b.children().len() < a.children().len(),
+        "no per-client process on the other replica: A {:?}, B {:?}",
+        a.children(),
+        b.children()
+    );
+}

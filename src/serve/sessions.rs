@@ -35,8 +35,10 @@ use rmcp::transport::streamable_http_server::{RestoreOutcome, SessionId, Session
 use crate::cluster::seal::{SealedSession, SessionKey};
 use crate::gateway::Binding;
 
-/// Largest `initialize` body read to seal its id (rmcp applies its own limits afterwards).
-const INIT_BODY_LIMIT: usize = 1024 * 1024;
+/// How much of a session-less `POST` is read to look for `initialize`: all of it, as rmcp
+/// itself reads every body whole (a smaller cap would refuse large sessionless requests of
+/// 2026-07-28 clients that work without a key).
+const INIT_BODY_LIMIT: usize = usize::MAX;
 
 tokio::task_local! {
     /// The sealed id the session created by this request must get.
@@ -228,5 +230,36 @@ impl SessionStore for SealStore {
     /// A sealed id cannot be revoked everywhere; closing ends it on this replica only.
     async fn delete(&self, _id: &str) -> Result<(), SessionStoreError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{ProfileName, UpstreamId};
+
+    #[test]
+    fn an_id_resolves_only_for_the_endpoint_and_binding_it_was_sealed_for() {
+        let key = SessionKey::parse("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").unwrap();
+        let init = serde_json::from_value(serde_json::json!({"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        .unwrap();
+        let id = key
+            .seal(&SealedSession {
+                endpoint: "/mcp".into(),
+                profile: "default".into(),
+                only_upstream: None,
+                init,
+                issued: 0,
+            })
+            .unwrap();
+        let binding = |profile: &str, only: Option<&str>| Binding {
+            profile: ProfileName::new(profile),
+            only_upstream: only.map(UpstreamId::new),
+        };
+        assert!(resolve(&key, &id, "/mcp", &binding("default", None)).is_some());
+        assert!(resolve(&key, &id, "/admin", &binding("default", None)).is_none());
+        assert!(resolve(&key, &id, "/mcp", &binding("admin", None)).is_none());
+        assert!(resolve(&key, &id, "/mcp", &binding("default", Some("files"))).is_none());
     }
 }
