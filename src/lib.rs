@@ -22,6 +22,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod diag;
 pub mod explain;
 pub mod gateway;

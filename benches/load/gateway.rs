@@ -72,6 +72,15 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     pub async fn spawn(bin: &Path, upstreams: &[(String, String)]) -> Result<Self, BenchError> {
+        Self::spawn_with(bin, upstreams, &[]).await
+    }
+
+    /// [`GatewayProcess::spawn`] with extra command-line arguments (replica settings).
+    pub async fn spawn_with(
+        bin: &Path,
+        upstreams: &[(String, String)],
+        extra: &[String],
+    ) -> Result<Self, BenchError> {
         let routes_dir = ScratchDir::new()?;
         std::fs::write(routes_dir.0.join("bench.mcproute"), routes(upstreams))
             .map_err(|e| BenchError::Io("write routes".into(), e))?;
@@ -80,6 +89,7 @@ impl GatewayProcess {
             .arg("serve")
             .arg(&routes_dir.0)
             .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -171,10 +171,14 @@ async fn run(cli: Cli) -> ExitCode {
     } else {
         cli.scenarios.clone()
     };
-    if let Some(bad) = names.iter().find(|n| !scenarios::ALL.contains(&n.as_str())) {
+    let known = |n: &String| {
+        scenarios::ALL.contains(&n.as_str()) || scenarios::BY_NAME.contains(&n.as_str())
+    };
+    if let Some(bad) = names.iter().find(|n| !known(n)) {
         eprintln!(
-            "error: unknown scenario `{bad}` (known: {})",
-            scenarios::ALL.join(", ")
+            "error: unknown scenario `{bad}` (known: {}, {})",
+            scenarios::ALL.join(", "),
+            scenarios::BY_NAME.join(", ")
         );
         return ExitCode::from(2);
     }

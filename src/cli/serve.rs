@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::check::{self, ProcessEnv};
+use crate::cluster::limiter::{RedisLimiter, Unavailable};
+use crate::cluster::seal::SessionKey;
 use crate::gateway::{Binding, CachePolicy, Gateway};
 use crate::plan::{AdminSettings, Plan, ProfileName, Secret};
 use crate::reload::{self, Reloader, Trigger};
@@ -49,6 +51,28 @@ pub struct ServeArgs {
     /// Do not reload when route files change (SIGHUP and `POST /_mcp2/reload` still reload).
     #[arg(long)]
     pub no_watch: bool,
+    /// Seal Streamable HTTP session ids with this key (32 bytes as base64 or hex, e.g.
+    /// `openssl rand -base64 32`): every replica given the same key serves every session.
+    #[arg(
+        long,
+        env = "MCP2_SESSION_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub session_key: Option<String>,
+    /// Share rate limits and list changes with the other replicas through this Redis
+    /// (`redis://host:6379`).
+    #[arg(long, env = "MCP2_REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
+    /// What a rate-limit check does when Redis cannot answer: admit (counted as a warning) or
+    /// refuse.
+    #[arg(
+        long,
+        env = "MCP2_REDIS_UNAVAILABLE",
+        value_enum,
+        default_value_t = Unavailable::Allow
+    )]
+    pub redis_unavailable: Unavailable,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -107,7 +131,17 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
         .collect();
     let configured_listen = plan.listen;
     let admin_settings = plan.admin.clone();
+    let key = match args.session_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(SessionKey::parse(k).map_err(|e| format!("MCP2_SESSION_KEY: {e}"))?),
+        None => None,
+    };
     let gateway = Gateway::start(plan, CachePolicy::default()).await;
+    if let Some(url) = args.redis.as_deref().filter(|u| !u.is_empty()) {
+        let limiter = RedisLimiter::new(url, args.redis_unavailable).map_err(|e| e.to_string())?;
+        gateway.use_limiter(Box::new(limiter));
+        crate::cluster::bus::spawn(&gateway, url, shutdown.clone()).map_err(|e| e.to_string())?;
+        tracing::info!("rate limits and list changes shared through Redis");
+    }
     let reloader = Reloader::new(
         gateway.clone(),
         args.routes.clone(),
@@ -138,11 +172,12 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             "mcp2 listening on http://{bound} ({})",
             endpoints.join(", ")
         );
-        serve::serve_http(
+        serve::serve_http_with(
             listener,
             Arc::clone(&gateway),
             Some(reloader),
             admin,
+            key,
             shutdown.clone(),
         )
         .await

@@ -25,8 +25,13 @@ use super::mrtr::{self, Questions, Running, Suspended};
 use super::observe;
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
-use crate::plan::UpstreamId;
+use crate::plan::{TransportSpec, UpstreamId};
 use crate::upstream::{Dedicated, UpstreamHandle};
+
+/// Why a session rebuilt on another replica cannot reach its own stdio process.
+const UNMOVABLE: &str = "this session was opened on another mcp2 replica, where its own \
+    `session per-client` stdio process runs; a process cannot move between replicas (route this \
+    session to one replica, or make the upstream `session shared`)";
 
 impl HubSession {
     /// The connection a request of this client to `upstream` goes on, and the dedicated link
@@ -41,8 +46,14 @@ impl HubSession {
             return Ok((shared, None));
         }
         let spec = shared.spec();
-        let identity = spec.identity();
         let session = &self.session;
+        if session.moved() && matches!(spec.transport, TransportSpec::Stdio { .. }) {
+            return Err(GatewayError::Unavailable {
+                upstream: upstream.clone(),
+                reason: UNMOVABLE.into(),
+            });
+        }
+        let identity = spec.identity();
         if let Some(link) = session.link(upstream)
             && link.handle().spec().identity() == identity
         {
@@ -78,7 +89,8 @@ impl HubSession {
         context: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
         let api_key = self.caller().api_key;
-        let observed = observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call)?;
+        let observed =
+            observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call).await?;
         self.observed(observed, call, request, context).await
     }
 

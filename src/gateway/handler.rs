@@ -227,6 +227,13 @@ impl ServerHandler for HubSession {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         context.peer.set_peer_info(request.clone());
+        if context
+            .extensions
+            .get::<rmcp::transport::streamable_http_server::SessionRestoreMarker>()
+            .is_some()
+        {
+            self.session.mark_moved();
+        }
         let ups = self.upstreams();
         join_all(ups.iter().map(|u| {
             let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);

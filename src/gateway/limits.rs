@@ -11,17 +11,24 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::plan::{LimitKey, LimitScopeSpec, LimitSpec, Rate};
 
-/// Counts requests against rate limits. Implementations must be cheap and non-blocking: the
-/// check runs on every forwarded request.
+/// Counts requests against rate limits. Implementations must be cheap and bounded in time: the
+/// check runs on every forwarded request (a shared backend answers within a deadline or applies
+/// its failure policy).
 pub trait Limiter: Send + Sync {
     /// Takes one request from the bucket `bucket` (a limit's stable id) for caller `who`.
     /// `Err(retry_after)` when the bucket is empty: nothing was taken.
-    fn acquire(&self, bucket: &str, rate: Rate, who: &str) -> Result<(), Duration>;
+    fn acquire<'a>(
+        &'a self,
+        bucket: &'a str,
+        rate: Rate,
+        who: &'a str,
+    ) -> BoxFuture<'a, Result<(), Duration>>;
 }
 
 type Keyed = DefaultKeyedRateLimiter<String>;
@@ -58,7 +65,18 @@ fn quota(rate: Rate) -> Option<Quota> {
 }
 
 impl Limiter for MemoryLimiter {
-    fn acquire(&self, bucket: &str, rate: Rate, who: &str) -> Result<(), Duration> {
+    fn acquire<'a>(
+        &'a self,
+        bucket: &'a str,
+        rate: Rate,
+        who: &'a str,
+    ) -> BoxFuture<'a, Result<(), Duration>> {
+        Box::pin(std::future::ready(self.take(bucket, rate, who)))
+    }
+}
+
+impl MemoryLimiter {
+    fn take(&self, bucket: &str, rate: Rate, who: &str) -> Result<(), Duration> {
         let Some(limiter) = self.limiter(bucket, rate) else {
             // `0/min`: nothing is ever admitted.
             return Err(rate.per);
@@ -93,7 +111,7 @@ pub struct Refusal {
 
 /// Checks every limit of the profile that applies to `target`, in declaration order; the first
 /// refusal wins (buckets checked before it keep the request they counted).
-pub fn check(
+pub async fn check(
     limiter: &dyn Limiter,
     limits: &[LimitSpec],
     target: LimitTarget<'_>,
@@ -108,7 +126,7 @@ pub fn check(
             LimitKey::Key => format!("key:{}", target.api_key.unwrap_or("<anonymous>")),
         };
         let bucket = format!("{}#{index}:{}", target.profile, describe(spec));
-        if let Err(retry_after) = limiter.acquire(&bucket, spec.rate, &who) {
+        if let Err(retry_after) = limiter.acquire(&bucket, spec.rate, &who).await {
             return Err(Refusal {
                 limit: describe(spec),
                 retry_after,
@@ -157,10 +175,10 @@ mod tests {
     fn admits_exactly_the_burst_then_says_when_to_retry() {
         let l = MemoryLimiter::default();
         for i in 0..5 {
-            assert!(l.acquire("b", rate(5, 60), "x").is_ok(), "call {i}");
+            assert!(l.take("b", rate(5, 60), "x").is_ok(), "call {i}");
         }
         let retry = l
-            .acquire("b", rate(5, 60), "x")
+            .take("b", rate(5, 60), "x")
             .expect_err("the sixth is refused");
         assert!(
             retry > Duration::from_secs(10) && retry <= Duration::from_secs(12),
@@ -171,18 +189,15 @@ mod tests {
     #[test]
     fn callers_and_buckets_count_separately() {
         let l = MemoryLimiter::default();
-        assert!(l.acquire("b", rate(1, 60), "x").is_ok());
-        assert!(l.acquire("b", rate(1, 60), "x").is_err());
-        assert!(l.acquire("b", rate(1, 60), "y").is_ok());
-        assert!(l.acquire("c", rate(1, 60), "x").is_ok());
+        assert!(l.take("b", rate(1, 60), "x").is_ok());
+        assert!(l.take("b", rate(1, 60), "x").is_err());
+        assert!(l.take("b", rate(1, 60), "y").is_ok());
+        assert!(l.take("c", rate(1, 60), "x").is_ok());
     }
 
     #[test]
     fn a_zero_rate_admits_nothing() {
         let l = MemoryLimiter::default();
-        assert_eq!(
-            l.acquire("b", rate(0, 60), "x"),
-            Err(Duration::from_secs(60))
-        );
+        assert_eq!(l.take("b", rate(0, 60), "x"), Err(Duration::from_secs(60)));
     }
 }

@@ -93,6 +93,10 @@ pub struct Gateway {
     events: broadcast::Sender<UpstreamEvent>,
     /// Counts requests against the profiles' rate limits.
     limiter: Box<dyn limits::Limiter>,
+    /// A shared limiter (Redis, for several replicas) replacing `limiter` once set.
+    shared_limiter: std::sync::OnceLock<Box<dyn limits::Limiter>>,
+    /// Where list changes seen here are published for the other replicas (`cluster::bus`).
+    list_changes: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<UpstreamId>>,
     /// Requests in flight, by upstream connection.
     calls: Arc<Calls>,
     /// Every downstream session, for broadcasts (logging, list changes).
@@ -135,6 +139,8 @@ impl Gateway {
             warned: Mutex::new(HashSet::new()),
             events,
             limiter: Box::new(limits::MemoryLimiter::default()),
+            shared_limiter: std::sync::OnceLock::new(),
+            list_changes: std::sync::OnceLock::new(),
             calls: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
@@ -167,7 +173,27 @@ impl Gateway {
     }
 
     pub fn limiter(&self) -> &dyn limits::Limiter {
-        &*self.limiter
+        match self.shared_limiter.get() {
+            Some(shared) => &**shared,
+            None => &*self.limiter,
+        }
+    }
+
+    /// Counts rate limits with `limiter` from now on (set once, at startup: a shared backend).
+    pub fn use_limiter(&self, limiter: Box<dyn limits::Limiter>) {
+        let _ = self.shared_limiter.set(limiter);
+    }
+
+    /// Sends the id of every upstream whose lists change here to `to` (set once, at startup).
+    pub fn publish_list_changes(&self, to: tokio::sync::mpsc::UnboundedSender<UpstreamId>) {
+        let _ = self.list_changes.set(to);
+    }
+
+    /// Another replica saw `upstream`'s lists change: drop them here and tell the clients whose
+    /// view changed.
+    pub async fn list_changed_elsewhere(&self, upstream: &UpstreamId) {
+        self.lists.invalidate_upstream(upstream).await;
+        self.schedule_announce();
     }
 
     pub fn lists(&self) -> &ListCache {
@@ -433,6 +459,9 @@ async fn watch_events(
                     tracing::debug!(%upstream, method = kind.method(), "list changed upstream");
                     gw.lists.invalidate(&upstream, kind).await;
                     gw.schedule_announce();
+                    if let Some(publish) = gw.list_changes.get() {
+                        let _ = publish.send(upstream.clone());
+                    }
                 } else {
                     gw.relay(&upstream, instance, notification);
                 }

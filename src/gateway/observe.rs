@@ -77,7 +77,7 @@ pub struct Observed {
 
 /// Applies the profile's rate limits; a refused request is logged, counted and answered with
 /// [`GatewayError::RateLimited`].
-pub fn begin(
+pub async fn begin(
     gateway: &Gateway,
     session: &SessionTag,
     binding: &Binding,
@@ -96,7 +96,7 @@ pub fn begin(
             session: session.id,
             api_key,
         };
-        if let Err(refusal) = limits::check(gateway.limiter(), &profile.limits, target) {
+        if let Err(refusal) = limits::check(gateway.limiter(), &profile.limits, target).await {
             RateLimited {
                 fields: &fields,
                 limit: &refusal.limit,

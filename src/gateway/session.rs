@@ -94,6 +94,8 @@ pub struct ClientSession {
     /// Whether it left anything to tidy up (a subscription, a dedicated connection); most
     /// sessions (every request of a sessionless client) leave nothing.
     leaves_traces: AtomicBool,
+    /// Rebuilt from a sealed id on a replica that did not open it (see `serve::sessions`).
+    moved: AtomicBool,
 }
 
 impl Drop for ClientSession {
@@ -131,6 +133,7 @@ impl ClientSession {
             asked: Mutex::new(HashMap::new()),
             departure: OnceLock::new(),
             leaves_traces: AtomicBool::new(false),
+            moved: AtomicBool::new(false),
         })
     }
 
@@ -146,6 +149,16 @@ impl ClientSession {
     /// Marks that the gateway must tidy up after this session (see `sweep`).
     pub(crate) fn leave_traces(&self) {
         self.leaves_traces.store(true, Ordering::Release);
+    }
+
+    /// Marks a session rebuilt from its sealed id on another replica than the one that opened it.
+    pub fn mark_moved(&self) {
+        self.moved.store(true, Ordering::Release);
+    }
+
+    /// Whether this replica rebuilt the session (its per-client stdio processes are elsewhere).
+    pub fn moved(&self) -> bool {
+        self.moved.load(Ordering::Acquire)
     }
 
     pub fn binding(&self) -> &Binding {

@@ -20,18 +20,19 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::StatusCode;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::guard;
+use super::sessions::{self, Issuer, SealStore, SealedSessions};
 use super::sse::LegacySessions;
+use crate::cluster::seal::SessionKey;
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
 use crate::plan::{Endpoint, Plan};
 
-type Service = StreamableHttpService<HubSession, LocalSessionManager>;
+type Service = StreamableHttpService<HubSession, SealedSessions>;
 
 #[derive(Clone)]
 pub struct McpRoutes {
@@ -48,10 +49,18 @@ struct Inner {
     /// One token per `POST` whose response is still being produced.
     in_flight: TaskTracker,
     listen: SocketAddr,
+    /// Seals session ids so that any replica can serve them (`sessions`); `None`: local ids.
+    key: Option<SessionKey>,
 }
 
 impl McpRoutes {
     pub fn new(gateway: Arc<Gateway>, listen: SocketAddr) -> Self {
+        Self::with_key(gateway, listen, None)
+    }
+
+    /// Like [`McpRoutes::new`]; with a key, session ids are sealed and any replica holding the
+    /// same key serves them.
+    pub fn with_key(gateway: Arc<Gateway>, listen: SocketAddr, key: Option<SessionKey>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 gateway,
@@ -60,6 +69,7 @@ impl McpRoutes {
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
                 listen,
+                key,
             }),
         }
     }
@@ -91,6 +101,14 @@ impl McpRoutes {
             .or_insert_with(|| {
                 let gateway = self.inner.gateway.clone();
                 let path: Arc<str> = endpoint.path.as_str().into();
+                let mut config = self.config();
+                if let Some(key) = &self.inner.key {
+                    config.session_store = Some(Arc::new(SealStore {
+                        key: key.clone(),
+                        endpoint: path.clone(),
+                        binding: binding.clone(),
+                    }));
+                }
                 let factory = move || {
                     Ok(HubSession::for_http(
                         gateway.clone(),
@@ -98,11 +116,7 @@ impl McpRoutes {
                         path.clone(),
                     ))
                 };
-                StreamableHttpService::new(
-                    factory,
-                    Arc::new(LocalSessionManager::default()),
-                    self.config(),
-                )
+                StreamableHttpService::new(factory, Arc::new(SealedSessions::default()), config)
             })
             .clone()
     }
@@ -165,13 +179,33 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
         return *refused;
     }
     let service = routes.service(endpoint);
+    let (request, issued) = match &routes.inner.key {
+        Some(key) => {
+            let binding = Binding {
+                profile: endpoint.profile.clone(),
+                only_upstream: endpoint.only_upstream.clone(),
+            };
+            let issuer = Issuer {
+                key,
+                endpoint: &endpoint.path,
+                binding: &binding,
+            };
+            match sessions::issue(&issuer, request).await {
+                Ok(issued) => issued,
+                Err(refused) => return refused,
+            }
+        }
+        None => (request, None),
+    };
     drop(plan);
     // A POST that carries a request is answered on an event stream that ends once the answer
     // has been sent: that stream is the request in flight. (GET streams live as long as their
     // session; notifications and responses get an empty 202 at once.)
     let in_flight =
         (request.method() == http::Method::POST).then(|| routes.inner.in_flight.token());
-    let response = service.handle(request).await.map(Body::new);
+    let response = sessions::with_issued(issued, service.handle(request))
+        .await
+        .map(Body::new);
     match in_flight {
         Some(token) if is_event_stream(&response) => response
             .map(|body| {

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod guard;
 pub mod http;
+pub mod sessions;
 pub mod sse;
 
 use std::net::SocketAddr;
@@ -48,8 +49,20 @@ pub async fn serve_http(
     admin: admin::AdminOptions,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    serve_http_with(listener, gateway, reloader, admin, None, shutdown).await
+}
+
+/// [`serve_http`] with a session key: ids are sealed so that any replica serves any session.
+pub async fn serve_http_with(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    reloader: Option<Arc<Reloader>>,
+    admin: admin::AdminOptions,
+    key: Option<crate::cluster::seal::SessionKey>,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
-    let mcp = http::McpRoutes::new(gateway.clone(), listen);
+    let mcp = http::McpRoutes::with_key(gateway.clone(), listen, key);
     let router: Router = Router::new()
         .fallback(http::dispatch)
         .with_state(mcp.clone());

@@ -8,6 +8,7 @@
 mod calls;
 mod footprint;
 mod lists;
+mod scale;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub const ALL: &[&str] = &[
     "sessions",
     "startup",
 ];
+
+/// Scenarios run only when named: they need system tools (`scale`: haproxy, redis-server).
+pub const BY_NAME: &[&str] = &["scale"];
 
 /// What the issue asks for; `--quick` shrinks it (the smoke run under `cargo test`).
 #[derive(Debug, Clone)]
@@ -74,6 +78,8 @@ pub async fn run(name: &str, s: &Settings) -> Result<Vec<Table>, BenchError> {
         "hub-list" => lists::hub(s).await.map(|t| vec![t]),
         "sessions" => footprint::sessions(s).await.map(|t| vec![t]),
         "startup" => footprint::startup(s).await.map(|t| vec![t]),
+        // Not in ALL: it needs haproxy and redis-server (scripts/install-test-deps).
+        "scale" => scale::replicas(s).await.map(|t| vec![t]),
         other => Err(BenchError::Usage(format!(
             "unknown scenario `{other}` (known: {})",
             ALL.join(", ")
