@@ -142,6 +142,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             Arc::clone(&gateway),
             Some(reloader),
             admin,
+            serve::ServeLimits::default(),
             shutdown.clone(),
         )
         .await

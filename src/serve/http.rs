@@ -48,6 +48,8 @@ struct Inner {
     /// One token per `POST` whose response is still being produced.
     in_flight: TaskTracker,
     listen: SocketAddr,
+    /// How long a session may go without a request before it is closed.
+    idle_session: Duration,
 }
 
 impl McpRoutes {
@@ -60,8 +62,17 @@ impl McpRoutes {
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
                 listen,
+                idle_session: super::ServeLimits::DEFAULT_IDLE_SESSION,
             }),
         }
+    }
+
+    /// Sessions idle for `idle` are closed (their id then gets 404). Call before serving.
+    pub fn with_idle_session(mut self, idle: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.idle_session = idle;
+        }
+        self
     }
 
     /// Waits (up to `limit`) for the MCP requests in flight to be answered, then closes every
@@ -98,11 +109,9 @@ impl McpRoutes {
                         path.clone(),
                     ))
                 };
-                StreamableHttpService::new(
-                    factory,
-                    Arc::new(LocalSessionManager::default()),
-                    self.config(),
-                )
+                let mut sessions = LocalSessionManager::default();
+                sessions.session_config.keep_alive = Some(self.inner.idle_session);
+                StreamableHttpService::new(factory, Arc::new(sessions), self.config())
             })
             .clone()
     }
