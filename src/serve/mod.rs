@@ -15,6 +15,7 @@ pub mod entry;
 pub mod guard;
 pub mod http;
 pub mod sse;
+pub mod stdio;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,8 +98,9 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let session = HubSession::new(gateway, binding, "stdio");
+    let framed = stdio::frame(tokio::io::stdin(), tokio::io::stdout());
     let running = session
-        .serve_with_ct(rmcp::transport::stdio(), shutdown.child_token())
+        .serve_with_ct(framed, shutdown.child_token())
         .await
         .map_err(|e| ServeError::Stdio(e.to_string()))?;
     running
