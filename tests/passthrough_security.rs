@@ -115,6 +115,28 @@ async fn origins_hosts_and_credentials_are_checked() {
         StatusCode::FORBIDDEN
     );
 
+    // The admin routes get the same browser checks: a rebinding page cannot read the config.
+    let config = hub.url("/_mcp2/config");
+    let admin = |headers: Vec<(&'static str, &'static str)>| {
+        let config = config.clone();
+        async move {
+            let mut request = reqwest::Client::new().get(&config);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            request.send().await.expect("GET /_mcp2/config").status()
+        }
+    };
+    assert_eq!(admin(vec![]).await, StatusCode::OK);
+    assert_eq!(
+        admin(vec![("origin", "http://evil.example")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin(vec![("host", "evil.example:8210")]).await,
+        StatusCode::FORBIDDEN
+    );
+
     // The open endpoint stays open; secrets never reach the log.
     assert_eq!(initialize(&mcp, &[]).await, StatusCode::OK);
     let log = hub.log();

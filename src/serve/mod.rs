@@ -62,7 +62,13 @@ pub async fn serve_http(
             limits.max_body,
             conn::body_limit,
         ));
-    let admin_routes = admin::routes(gateway, reloader, admin.token);
+    let admin_loopback = match &admin.listener {
+        Some(l) => l.local_addr().map_err(ServeError::Http)?.ip().is_loopback(),
+        None => listen.ip().is_loopback(),
+    };
+    let admin_routes = admin::routes(gateway.clone(), reloader, admin.token).layer(
+        axum::middleware::from_fn_with_state((gateway, admin_loopback), guard::browser_guard),
+    );
     let app = match admin.listener {
         Some(admin_listener) => {
             let stop = shutdown.clone();
