@@ -115,6 +115,28 @@ async fn origins_hosts_and_credentials_are_checked() {
         StatusCode::FORBIDDEN
     );
 
+    // The admin routes get the same browser checks: a rebinding page cannot read the config.
+    let config = hub.url("/_mcp2/config");
+    let admin = |headers: Vec<(&'static str, &'static str)>| {
+        let config = config.clone();
+        async move {
+            let mut request = reqwest::Client::new().get(&config);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            request.send().await.expect("GET /_mcp2/config").status()
+        }
+    };
+    assert_eq!(admin(vec![]).await, StatusCode::OK);
+    assert_eq!(
+        admin(vec![("origin", "http://evil.example")]).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin(vec![("host", "evil.example:8210")]).await,
+        StatusCode::FORBIDDEN
+    );
+
     // The open endpoint stays open; secrets never reach the log.
     assert_eq!(initialize(&mcp, &[]).await, StatusCode::OK);
     let log = hub.log();
@@ -152,4 +174,76 @@ fn a_bad_origin_or_auth_kind_is_reported_where_it_was_written() {
         .collect();
     assert!(codes.contains(&"mcp2::check::bad_origin"), "{v}");
     assert!(codes.contains(&"mcp2::check::bad_auth"), "{v}");
+}
+
+/// A client's own `Authorization` and `X-API-Key` headers (here: the credential of mcp2's
+/// endpoint, and a made-up key) never reach an upstream nor replace the credentials configured
+/// for it: the upstream, which refuses anything but its own token and key, still serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_headers_cannot_override_upstream_credentials() {
+    use support::process::{Mcp2, Routes};
+    init_tracing();
+    let upstream_env = [("EXPECTED_TOKEN", "up-t0ken"), ("EXPECTED_KEY", "up-k3y")];
+    let auth = spawn_python_server("auth_http_server.py", &upstream_env).await;
+    let routes = Routes::new(&format!(
+        "upstream auth {{\n  http \"{}\"\n  header Authorization = \"Bearer ${{UP_TOKEN}}\"\n  \
+         header X-API-Key = \"${{UP_KEY}}\"\n}}\n\
+         profile default {{ use auth }}\n\
+         endpoint \"/mcp\" -> default auth bearer \"${{CLIENT_TOKEN}}\"\n",
+        auth.url("/mcp")
+    ));
+    let env = [
+        ("UP_TOKEN", "up-t0ken"),
+        ("UP_KEY", "up-k3y"),
+        ("CLIENT_TOKEN", "client-t0ken"),
+    ];
+    let mcp2 = Mcp2::serve(&routes, &[], &env).await;
+    let url = mcp2.url("/mcp");
+    let client = reqwest::Client::new();
+    let post = |session: Option<String>, body: serde_json::Value| {
+        let mut request = client
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", "Bearer client-t0ken")
+            .header("x-api-key", "client-made-up-key")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body);
+        if let Some(id) = session {
+            request = request.header("mcp-session-id", id);
+        }
+        request.send()
+    };
+    let init = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": { "name": "header-test", "version": "1" }
+        }
+    });
+    let response = post(None, init).await.expect("initialize");
+    assert_eq!(response.status(), StatusCode::OK);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let _ = response.text().await;
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(Some(session.clone()), note)
+        .await
+        .expect("initialized");
+    let call = json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "whoami", "arguments": {} }
+    });
+    let response = post(Some(session), call).await.expect("tools/call");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("authenticated key_sha256=") && !text.contains("\"isError\":true"),
+        "{text}"
+    );
+    let log = mcp2.stderr();
+    for secret in ["up-t0ken", "up-k3y", "client-t0ken"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }

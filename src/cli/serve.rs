@@ -73,6 +73,39 @@ pub struct ServeArgs {
         default_value_t = Unavailable::Allow
     )]
     pub redis_unavailable: Unavailable,
+    /// Largest HTTP request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "MCP2_MAX_BODY", value_name = "BYTES",
+          default_value_t = serve::ServeLimits::DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+    /// How long a client may take to send a request's headers before its connection is closed
+    /// (slow clients, slow-loris).
+    #[arg(long, env = "MCP2_HEADER_TIMEOUT", value_name = "DURATION", default_value = "10s",
+          value_parser = duration)]
+    pub header_timeout: std::time::Duration,
+    /// How long a Streamable HTTP session may go without a request before it is closed; its
+    /// id then gets 404 and the client initializes a new one.
+    #[arg(long, env = "MCP2_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30m",
+          value_parser = duration)]
+    pub idle_timeout: std::time::Duration,
+}
+
+/// `--header-timeout 10s`: the routes' duration syntax; never zero.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    match crate::check::values::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.reason),
+    }
+}
+
+impl ServeArgs {
+    fn limits(&self) -> serve::ServeLimits {
+        serve::ServeLimits {
+            max_body: self.max_body,
+            header_read_timeout: self.header_timeout,
+            idle_session: self.idle_timeout,
+        }
+    }
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -177,6 +210,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             Arc::clone(&gateway),
             Some(reloader),
             admin,
+            args.limits(),
             key,
             shutdown.clone(),
         )

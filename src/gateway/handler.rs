@@ -207,7 +207,54 @@ impl HubSession {
     }
 }
 
+/// MCP methods a client may send. A request naming one of them that still reached
+/// `on_custom_request` had params that do not fit the method.
+const CLIENT_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "completion/complete",
+    "logging/setLevel",
+    "prompts/get",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "tools/call",
+    "tools/list",
+    "tasks/get",
+    "tasks/list",
+    "tasks/result",
+    "tasks/cancel",
+];
+
+/// The error for a request rmcp could not type: bad params of a known method (-32602), or an
+/// unknown method (-32601).
+fn untyped_request_error(method: &str) -> McpError {
+    if CLIENT_METHODS.contains(&method) {
+        McpError::invalid_params(
+            format!("the params of `{method}` do not fit its schema"),
+            None,
+        )
+    } else {
+        McpError::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            format!("unknown method `{method}`"),
+            None,
+        )
+    }
+}
+
 impl ServerHandler for HubSession {
+    async fn on_custom_request(
+        &self,
+        request: rmcp::model::CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CustomResult, McpError> {
+        Err(untyped_request_error(&request.method))
+    }
+
     fn get_info(&self) -> ServerConfig {
         let plan = self.gateway.plan();
         let meta = plan

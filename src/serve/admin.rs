@@ -201,8 +201,9 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The plan is loaded; each upstream's state (`connected`, `connecting`, `down` with its last
-/// error, `restarting` after a failure, `stopped`). 200 when every upstream is connected, 503 otherwise
+/// The plan is loaded; each upstream's state (`connected` with its PID, `connecting`, `down`
+/// with its last error, failed `attempts` in a row and `retry_in_ms`, `restarting` after a
+/// failure, `stopped`). 200 when every upstream is connected, 503 otherwise
 /// (the body says which are not).
 async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     let plan = gateway.plan();
@@ -226,9 +227,23 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
                         .is_some_and(|h| h.stats().failures > 0);
                     json!({ "state": if restarting { "restarting" } else { "connecting" } })
                 }
-                Some(UpstreamState::Down { error, .. }) => {
+                Some(UpstreamState::Down {
+                    error,
+                    attempts,
+                    retry_at,
+                    ..
+                }) => {
                     all_up = false;
-                    json!({ "state": "down", "error": error })
+                    // The backoff, visible: how many tries failed in a row, and when the next is.
+                    let retry_in_ms = retry_at
+                        .duration_since(std::time::SystemTime::now())
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    json!({
+                        "state": "down",
+                        "error": error,
+                        "attempts": attempts,
+                        "retry_in_ms": retry_in_ms,
+                    })
                 }
                 Some(UpstreamState::Stopped) | None => {
                     all_up = false;

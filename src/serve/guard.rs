@@ -9,13 +9,20 @@
 //! `Host` header of Streamable HTTP requests against loopback names too, when mcp2 listens on
 //! loopback.)
 //!
+//! The admin routes get the same `Origin` and `Host` checks ([`browser_guard`]).
+//!
 //! **Credential**: an endpoint with `auth bearer "…"` wants `Authorization: Bearer <secret>`,
 //! one with `auth key "…"` wants `X-API-Key: <secret>`; without it, 401. Secrets are compared
 //! in constant time and never logged.
 
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 
+use crate::gateway::Gateway;
 use crate::plan::{Endpoint, EndpointAuth};
 
 /// Rejects a request whose `Origin` is not allowed; `allowed` as in `Plan::allowed_origins`.
@@ -108,6 +115,22 @@ pub fn check_host(headers: &HeaderMap, loopback_only: bool) -> Result<(), Box<Re
         StatusCode::FORBIDDEN,
         &format!("Host {host} is not served here"),
     )))
+}
+
+/// Middleware for the admin routes: the `Origin` and `Host` checks of MCP requests, so that a
+/// page using DNS rebinding can neither read `/_mcp2/config` nor trigger a reload (which
+/// would come from loopback). `loopback` says whether the admin routes' listener is.
+pub async fn browser_guard(
+    State((gateway, loopback)): State<(Arc<Gateway>, bool)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let checked = check_origin(request.headers(), &gateway.plan().allowed_origins)
+        .and_then(|()| check_host(request.headers(), loopback));
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(refused) => *refused,
+    }
 }
 
 /// Rejects a request without the endpoint's credential.

@@ -20,6 +20,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use http::StatusCode;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -51,6 +52,8 @@ struct Inner {
     listen: SocketAddr,
     /// Seals session ids so that any replica can serve them (`sessions`); `None`: local ids.
     key: Option<SessionKey>,
+    /// How long a session may go without a request before it is closed.
+    idle_session: Duration,
 }
 
 impl McpRoutes {
@@ -70,8 +73,17 @@ impl McpRoutes {
                 in_flight: TaskTracker::new(),
                 listen,
                 key,
+                idle_session: super::ServeLimits::DEFAULT_IDLE_SESSION,
             }),
         }
+    }
+
+    /// Sessions idle for `idle` are closed (their id then gets 404). Call before serving.
+    pub fn with_idle_session(mut self, idle: Duration) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.idle_session = idle;
+        }
+        self
     }
 
     /// Waits (up to `limit`) for the MCP requests in flight to be answered, then closes every
@@ -116,7 +128,9 @@ impl McpRoutes {
                         path.clone(),
                     ))
                 };
-                StreamableHttpService::new(factory, Arc::new(SealedSessions::default()), config)
+                let mut local = LocalSessionManager::default();
+                local.session_config.keep_alive = Some(self.inner.idle_session);
+                StreamableHttpService::new(factory, Arc::new(SealedSessions::new(local)), config)
             })
             .clone()
     }

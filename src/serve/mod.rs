@@ -4,17 +4,20 @@
 //! shutdown token fires; then it stops accepting, lets in-flight requests finish (bounded), and
 //! closes the sessions: Streamable HTTP
 //! (`http`), legacy HTTP+SSE on the paths endpoints name with `sse` (`sse`), every request
-//! through the `guard` first (browser `Origin`, endpoint credentials). [`serve_stdio`] serves one
+//! through the `guard` first (browser `Origin`, endpoint credentials), and every connection under
+//! the `conn` limits (body size, header read timeout, idle sessions). [`serve_stdio`] serves one
 //! binding to one client over stdin/stdout. None of them knows how lists or calls are routed:
 //! that is the gateway's job.
 
 pub mod admin;
+pub mod conn;
+pub mod entry;
 pub mod guard;
 pub mod http;
 pub mod sessions;
 pub mod sse;
+pub mod stdio;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
 use crate::reload::Reloader;
+pub use conn::ServeLimits;
 
 /// How long in-flight HTTP requests may run after shutdown starts.
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
@@ -47,9 +51,10 @@ pub async fn serve_http(
     gateway: Arc<Gateway>,
     reloader: Option<Arc<Reloader>>,
     admin: admin::AdminOptions,
+    limits: ServeLimits,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    serve_http_with(listener, gateway, reloader, admin, None, shutdown).await
+    serve_http_with(listener, gateway, reloader, admin, limits, None, shutdown).await
 }
 
 /// [`serve_http`] with a session key: ids are sealed so that any replica serves any session.
@@ -58,23 +63,32 @@ pub async fn serve_http_with(
     gateway: Arc<Gateway>,
     reloader: Option<Arc<Reloader>>,
     admin: admin::AdminOptions,
+    limits: ServeLimits,
     key: Option<crate::cluster::seal::SessionKey>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
-    let mcp = http::McpRoutes::with_key(gateway.clone(), listen, key);
+    let mcp = http::McpRoutes::with_key(gateway.clone(), listen, key)
+        .with_idle_session(limits.idle_session);
     let router: Router = Router::new()
         .fallback(http::dispatch)
-        .with_state(mcp.clone());
-    let admin_routes = admin::routes(gateway, reloader, admin.token);
+        .with_state(mcp.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            limits.max_body,
+            conn::body_limit,
+        ));
+    let admin_loopback = match &admin.listener {
+        Some(l) => l.local_addr().map_err(ServeError::Http)?.ip().is_loopback(),
+        None => listen.ip().is_loopback(),
+    };
+    let admin_routes = admin::routes(gateway.clone(), reloader, admin.token).layer(
+        axum::middleware::from_fn_with_state((gateway, admin_loopback), guard::browser_guard),
+    );
     let app = match admin.listener {
         Some(admin_listener) => {
-            let admin_app = admin_routes.into_make_service_with_connect_info::<SocketAddr>();
             let stop = shutdown.clone();
             tokio::spawn(async move {
-                let served = axum::serve(admin_listener, admin_app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await;
+                let served = conn::serve(admin_listener, admin_routes, limits, stop).await;
                 if let Err(e) = served {
                     tracing::error!(error = %e, "the admin listener failed");
                 }
@@ -83,20 +97,7 @@ pub async fn serve_http_with(
         }
         None => admin_routes.merge(router),
     };
-    let stop_accepting = shutdown.clone();
-    // MCP messages are small: without TCP_NODELAY every response waits ~40 ms for the client's
-    // delayed ACK (Nagle), which measured as a 128x p50 penalty against direct calls.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop_accepting.cancelled().await });
-    let server = tokio::spawn(async move { server.await });
+    let server = tokio::spawn(conn::serve(listener, app, limits, shutdown.clone()));
     shutdown.cancelled().await;
     if !mcp.drain(DRAIN_TIME).await {
         tracing::warn!("in-flight requests did not finish within {DRAIN_TIME:?}; stopping anyway");
@@ -118,8 +119,9 @@ pub async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let session = HubSession::new(gateway, binding, "stdio");
+    let framed = stdio::frame(tokio::io::stdin(), tokio::io::stdout());
     let running = session
-        .serve_with_ct(rmcp::transport::stdio(), shutdown.child_token())
+        .serve_with_ct(framed, shutdown.child_token())
         .await
         .map_err(|e| ServeError::Stdio(e.to_string()))?;
     running

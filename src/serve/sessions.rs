@@ -132,6 +132,13 @@ pub enum SessionsError {
     Duplicate(SessionId),
 }
 
+impl SealedSessions {
+    /// Wraps `local`, which holds the sessions this process serves (and their keep-alive).
+    pub fn new(local: LocalSessionManager) -> Self {
+        Self { local }
+    }
+}
+
 impl SessionManager for SealedSessions {
     type Error = SessionsError;
     type Transport = WorkerTransport<LocalSessionWorker>;

@@ -10,6 +10,7 @@
 //! in this protocol.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ use crate::plan::UpstreamId;
 
 /// Messages buffered between the stream reader and rmcp's service loop.
 const CHANNEL_CAPACITY: usize = 64;
+/// Largest event a server may send (bytes between two blank lines), as rmcp bounds stdio lines
+/// and Streamable HTTP events: a server streaming without end ends its connection instead of
+/// mcp2's memory.
+pub(crate) const MAX_EVENT: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SseTransportError {
@@ -110,7 +115,7 @@ pub(crate) async fn connect(
         });
     }
 
-    let mut events = SseStream::from_bytes_stream(response.bytes_stream());
+    let mut events = SseStream::from_bytes_stream(bounded(response.bytes_stream(), MAX_EVENT));
     let endpoint = loop {
         match events.next().await {
             Some(Ok(event)) if event.event.as_deref() == Some("endpoint") => {
@@ -136,6 +141,39 @@ pub(crate) async fn connect(
         _stop_reader: reader.clone().drop_guard(),
         reader,
     })
+}
+
+/// The body's chunks, failing once more than `max` bytes come without an event boundary.
+fn bounded<S, D, E>(
+    chunks: S,
+    max: usize,
+) -> Pin<Box<dyn futures::Stream<Item = Result<D, std::io::Error>> + Send>>
+where
+    S: futures::Stream<Item = Result<D, E>> + Send + 'static,
+    D: AsRef<[u8]>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut since_boundary = 0usize;
+    let mut last = 0u8;
+    Box::pin(chunks.map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        for &b in chunk.as_ref() {
+            match b {
+                b'\r' => {}
+                b'\n' if last == b'\n' => since_boundary = 0,
+                _ => since_boundary += 1,
+            }
+            if b != b'\r' {
+                last = b;
+            }
+        }
+        if since_boundary > max {
+            return Err(std::io::Error::other(format!(
+                "the server sent an event longer than {max} bytes"
+            )));
+        }
+        Ok(chunk)
+    }))
 }
 
 fn resolve_endpoint(sse_url: &Url, data: &str) -> Result<Url, SseTransportError> {
@@ -270,5 +308,24 @@ mod tests {
             matches!(err, SseTransportError::BadEndpoint { .. }),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_endless_event_ends_the_stream_events_within_the_limit_pass() {
+        let chunks = |parts: Vec<&'static str>| {
+            futures::stream::iter(
+                parts
+                    .into_iter()
+                    .map(|p| Ok::<_, std::io::Error>(p.as_bytes().to_vec())),
+            )
+        };
+        let ok: Vec<_> = bounded(chunks(vec!["data: 12345\n\n", "data: 6789\r\n\r\n"]), 12)
+            .collect()
+            .await;
+        assert!(ok.iter().all(Result::is_ok), "{ok:?}");
+        let over: Vec<_> = bounded(chunks(vec!["data: 1234", "5678\n", "data: 9"]), 12)
+            .collect()
+            .await;
+        assert!(over.last().is_some_and(Result::is_err), "{over:?}");
     }
 }
