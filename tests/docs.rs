@@ -16,7 +16,10 @@ fn reference() -> String {
 }
 
 /// The variables the examples use without a default.
-const ENV: &[(&str, &str)] = &[("GITHUB_TOKEN", "ghp_example")];
+const ENV: &[(&str, &str)] = &[
+    ("GITHUB_TOKEN", "ghp_example"),
+    ("HUB_TOKEN", "hub-example"),
+];
 
 #[test]
 fn every_docs_example_checks_without_errors_or_warnings() {

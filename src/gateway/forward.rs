@@ -24,6 +24,7 @@ use super::calls::Call;
 use super::handler::HubSession;
 use super::mrtr::{self, Questions, Running, Suspended};
 use super::observe;
+use super::rounds::{self, Round};
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
 use crate::plan::UpstreamId;
@@ -87,7 +88,37 @@ impl HubSession {
         result
     }
 
+    /// Sends `request` and, when an upstream of 2026-07-28 asks for input and the client
+    /// cannot run input rounds itself, answers its rounds by asking the client (`rounds.rs`).
     pub(super) async fn send_to(
+        &self,
+        upstream: &UpstreamId,
+        method: &'static str,
+        mut request: ClientRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, McpError> {
+        for _ in 0..rounds::MAX_ROUNDS {
+            let answer = self
+                .send_once(upstream, method, request.clone(), context)
+                .await?;
+            match self
+                .input_round(upstream, &mut request, answer, context)
+                .await?
+            {
+                Round::Done(answer) => return Ok(answer),
+                Round::Again => continue,
+            }
+        }
+        Err(McpError::internal_error(
+            format!(
+                "{method}: upstream `{upstream}` asked for input more than {} times",
+                rounds::MAX_ROUNDS
+            ),
+            None,
+        ))
+    }
+
+    async fn send_once(
         &self,
         upstream: &UpstreamId,
         method: &'static str,

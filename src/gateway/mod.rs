@@ -37,6 +37,7 @@ pub mod lists;
 mod mrtr;
 pub mod observe;
 mod relay;
+mod rounds;
 mod routing;
 pub mod session;
 mod subscribe;

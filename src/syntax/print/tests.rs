@@ -276,10 +276,16 @@ fn upstream() -> impl Strategy<Value = Upstream> {
         transport,
         key_values(true),
         key_values(false),
-        (opt_st(), opt_st(), opt_st(), opt_st()),
+        (opt_st(), opt_st(), opt_st(), opt_st(), opt_st()),
     )
         .prop_map(
-            |(name, transport, headers, env, (cwd, timeout, connect_timeout, session))| Upstream {
+            |(
+                name,
+                transport,
+                headers,
+                env,
+                (cwd, timeout, connect_timeout, session, protocol),
+            )| Upstream {
                 name,
                 transport,
                 headers,
@@ -288,6 +294,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 timeout,
                 connect_timeout,
                 session,
+                protocol,
                 span: Span::default().into(),
             },
         )

@@ -22,6 +22,8 @@ pub enum Place {
     PerKind,
     Limits,
     Hub,
+    /// `hub.auth`.
+    Auth,
 }
 
 /// Help for a key that is not in the schema but says what its writer meant.
@@ -49,6 +51,7 @@ impl Place {
             Place::PerKind => "this setting",
             Place::Limits => "`limits`",
             Place::Hub => "`hub`",
+            Place::Auth => "`auth`",
         }
     }
 
@@ -63,7 +66,7 @@ impl Place {
                 "hub",
                 "exposePerServer",
             ],
-            Place::Listen => &["host", "port"],
+            Place::Listen => &["host", "port", "allowOrigins"],
             Place::Logging => &[
                 "level",
                 "file",
@@ -79,6 +82,7 @@ impl Place {
                 "timeout",
                 "connectTimeout",
                 "session",
+                "protocol",
                 "rateLimit",
             ],
             Place::Transport => &["kind", "url", "headers", "command", "args", "env", "cwd"],
@@ -96,7 +100,8 @@ impl Place {
             Place::Filter => &["allow", "deny"],
             Place::PerKind => &["tools", "prompts", "resources"],
             Place::Limits => &["calls", "tools", "per"],
-            Place::Hub => &["path", "profile", "ssePath"],
+            Place::Hub => &["path", "profile", "ssePath", "auth"],
+            Place::Auth => &["bearer", "apiKey"],
         }
     }
 

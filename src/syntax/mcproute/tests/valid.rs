@@ -114,6 +114,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         timeout: None,
         connect_timeout: None,
         session: None,
+        protocol: None,
         span: span(),
     }
 }
