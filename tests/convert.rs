@@ -23,6 +23,7 @@ fn env() -> HashMap<String, String> {
         ("GITHUB_TOKEN", "ghp_t0ken"),
         ("SERVICE_TOKEN", "s3rvice"),
         ("LEGACY_KEY", "legacy-k3y"),
+        ("HUB_TOKEN", "hub-t0ken"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
