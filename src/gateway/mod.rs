@@ -33,6 +33,7 @@ pub mod error;
 mod forward;
 pub mod handler;
 pub mod limits;
+mod listens;
 pub mod lists;
 mod mrtr;
 pub mod observe;
@@ -107,6 +108,8 @@ pub struct Gateway {
     announce_pending: AtomicBool,
     /// Calls waiting for a 2026-07-28 client's input (see `mrtr`).
     suspended: mrtr::SuspendedCalls,
+    /// `subscriptions/listen` streams on upstreams of 2026-07-28 (see `listens`).
+    listens: listens::Listens,
     /// Where dropped sessions report (see `sweep`).
     departed: tokio::sync::mpsc::UnboundedSender<u64>,
 }
@@ -143,6 +146,7 @@ impl Gateway {
             announced: Mutex::new(HashMap::new()),
             announce_pending: AtomicBool::new(false),
             suspended: mrtr::SuspendedCalls::default(),
+            listens: listens::Listens::default(),
             departed,
         });
         tokio::spawn(sweep::run(Arc::downgrade(&gateway), departures));
