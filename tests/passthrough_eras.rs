@@ -43,9 +43,21 @@ async fn check(url: &str, args: &[&str]) -> Value {
     })
 }
 
-/// What every client must see, whatever its era (its own name aside).
+/// What every client must see, whatever its era; only 2026-07-28 clients get caching hints.
 fn expected(name: &str) -> Value {
+    let hints = match name {
+        "modern" => json!({
+            "tools": { "ttl": true, "scope": "public" },
+            "prompts": { "ttl": true, "scope": "private" },
+        }),
+        // The SDK's defaults for results that carry no hints (ttlMs 0, private).
+        _ => json!({
+            "tools": { "ttl": 0, "scope": "private" },
+            "prompts": { "ttl": 0, "scope": "private" },
+        }),
+    };
     json!({
+        "hints": hints,
         "tools": { "everything": true, "modern": true },
         "echo": { "everything": "Echo: hi", "modern": "modern echo: hi" },
         "resources": { "everything": 1, "modern": ["a modern note"], "listed_modern": true },

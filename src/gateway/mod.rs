@@ -65,7 +65,7 @@ use calls::Calls;
 pub use error::GatewayError;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
 use session::{ClientSession, WeakSession};
-pub use view::{Route, UpstreamLists, View};
+pub use view::{Freshness, Route, UpstreamLists, View};
 
 /// What an endpoint serves: a profile, or one upstream of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -281,13 +281,13 @@ impl Gateway {
         };
         let upstreams = self.upstreams_of(plan, binding);
         let fetched = join_all(upstreams.iter().map(|u| self.fetch_lists(u))).await;
-        let any_failed = fetched.iter().any(|(_, failed)| *failed);
+        let any_failed = fetched.iter().any(|(_, failed, _)| *failed);
         let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams
             .iter()
             .zip(&fetched)
-            .map(|(u, (lists, _))| (u.id(), lists))
+            .map(|(u, (lists, _, _))| (u.id(), lists))
             .collect();
-        let view = Arc::new(View::build(&profile.rules, &inputs, caller));
+        let mut view = View::build(&profile.rules, &inputs, caller);
         self.warn_collisions(&binding.profile, &view);
         let policy = self.lists.policy();
         let ttl = if any_failed {
@@ -295,20 +295,45 @@ impl Gateway {
         } else {
             policy.ttl
         };
+        // Never fresher than the lists it was built from (an upstream's `ttlMs` included).
+        let own = Instant::now() + ttl;
+        for kind in ListKind::ALL {
+            let i = kind.index();
+            view.freshness[i] = fetched
+                .iter()
+                .fold(Freshness::default(), |f, (_, _, one)| {
+                    match one[i].expires {
+                        Some(e) => f.and(e, one[i].private),
+                        None => f,
+                    }
+                })
+                .and(own, false);
+        }
+        let expires = view
+            .freshness
+            .iter()
+            .filter_map(|f| f.expires)
+            .min()
+            .unwrap_or(own);
+        let view = Arc::new(view);
         lock(&self.views).insert(
             binding.clone(),
             CachedView {
                 plan: plan.clone(),
                 generation,
-                expires: Instant::now() + ttl,
+                expires,
                 view: view.clone(),
             },
         );
         view
     }
 
-    /// All four lists of one upstream, fetched in parallel; `true` when any failed.
-    async fn fetch_lists(&self, upstream: &UpstreamHandle) -> (UpstreamLists, bool) {
+    /// All four lists of one upstream, fetched in parallel; `true` when any failed; how fresh
+    /// they are.
+    async fn fetch_lists(
+        &self,
+        upstream: &UpstreamHandle,
+    ) -> (UpstreamLists, bool, [Freshness; 4]) {
         let (tools, prompts, resources, templates) = tokio::join!(
             self.lists.get(upstream, ListKind::Tools),
             self.lists.get(upstream, ListKind::Prompts),
@@ -317,6 +342,8 @@ impl Gateway {
         );
         let mut lists = UpstreamLists::default();
         let mut failed = false;
+        let mut freshness = [Freshness::default(); 4];
+        let policy = self.lists.policy();
         for ((entry, hit), kind) in [tools, prompts, resources, templates].into_iter().zip([
             ListKind::Tools,
             ListKind::Prompts,
@@ -329,6 +356,10 @@ impl Gateway {
                 hit,
             }
             .emit();
+            if entry.result.is_ok() {
+                let i = kind.index();
+                freshness[i] = freshness[i].and(entry.expires(policy), entry.hint.private);
+            }
             match &entry.result {
                 Ok(Listed::Tools(t)) => lists.tools = Some(t.clone()),
                 Ok(Listed::Prompts(p)) => lists.prompts = Some(p.clone()),
@@ -337,7 +368,7 @@ impl Gateway {
                 Err(_) => failed = true,
             }
         }
-        (lists, failed)
+        (lists, failed, freshness)
     }
 
     fn warn_collisions(&self, profile: &ProfileName, view: &View) {
