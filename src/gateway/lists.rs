@@ -295,3 +295,37 @@ fn empty(kind: ListKind) -> Listed {
         ListKind::Templates => Listed::Templates(Arc::default()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: CachePolicy = CachePolicy {
+        ttl: Duration::from_secs(300),
+        error_ttl: Duration::from_secs(5),
+    };
+
+    fn hinted(ttl: Option<u64>) -> Hint {
+        Hint {
+            ttl: ttl.map(Duration::from_millis),
+            private: false,
+        }
+    }
+
+    #[test]
+    fn an_upstream_ttl_shortens_an_entry_but_never_lengthens_it() {
+        let ok = Ok(empty(ListKind::Tools));
+        assert_eq!(lifetime(&ok, hinted(None), POLICY), POLICY.ttl);
+        assert_eq!(
+            lifetime(&ok, hinted(Some(30_000)), POLICY),
+            Duration::from_secs(30)
+        );
+        assert_eq!(lifetime(&ok, hinted(Some(0)), POLICY), Duration::ZERO);
+        assert_eq!(lifetime(&ok, hinted(Some(86_400_000)), POLICY), POLICY.ttl);
+        let failed = Err("down".to_string());
+        assert_eq!(
+            lifetime(&failed, hinted(Some(60_000)), POLICY),
+            POLICY.error_ttl
+        );
+    }
+}

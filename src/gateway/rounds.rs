@@ -142,3 +142,30 @@ fn retry_with(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::{CallToolRequest, CallToolRequestParams, ListToolsRequest};
+
+    #[test]
+    fn a_retry_carries_the_answers_and_the_upstreams_state() {
+        let mut request = ClientRequest::CallToolRequest(CallToolRequest::new(
+            CallToolRequestParams::new("modern_sample"),
+        ));
+        let mut answers = InputResponses::new();
+        answers.insert("sample".into(), serde_json::json!({ "action": "decline" }));
+        retry_with(&mut request, answers.clone(), Some("state-1".into())).expect("a call");
+        let ClientRequest::CallToolRequest(call) = request else {
+            panic!("still a call");
+        };
+        assert_eq!(call.params.input_responses, Some(answers));
+        assert_eq!(call.params.request_state.as_deref(), Some("state-1"));
+    }
+
+    #[test]
+    fn a_request_that_cannot_carry_answers_is_refused() {
+        let mut request = ClientRequest::ListToolsRequest(ListToolsRequest::default());
+        assert!(retry_with(&mut request, InputResponses::new(), None).is_err());
+    }
+}

@@ -343,3 +343,24 @@ mod tests {
         assert!(!t.matches("test://other/1"));
     }
 }
+
+#[cfg(test)]
+mod freshness_tests {
+    use super::Freshness;
+    use rmcp::model::CacheScope;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_hub_is_never_fresher_or_more_public_than_its_sources() {
+        let now = Instant::now();
+        let f = Freshness::default()
+            .and(now + Duration::from_secs(60), false)
+            .and(now + Duration::from_secs(20), true)
+            .and(now + Duration::from_secs(300), false);
+        let (ttl, scope) = f.hints();
+        assert!(ttl <= 20_000 && ttl > 15_000, "{ttl}");
+        assert_eq!(scope, CacheScope::Private);
+        let (ttl, scope) = Freshness::default().hints();
+        assert_eq!((ttl, scope), (0, CacheScope::Public));
+    }
+}
