@@ -24,7 +24,7 @@ use super::calls::Call;
 use super::handler::HubSession;
 use super::mrtr::{self, Questions, Running, Suspended};
 use super::observe;
-use super::rounds::{self, Round};
+use super::rounds;
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
 use crate::plan::UpstreamId;
@@ -101,12 +101,11 @@ impl HubSession {
             let answer = self
                 .send_once(upstream, method, request.clone(), context)
                 .await?;
-            match self
+            if let Some(answer) = self
                 .input_round(upstream, &mut request, answer, context)
                 .await?
             {
-                Round::Done(answer) => return Ok(answer),
-                Round::Again => continue,
+                return Ok(answer);
             }
         }
         Err(McpError::internal_error(

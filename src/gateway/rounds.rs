@@ -29,29 +29,22 @@ use crate::plan::UpstreamId;
 /// How many rounds one call may take before mcp2 gives up on it.
 pub const MAX_ROUNDS: usize = 16;
 
-/// What to do with an upstream's answer.
-pub(super) enum Round {
-    /// Give it to the client.
-    Done(ServerResult),
-    /// The request now carries the client's answers: send it again.
-    Again,
-}
-
 impl HubSession {
     /// Answers an upstream's `InputRequiredResult` by asking this client, when the client
-    /// cannot run the rounds itself; any other answer is done.
+    /// cannot run input rounds itself: `None` means the request now carries the client's
+    /// answers and must be sent again; any other answer is returned as it is, for the client.
     pub(super) async fn input_round(
         &self,
         upstream: &UpstreamId,
         request: &mut ClientRequest,
         answer: ServerResult,
         context: &RequestContext<RoleServer>,
-    ) -> Result<Round, McpError> {
+    ) -> Result<Option<ServerResult>, McpError> {
         let ServerResult::InputRequiredResult(asked) = answer else {
-            return Ok(Round::Done(answer));
+            return Ok(Some(answer));
         };
         if self.session.is_modern() {
-            return Ok(Round::Done(ServerResult::InputRequiredResult(asked)));
+            return Ok(Some(ServerResult::InputRequiredResult(asked)));
         }
         let InputRequiredResult {
             input_requests,
@@ -67,7 +60,7 @@ impl HubSession {
             responses.insert(key, value);
         }
         retry_with(request, responses, request_state)?;
-        Ok(Round::Again)
+        Ok(None)
     }
 
     /// One input request, sent to this client as a real server→client request.
