@@ -99,6 +99,7 @@ impl Gen {
             timeout: Some(timeout),
             connect_timeout: None,
             session: None,
+            protocol: None,
             span: (Span::new(self.file, start as usize, end as usize)).into(),
         })
     }

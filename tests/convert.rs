@@ -24,6 +24,7 @@ fn env() -> HashMap<String, String> {
         ("SERVICE_TOKEN", "s3rvice"),
         ("LEGACY_KEY", "legacy-k3y"),
         ("MCP2_ADMIN_TOKEN", "adm1n"),
+        ("HUB_TOKEN", "hub-t0ken"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

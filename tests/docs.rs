@@ -19,6 +19,7 @@ fn reference() -> String {
 const ENV: &[(&str, &str)] = &[
     ("GITHUB_TOKEN", "ghp_example"),
     ("MCP2_ADMIN_TOKEN", "admin_example"),
+    ("HUB_TOKEN", "hub-example"),
 ];
 
 #[test]

@@ -18,7 +18,7 @@ use super::declare::Decls;
 use super::env::{Expanded, Origin, expand};
 use super::{Cx, errors, values};
 use crate::diag::{Diag, codes, did_you_mean};
-use crate::plan::{Secret, SessionMode, TransportSpec, UpstreamId, UpstreamSpec};
+use crate::plan::{ProtocolMode, Secret, SessionMode, TransportSpec, UpstreamId, UpstreamSpec};
 use crate::source::Span;
 use crate::syntax::ast;
 
@@ -41,6 +41,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         timeout,
         connect_timeout,
         session,
+        protocol,
         span,
     } = up;
     let errors_before = cx.error_count();
@@ -87,6 +88,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         cx,
     );
     let session = session_mode(session.as_ref(), cx);
+    let protocol = protocol_mode(protocol.as_ref(), cx);
     if cx.error_count() > errors_before {
         return None;
     }
@@ -97,6 +99,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         timeout: timeout?,
         connect_timeout: connect_timeout?,
         session: session?,
+        protocol: protocol?,
         origin: cx.location(**span),
     })
 }
@@ -309,6 +312,39 @@ fn session_mode(written: Option<&ast::Str>, cx: &mut Cx<'_>) -> Option<SessionMo
                 None => diag.help(
                     "`shared` (one connection for every client, the default) or `per-client` \
                      (a connection per client, for stateful servers; YAML `perClient`)",
+                ),
+            };
+            cx.push(diag);
+            None
+        }
+    }
+}
+
+/// `protocol auto|initialize|2026-07-28`; absent: auto.
+fn protocol_mode(written: Option<&ast::Str>, cx: &mut Cx<'_>) -> Option<ProtocolMode> {
+    const MODES: [&str; 3] = ["auto", "initialize", "2026-07-28"];
+    let Some(written) = written else {
+        return Some(ProtocolMode::Auto);
+    };
+    match written.node.as_str() {
+        "auto" => Some(ProtocolMode::Auto),
+        "initialize" => Some(ProtocolMode::Initialize),
+        "2026-07-28" => Some(ProtocolMode::Modern),
+        other => {
+            let mut diag = Diag::error(
+                codes::BAD_PROTOCOL_MODE,
+                format!("unknown protocol `{other}`"),
+            )
+            .at(
+                written.span,
+                "expected `auto`, `initialize` or `2026-07-28`",
+            );
+            diag = match did_you_mean(other, MODES) {
+                Some(s) => diag.help(format!("did you mean `{s}`?")),
+                None => diag.help(
+                    "`auto` (the default: find out when connecting), `initialize` (the \
+                     handshake of revisions up to 2025-11-25) or `2026-07-28` (`server/discover`; \
+                     for servers that speak only the 2026 revision)",
                 ),
             };
             cx.push(diag);

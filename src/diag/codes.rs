@@ -106,6 +106,8 @@ pub const SHADOWED_ENDPOINT: Code = "mcp2::check::shadowed_endpoint";
 pub const BAD_LIMIT_KEY: Code = "mcp2::check::bad_limit_key";
 /// An upstream `session` value other than `shared` or `per-client` (YAML `perClient`).
 pub const BAD_SESSION_MODE: Code = "mcp2::check::bad_session_mode";
+/// An upstream `protocol` value other than `auto`, `initialize` or `2026-07-28`.
+pub const BAD_PROTOCOL_MODE: Code = "mcp2::check::bad_protocol_mode";
 /// An `allow-origin` value that is not `null` or `scheme://host[:port|:*]`.
 pub const BAD_ORIGIN: Code = "mcp2::check::bad_origin";
 /// An endpoint `auth` of a kind other than `bearer` or `key`, or with an empty secret.

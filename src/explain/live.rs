@@ -59,7 +59,7 @@ async fn with_lists(
     let inputs = upstreams
         .iter()
         .zip(fetched)
-        .map(|(u, (lists, _))| (u.id().clone(), lists))
+        .map(|(u, (lists, _, _))| (u.id().clone(), lists))
         .collect();
     let lists = Lists {
         inputs,

@@ -48,6 +48,9 @@ pub enum GatewayError {
     /// The upstream's own JSON-RPC error, passed through unchanged.
     #[error("{0}")]
     Upstream(McpError),
+    /// An upstream of 2026-07-28 asked for input the client could not give (`rounds.rs`).
+    #[error("{0}")]
+    Input(McpError),
     /// The client cancelled the request while it was forwarded.
     #[error("{method} cancelled by the client")]
     Cancelled { method: &'static str },
@@ -83,7 +86,7 @@ impl GatewayError {
     /// The error a downstream client sees.
     pub fn to_mcp(&self) -> McpError {
         match self {
-            GatewayError::Upstream(e) => e.clone(),
+            GatewayError::Upstream(e) | GatewayError::Input(e) => e.clone(),
             GatewayError::Unknown { kind, .. } => {
                 let code = match kind {
                     ItemKind::Resource => RESOURCE_NOT_FOUND,

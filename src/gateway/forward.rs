@@ -23,6 +23,7 @@ use super::calls::Call;
 use super::handler::HubSession;
 use super::mrtr::{self, Questions, Running, Suspended};
 use super::observe;
+use super::rounds;
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
 use crate::plan::{TransportSpec, UpstreamId};
@@ -124,6 +125,34 @@ impl HubSession {
     }
 
     async fn forward(
+        &self,
+        upstream: &UpstreamId,
+        method: &'static str,
+        mut request: ClientRequest,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<ServerResult, GatewayError> {
+        for _ in 0..rounds::MAX_ROUNDS {
+            let answer = self
+                .send_once(upstream, method, request.clone(), context)
+                .await?;
+            if let Some(answer) = self
+                .input_round(upstream, &mut request, answer, context)
+                .await
+                .map_err(GatewayError::Input)?
+            {
+                return Ok(answer);
+            }
+        }
+        Err(GatewayError::Input(McpError::internal_error(
+            format!(
+                "{method}: upstream `{upstream}` asked for input more than {} times",
+                rounds::MAX_ROUNDS
+            ),
+            None,
+        )))
+    }
+
+    async fn send_once(
         &self,
         upstream: &UpstreamId,
         method: &'static str,

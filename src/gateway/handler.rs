@@ -307,7 +307,9 @@ impl ServerHandler for HubSession {
         let (_, view) = self
             .explained_view(crate::explain::Method::ToolsList, None)
             .await;
-        Ok(ListToolsResult::with_all_items(view.tools.clone()))
+        let mut result = ListToolsResult::with_all_items(view.tools.clone());
+        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Tools);
+        Ok(result)
     }
 
     async fn list_prompts(
@@ -319,7 +321,9 @@ impl ServerHandler for HubSession {
         let (_, view) = self
             .explained_view(crate::explain::Method::PromptsList, None)
             .await;
-        Ok(ListPromptsResult::with_all_items(view.prompts.clone()))
+        let mut result = ListPromptsResult::with_all_items(view.prompts.clone());
+        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Prompts);
+        Ok(result)
     }
 
     async fn list_resources(
@@ -331,7 +335,9 @@ impl ServerHandler for HubSession {
         let (_, view) = self
             .explained_view(crate::explain::Method::ResourcesList, None)
             .await;
-        Ok(ListResourcesResult::with_all_items(view.resources.clone()))
+        let mut result = ListResourcesResult::with_all_items(view.resources.clone());
+        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Resources);
+        Ok(result)
     }
 
     async fn list_resource_templates(
@@ -341,9 +347,9 @@ impl ServerHandler for HubSession {
     ) -> Result<ListResourceTemplatesResult, McpError> {
         self.touch(&context);
         let (_, view) = self.view().await;
-        Ok(ListResourceTemplatesResult::with_all_items(
-            view.templates.clone(),
-        ))
+        let mut result = ListResourceTemplatesResult::with_all_items(view.templates.clone());
+        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Templates);
+        Ok(result)
     }
 
     async fn call_tool(
@@ -551,6 +557,21 @@ impl ServerHandler for HubSession {
 }
 
 impl HubSession {
+    /// The caching hints a 2026-07-28 client gets on a list (`ttlMs`, `cacheScope`): never
+    /// fresher or more public than the upstream lists the view was built from. Older clients
+    /// get none.
+    fn list_hints(
+        &self,
+        view: &View,
+        kind: super::ListKind,
+    ) -> (Option<u64>, Option<rmcp::model::CacheScope>) {
+        if !self.session.is_modern() {
+            return (None, None);
+        }
+        let (ttl, scope) = view.freshness[kind.index()].hints();
+        (Some(ttl), Some(scope))
+    }
+
     /// Whether this client's requests to `upstream` go on the shared connection: always for a
     /// `shared` upstream, and for a client on the 2026-07-28 lifecycle over HTTP, which has no
     /// session that outlives one request.

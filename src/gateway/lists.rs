@@ -6,6 +6,10 @@
 //! says `list_changed`, the upstream reconnects, or its TTL passes; a failed fetch is remembered
 //! briefly so a dead upstream does not make every list wait for its timeout.
 //!
+//! Caching hints (2026-07-28 upstreams): a list's `ttlMs` shortens its entry's life (never
+//! lengthens it past the policy's TTL), and `cacheScope: private` is remembered, so the hub's
+//! own hints ([`Hint`]) are never fresher or more public than what it was built from.
+//!
 //! A [`generation`](ListCache::generation) counter moves whenever an entry is added or removed;
 //! views built from the cache remember the generation they saw and rebuild when it moves.
 
@@ -15,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
-use rmcp::model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool};
-use rmcp::service::{Peer, RoleClient, ServiceError};
+use rmcp::model::{CacheScope, Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool};
+use rmcp::service::{MergedList, Peer, RoleClient, ServiceError};
 
 use crate::plan::UpstreamId;
 use crate::upstream::UpstreamHandle;
@@ -36,6 +40,16 @@ impl ListKind {
         ListKind::Resources,
         ListKind::Templates,
     ];
+
+    /// Its place in [`ListKind::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            ListKind::Tools => 0,
+            ListKind::Prompts => 1,
+            ListKind::Resources => 2,
+            ListKind::Templates => 3,
+        }
+    }
 
     pub fn method(self) -> &'static str {
         match self {
@@ -70,6 +84,42 @@ pub enum Listed {
 pub struct Entry {
     pub result: Result<Listed, String>,
     pub fetched_at: Instant,
+    /// The upstream's caching hints for the list (none from `initialize`-era upstreams).
+    pub hint: Hint,
+}
+
+/// Caching hints of a list (`ttlMs`, `cacheScope`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hint {
+    /// How long the list may be treated as fresh; `None`: the upstream did not say.
+    pub ttl: Option<Duration>,
+    /// Only the requesting user's client may cache it.
+    pub private: bool,
+}
+
+impl Hint {
+    fn of<T>(merged: &MergedList<T>) -> Hint {
+        Hint {
+            ttl: merged.ttl_ms.map(Duration::from_millis),
+            private: merged.cache_scope == Some(CacheScope::Private),
+        }
+    }
+}
+
+impl Entry {
+    /// When the entry stops being fresh under `policy` and the upstream's hint.
+    pub fn expires(&self, policy: CachePolicy) -> Instant {
+        self.fetched_at + lifetime(&self.result, self.hint, policy)
+    }
+}
+
+/// How long an entry lives: the policy's TTL (error TTL for failures), shortened by the
+/// upstream's `ttlMs`.
+fn lifetime(result: &Result<Listed, String>, hint: Hint, policy: CachePolicy) -> Duration {
+    match result {
+        Ok(_) => hint.ttl.map_or(policy.ttl, |t| t.min(policy.ttl)),
+        Err(_) => policy.error_ttl,
+    }
 }
 
 type Key = (UpstreamId, ListKind);
@@ -96,10 +146,7 @@ struct EntryExpiry(CachePolicy);
 
 impl Expiry<Key, Arc<Entry>> for EntryExpiry {
     fn expire_after_create(&self, _: &Key, value: &Arc<Entry>, _: Instant) -> Option<Duration> {
-        Some(match value.result {
-            Ok(_) => self.0.ttl,
-            Err(_) => self.0.error_ttl,
-        })
+        Some(lifetime(&value.result, value.hint, self.0))
     }
 }
 
@@ -145,7 +192,11 @@ impl ListCache {
         let entry = self
             .cache
             .get_with(key, async {
-                let result = fetch(upstream, kind).await;
+                let fetched = fetch(upstream, kind).await;
+                let (result, hint) = match fetched {
+                    Ok((listed, hint)) => (Ok(listed), hint),
+                    Err(e) => (Err(e), Hint::default()),
+                };
                 if let Err(error) = &result {
                     tracing::warn!(
                         upstream = %upstream.id(),
@@ -157,6 +208,7 @@ impl ListCache {
                 Arc::new(Entry {
                     result,
                     fetched_at: Instant::now(),
+                    hint,
                 })
             })
             .await;
@@ -185,7 +237,7 @@ impl ListCache {
     }
 }
 
-async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<Listed, String> {
+async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<(Listed, Hint), String> {
     let timeout = upstream.spec().timeout;
     let peer = crate::gateway::connected(upstream, timeout)
         .await
@@ -193,7 +245,7 @@ async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<Listed, Stri
     if let Some(info) = upstream.server_info()
         && !kind.offered_by(&info.capabilities)
     {
-        return Ok(empty(kind));
+        return Ok((empty(kind), Hint::default()));
     }
     let _in_flight = upstream.begin_request();
     match tokio::time::timeout(timeout, list_all(&peer, kind)).await {
@@ -207,14 +259,36 @@ async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<Listed, Stri
     }
 }
 
-/// Every page of one list (rmcp follows `nextCursor`).
-async fn list_all(peer: &Peer<RoleClient>, kind: ListKind) -> Result<Listed, ServiceError> {
+/// Every page of one list (rmcp follows `nextCursor` and merges the pages' hints).
+async fn list_all(peer: &Peer<RoleClient>, kind: ListKind) -> Result<(Listed, Hint), ServiceError> {
     Ok(match kind {
-        ListKind::Tools => Listed::Tools(Arc::new(peer.list_all_tools().await?)),
-        ListKind::Prompts => Listed::Prompts(Arc::new(peer.list_all_prompts().await?)),
-        ListKind::Resources => Listed::Resources(Arc::new(peer.list_all_resources().await?)),
+        ListKind::Tools => {
+            let merged = peer.list_all_tools_with_cache_hint().await?;
+            {
+                let hint = Hint::of(&merged);
+                (Listed::Tools(Arc::new(merged.items)), hint)
+            }
+        }
+        ListKind::Prompts => {
+            let merged = peer.list_all_prompts_with_cache_hint().await?;
+            {
+                let hint = Hint::of(&merged);
+                (Listed::Prompts(Arc::new(merged.items)), hint)
+            }
+        }
+        ListKind::Resources => {
+            let merged = peer.list_all_resources_with_cache_hint().await?;
+            {
+                let hint = Hint::of(&merged);
+                (Listed::Resources(Arc::new(merged.items)), hint)
+            }
+        }
         ListKind::Templates => {
-            Listed::Templates(Arc::new(peer.list_all_resource_templates().await?))
+            let merged = peer.list_all_resource_templates_with_cache_hint().await?;
+            {
+                let hint = Hint::of(&merged);
+                (Listed::Templates(Arc::new(merged.items)), hint)
+            }
         }
     })
 }
@@ -225,5 +299,39 @@ fn empty(kind: ListKind) -> Listed {
         ListKind::Prompts => Listed::Prompts(Arc::default()),
         ListKind::Resources => Listed::Resources(Arc::default()),
         ListKind::Templates => Listed::Templates(Arc::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: CachePolicy = CachePolicy {
+        ttl: Duration::from_secs(300),
+        error_ttl: Duration::from_secs(5),
+    };
+
+    fn hinted(ttl: Option<u64>) -> Hint {
+        Hint {
+            ttl: ttl.map(Duration::from_millis),
+            private: false,
+        }
+    }
+
+    #[test]
+    fn an_upstream_ttl_shortens_an_entry_but_never_lengthens_it() {
+        let ok = Ok(empty(ListKind::Tools));
+        assert_eq!(lifetime(&ok, hinted(None), POLICY), POLICY.ttl);
+        assert_eq!(
+            lifetime(&ok, hinted(Some(30_000)), POLICY),
+            Duration::from_secs(30)
+        );
+        assert_eq!(lifetime(&ok, hinted(Some(0)), POLICY), Duration::ZERO);
+        assert_eq!(lifetime(&ok, hinted(Some(86_400_000)), POLICY), POLICY.ttl);
+        let failed = Err("down".to_string());
+        assert_eq!(
+            lifetime(&failed, hinted(Some(60_000)), POLICY),
+            POLICY.error_ttl
+        );
     }
 }

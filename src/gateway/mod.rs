@@ -33,10 +33,12 @@ pub mod error;
 mod forward;
 pub mod handler;
 pub mod limits;
+mod listens;
 pub mod lists;
 mod mrtr;
 pub mod observe;
 mod relay;
+mod rounds;
 mod routing;
 pub mod session;
 mod subscribe;
@@ -63,7 +65,7 @@ use calls::Calls;
 pub use error::GatewayError;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
 use session::{ClientSession, WeakSession};
-pub use view::{Route, UpstreamLists, View};
+pub use view::{Freshness, Route, UpstreamLists, View};
 
 /// What an endpoint serves: a profile, or one upstream of it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -110,6 +112,8 @@ pub struct Gateway {
     announce_pending: AtomicBool,
     /// Calls waiting for a 2026-07-28 client's input (see `mrtr`).
     suspended: mrtr::SuspendedCalls,
+    /// `subscriptions/listen` streams on upstreams of 2026-07-28 (see `listens`).
+    listens: listens::Listens,
     /// Where dropped sessions report (see `sweep`).
     departed: tokio::sync::mpsc::UnboundedSender<u64>,
 }
@@ -148,6 +152,7 @@ impl Gateway {
             announced: Mutex::new(HashMap::new()),
             announce_pending: AtomicBool::new(false),
             suspended: mrtr::SuspendedCalls::default(),
+            listens: listens::Listens::default(),
             departed,
         });
         tokio::spawn(sweep::run(Arc::downgrade(&gateway), departures));
@@ -302,13 +307,13 @@ impl Gateway {
         };
         let upstreams = self.upstreams_of(plan, binding);
         let fetched = join_all(upstreams.iter().map(|u| self.fetch_lists(u))).await;
-        let any_failed = fetched.iter().any(|(_, failed)| *failed);
+        let any_failed = fetched.iter().any(|(_, failed, _)| *failed);
         let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams
             .iter()
             .zip(&fetched)
-            .map(|(u, (lists, _))| (u.id(), lists))
+            .map(|(u, (lists, _, _))| (u.id(), lists))
             .collect();
-        let view = Arc::new(View::build(&profile.rules, &inputs, caller));
+        let mut view = View::build(&profile.rules, &inputs, caller);
         self.warn_collisions(&binding.profile, &view);
         let policy = self.lists.policy();
         let ttl = if any_failed {
@@ -316,12 +321,33 @@ impl Gateway {
         } else {
             policy.ttl
         };
+        // Never fresher than the lists it was built from (an upstream's `ttlMs` included).
+        let own = Instant::now() + ttl;
+        for kind in ListKind::ALL {
+            let i = kind.index();
+            view.freshness[i] = fetched
+                .iter()
+                .fold(Freshness::default(), |f, (_, _, one)| {
+                    match one[i].expires {
+                        Some(e) => f.and(e, one[i].private),
+                        None => f,
+                    }
+                })
+                .and(own, false);
+        }
+        let expires = view
+            .freshness
+            .iter()
+            .filter_map(|f| f.expires)
+            .min()
+            .unwrap_or(own);
+        let view = Arc::new(view);
         lock(&self.views).insert(
             binding.clone(),
             CachedView {
                 plan: plan.clone(),
                 generation,
-                expires: Instant::now() + ttl,
+                expires,
                 view: view.clone(),
             },
         );
@@ -329,8 +355,12 @@ impl Gateway {
     }
 
     /// All four lists of one upstream from the list cache (fetched in parallel on a miss);
-    /// `true` when any failed. `explain` reads the lists a view was built from through it.
-    pub async fn fetch_lists(&self, upstream: &UpstreamHandle) -> (UpstreamLists, bool) {
+    /// `true` when any failed; how fresh they are. `explain` reads the lists a view was built
+    /// from through it.
+    pub async fn fetch_lists(
+        &self,
+        upstream: &UpstreamHandle,
+    ) -> (UpstreamLists, bool, [Freshness; 4]) {
         let (tools, prompts, resources, templates) = tokio::join!(
             self.lists.get(upstream, ListKind::Tools),
             self.lists.get(upstream, ListKind::Prompts),
@@ -339,6 +369,8 @@ impl Gateway {
         );
         let mut lists = UpstreamLists::default();
         let mut failed = false;
+        let mut freshness = [Freshness::default(); 4];
+        let policy = self.lists.policy();
         for ((entry, hit), kind) in [tools, prompts, resources, templates].into_iter().zip([
             ListKind::Tools,
             ListKind::Prompts,
@@ -351,6 +383,10 @@ impl Gateway {
                 hit,
             }
             .emit();
+            if entry.result.is_ok() {
+                let i = kind.index();
+                freshness[i] = freshness[i].and(entry.expires(policy), entry.hint.private);
+            }
             match &entry.result {
                 Ok(Listed::Tools(t)) => lists.tools = Some(t.clone()),
                 Ok(Listed::Prompts(p)) => lists.prompts = Some(p.clone()),
@@ -359,7 +395,7 @@ impl Gateway {
                 Err(_) => failed = true,
             }
         }
-        (lists, failed)
+        (lists, failed, freshness)
     }
 
     fn warn_collisions(&self, profile: &ProfileName, view: &View) {

@@ -181,6 +181,7 @@ pub fn outcome_of(error: &GatewayError) -> Outcome {
         GatewayError::Unknown { .. } => Outcome::NotFound,
         GatewayError::RateLimited { .. } => Outcome::RateLimited,
         GatewayError::Cancelled { .. } => Outcome::Cancelled,
+        GatewayError::Input(_) => Outcome::InputFailed,
     }
 }
 

@@ -1,7 +1,10 @@
 //! Subscriptions and log levels: `resources/subscribe`/`unsubscribe` (counted per upstream
 //! URI, see `relay.rs`), `subscriptions/listen` for 2026-07-28 clients (translated into
-//! upstream `resources/subscribe`), and `logging/setLevel`.
+//! upstream `resources/subscribe`), and `logging/setLevel`. On an upstream of 2026-07-28 a
+//! subscription is a `subscriptions/listen` stream instead (`listens.rs`).
 #![allow(deprecated)] // logging and resources/subscribe are deprecated by SEP-2577; older clients use them.
+
+use std::sync::Arc;
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
@@ -36,10 +39,7 @@ impl HubSession {
             shared,
         );
         if todo == Upstream::Forward {
-            let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
-            let sent = self
-                .send_to(&route.upstream, "resources/subscribe", request, context)
-                .await;
+            let sent = self.subscribe_at(&route.upstream, request, context).await;
             if let Err(e) = sent {
                 self.gateway
                     .remove_subscription(&self.session, &route.upstream, &route.original);
@@ -62,11 +62,51 @@ impl HubSession {
             self.gateway
                 .remove_subscription(&self.session, &route.upstream, &route.original);
         if todo == Upstream::Forward {
-            let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
-            self.send_to(&route.upstream, "resources/unsubscribe", request, context)
+            self.unsubscribe_at(&route.upstream, request, context)
                 .await?;
         }
         Ok(())
+    }
+
+    /// Subscribes upstream: `resources/subscribe`, or on an upstream of 2026-07-28 (which has
+    /// none) a `subscriptions/listen` stream for the URI (see `listens`).
+    async fn subscribe_at(
+        &self,
+        upstream: &UpstreamId,
+        request: SubscribeRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let (handle, _link) = self.connection(upstream, context)?;
+        if let Some(peer) = handle.peer().filter(crate::upstream::is_modern) {
+            let gateway = Arc::downgrade(&self.gateway);
+            return self
+                .gateway
+                .listens
+                .open(gateway, upstream, handle.instance(), &peer, &request.uri)
+                .await;
+        }
+        let request = ClientRequest::SubscribeRequest(SubscribeRequest::new(request));
+        self.send_to(upstream, "resources/subscribe", request, context)
+            .await
+            .map(|_| ())
+    }
+
+    /// Unsubscribes upstream: drops the listen stream standing in for the subscription, or
+    /// sends `resources/unsubscribe`.
+    async fn unsubscribe_at(
+        &self,
+        upstream: &UpstreamId,
+        request: UnsubscribeRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let (handle, _link) = self.connection(upstream, context)?;
+        if self.gateway.listens.close(handle.instance(), &request.uri) {
+            return Ok(());
+        }
+        let request = ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(request));
+        self.send_to(upstream, "resources/unsubscribe", request, context)
+            .await
+            .map(|_| ())
     }
 
     /// `logging/setLevel`: remembered for this client (the gateway filters what it relays) and
@@ -128,11 +168,7 @@ impl HubSession {
             );
             if todo == Upstream::Forward {
                 let params = SubscribeRequestParams::new(route.original.to_string());
-                let subscribe = ClientRequest::SubscribeRequest(SubscribeRequest::new(params));
-                if let Err(e) = self
-                    .send_to(&route.upstream, "resources/subscribe", subscribe, &request)
-                    .await
-                {
+                if let Err(e) = self.subscribe_at(&route.upstream, params, &request).await {
                     self.gateway.remove_subscription(
                         &self.session,
                         &route.upstream,
@@ -153,16 +189,7 @@ impl HubSession {
                     .remove_subscription(&self.session, &route.upstream, &route.original);
             if todo == Upstream::Forward {
                 let params = UnsubscribeRequestParams::new(route.original.to_string());
-                let unsubscribe =
-                    ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(params));
-                let _ = self
-                    .send_to(
-                        &route.upstream,
-                        "resources/unsubscribe",
-                        unsubscribe,
-                        &cleanup,
-                    )
-                    .await;
+                let _ = self.unsubscribe_at(&route.upstream, params, &cleanup).await;
             }
         }
         Ok(())

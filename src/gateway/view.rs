@@ -58,6 +58,42 @@ pub struct View {
     /// Template URI patterns in upstream order, for reads of URIs no list mentioned.
     pub template_routes: Vec<(UpstreamTemplate, UpstreamId)>,
     pub collisions: Vec<Collision>,
+    /// How fresh each of its lists is (by [`ListKind::index`](super::ListKind::index)), from
+    /// the upstream lists it was built from (see `lists::Hint`).
+    pub freshness: [Freshness; 4],
+}
+
+/// Until when a view may be served as fresh, and whether it may be cached across users:
+/// the earliest expiry and the most private scope of the lists it was built from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Freshness {
+    pub expires: Option<std::time::Instant>,
+    pub private: bool,
+}
+
+impl Freshness {
+    /// Adds one list's expiry and scope.
+    pub fn and(self, expires: std::time::Instant, private: bool) -> Freshness {
+        Freshness {
+            expires: Some(self.expires.map_or(expires, |e| e.min(expires))),
+            private: self.private || private,
+        }
+    }
+
+    /// The `ttlMs` and `cacheScope` the hub gives 2026-07-28 clients for this view.
+    pub fn hints(&self) -> (u64, rmcp::model::CacheScope) {
+        let ttl = self.expires.map_or(0, |e| {
+            e.saturating_duration_since(std::time::Instant::now())
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX)
+        });
+        let scope = match self.private {
+            true => rmcp::model::CacheScope::Private,
+            false => rmcp::model::CacheScope::Public,
+        };
+        (ttl, scope)
+    }
 }
 
 /// A resource template's URI pattern, compiled for matching concrete URIs (RFC 6570 level 1:
@@ -308,5 +344,26 @@ mod tests {
         assert!(t.matches("test://static/resource/42"));
         assert!(!t.matches("test://static/resource/4/2"));
         assert!(!t.matches("test://other/1"));
+    }
+}
+
+#[cfg(test)]
+mod freshness_tests {
+    use super::Freshness;
+    use rmcp::model::CacheScope;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_hub_is_never_fresher_or_more_public_than_its_sources() {
+        let now = Instant::now();
+        let f = Freshness::default()
+            .and(now + Duration::from_secs(60), false)
+            .and(now + Duration::from_secs(20), true)
+            .and(now + Duration::from_secs(300), false);
+        let (ttl, scope) = f.hints();
+        assert!(ttl <= 20_000 && ttl > 15_000, "{ttl}");
+        assert_eq!(scope, CacheScope::Private);
+        let (ttl, scope) = Freshness::default().hints();
+        assert_eq!((ttl, scope), (0, CacheScope::Public));
     }
 }

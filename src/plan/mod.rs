@@ -144,7 +144,36 @@ pub struct UpstreamSpec {
     pub connect_timeout: Duration,
     /// Whether downstream clients share one connection or each get their own.
     pub session: SessionMode,
+    /// Which protocol era mcp2 speaks to it.
+    pub protocol: ProtocolMode,
     pub origin: Location,
+}
+
+/// Which protocol era mcp2 speaks to one upstream (`protocol auto|initialize|2026-07-28`).
+///
+/// `Initialize` is the `initialize` handshake of revisions up to 2025-11-25 (one session per
+/// connection). `Modern` is 2026-07-28: `server/discover`, then every request stands alone.
+/// `Auto` (the default) lets the connection find out; see `upstream::era` for what it does per
+/// transport. Part of the connection's identity: changing it reconnects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum ProtocolMode {
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "initialize")]
+    Initialize,
+    #[serde(rename = "2026-07-28")]
+    Modern,
+}
+
+impl fmt::Display for ProtocolMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProtocolMode::Auto => "auto",
+            ProtocolMode::Initialize => "initialize",
+            ProtocolMode::Modern => "2026-07-28",
+        })
+    }
 }
 
 /// How downstream sessions map to connections of one upstream (`session shared|per-client`).
@@ -189,6 +218,7 @@ impl UpstreamSpec {
         }
         self.timeout.hash(&mut h);
         self.connect_timeout.hash(&mut h);
+        self.protocol.hash(&mut h);
         h.finish()
     }
 }

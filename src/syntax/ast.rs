@@ -61,6 +61,8 @@ pub struct Upstream {
     pub connect_timeout: Option<Str>,
     /// How clients share the upstream (`shared`, `per-client`; YAML `perClient`), as written.
     pub session: Option<Str>,
+    /// Which protocol era to speak to it (`auto`, `initialize`, `2026-07-28`), as written.
+    pub protocol: Option<Str>,
     pub span: NodeSpan,
 }
 

@@ -131,6 +131,7 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
         timeout,
         connect_timeout,
         session,
+        protocol,
         span: _,
     } = up;
     let mut lines = Vec::new();
@@ -167,6 +168,9 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
     }
     if let Some(mode) = session {
         lines.push(format!("session {}", name(mode)));
+    }
+    if let Some(p) = protocol {
+        lines.push(format!("protocol {}", name(p)));
     }
     lines
 }

@@ -65,6 +65,8 @@ pub enum Outcome {
     RateLimited,
     /// The client cancelled the request.
     Cancelled,
+    /// An upstream asked for input (sampling, elicitation, roots) the client did not give.
+    InputFailed,
 }
 
 impl Outcome {
@@ -78,6 +80,7 @@ impl Outcome {
             Outcome::NotFound => "not_found",
             Outcome::RateLimited => "rate_limited",
             Outcome::Cancelled => "cancelled",
+            Outcome::InputFailed => "input_failed",
         }
     }
 }

@@ -119,7 +119,8 @@ pub fn request_method(request: &ServerRequest) -> &str {
 /// The slot holding the current handler, shared by the registry and every connection.
 pub(crate) type HandlerSlot = Arc<RwLock<Arc<dyn ServerRequestHandler>>>;
 
-/// The rmcp client service of one connection.
+/// The rmcp client service of one connection (cloned for a second handshake attempt).
+#[derive(Clone)]
 pub(crate) struct UpstreamClient {
     pub(crate) upstream: UpstreamId,
     pub(crate) instance: u64,

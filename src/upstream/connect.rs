@@ -1,4 +1,6 @@
 //! One connection attempt: open the transport, do the MCP handshake, and own the result.
+//! The handshake is `initialize` or `server/discover` as `era` decides; an `auto` upstream
+//! that refuses `initialize` the way a 2026-only server does is opened again with discover.
 //!
 //! [`Connection`] is what a live upstream is made of: the rmcp client service, the token fired
 //! when the transport ends, and, for stdio, the child. It can tell when it ended (and why) and
@@ -13,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::client::UpstreamClient;
+use super::era::{self, Lifecycle};
 use super::error::{Redactor, UpstreamError, display_url};
 use super::handle::UpstreamHandle;
 use super::sse::SseTransportError;
@@ -55,14 +58,60 @@ pub(crate) struct Attempt<'a> {
 }
 
 pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, UpstreamError> {
+    let spec = attempt.handle.spec();
+    let deadline = Instant::now() + spec.connect_timeout;
+    let first = Lifecycle::first(spec);
+    let failed = match connect_as(&attempt, first, deadline).await {
+        Ok(connection) => return Ok(connection),
+        Err(failed) => failed,
+    };
+    if !(failed.refused_initialize && era::may_discover(spec)) {
+        return Err(failed.error);
+    }
+    tracing::info!(
+        upstream = %spec.id,
+        refused = %failed.error,
+        "the upstream refused `initialize`; connecting with `server/discover` (protocol 2026-07-28)"
+    );
+    connect_as(&attempt, Lifecycle::Discover, deadline)
+        .await
+        .map_err(|discover| UpstreamError::Handshake {
+            reason: format!(
+                "`initialize` was refused ({}) and `server/discover` failed too: {}",
+                failed.error, discover.error
+            ),
+        })
+}
+
+/// A failed attempt, and whether it failed as a 2026-only server refuses `initialize`.
+struct Failed {
+    error: UpstreamError,
+    refused_initialize: bool,
+}
+
+impl From<UpstreamError> for Failed {
+    fn from(error: UpstreamError) -> Self {
+        Failed {
+            error,
+            refused_initialize: false,
+        }
+    }
+}
+
+async fn connect_as(
+    attempt: &Attempt<'_>,
+    lifecycle: Lifecycle,
+    deadline: Instant,
+) -> Result<Connection, Failed> {
     let Attempt {
         handle,
         service,
         http: client,
         redactor,
     } = attempt;
+    let (handle, client, redactor) = (*handle, *client, *redactor);
+    let service = service.clone();
     let spec = handle.spec();
-    let deadline = Instant::now() + spec.connect_timeout;
     let closed = CancellationToken::new();
     let timed_out = || UpstreamError::Timeout {
         what: "connecting and the MCP handshake",
@@ -84,18 +133,18 @@ pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, Upstream
             let (transport, child) = stdio::spawn(&spec.id, cmd, redactor)?;
             handle.set_pid(child.pid());
             let watched = Watched::new(transport, closed.clone());
-            match handshake(service, watched, deadline, command, redactor).await {
+            match handshake(service, watched, lifecycle, deadline, command, redactor).await {
                 Ok(Some(service)) => Ok(Connection {
                     service,
                     closed,
                     child: Some(child),
                 }),
                 failed => {
-                    let error = failed.err().unwrap_or_else(timed_out);
-                    let error = explain_child_exit(&child, error).await;
+                    let mut failed = failed.err().unwrap_or_else(|| timed_out().into());
+                    failed.error = explain_child_exit(&child, failed.error).await;
                     child.stop().await;
                     handle.set_pid(None);
-                    Err(error)
+                    Err(failed)
                 }
             }
         }
@@ -109,7 +158,8 @@ pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, Upstream
                 handle.counters().clone(),
             );
             let watched = Watched::new(transport, closed.clone());
-            let service = handshake(service, watched, deadline, &display_url(url), redactor)
+            let target = display_url(url);
+            let service = handshake(service, watched, lifecycle, deadline, &target, redactor)
                 .await?
                 .ok_or_else(timed_out)?;
             Ok(Connection {
@@ -128,7 +178,8 @@ pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, Upstream
             .map_err(|_| timed_out())?;
             let transport = opened.map_err(|e| sse_error(&e, &display_url(url), redactor))?;
             let watched = Watched::new(transport, closed.clone());
-            let service = handshake(service, watched, deadline, &display_url(url), redactor)
+            let target = display_url(url);
+            let service = handshake(service, watched, lifecycle, deadline, &target, redactor)
                 .await?
                 .ok_or_else(timed_out)?;
             Ok(Connection {
@@ -140,22 +191,29 @@ pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, Upstream
     }
 }
 
-/// The `initialize` exchange, bounded by `deadline`; `Ok(None)` when the deadline passed.
-/// rmcp's own list cache is turned off before anyone sees the peer: the gateway caches.
+/// The `initialize` or `server/discover` exchange, bounded by `deadline`; `Ok(None)` when the
+/// deadline passed. rmcp's own list cache is turned off before anyone sees the peer: the
+/// gateway caches.
 async fn handshake<T>(
     service: UpstreamClient,
     transport: T,
+    lifecycle: Lifecycle,
     deadline: Instant,
     target: &str,
     redactor: &Redactor,
-) -> Result<Option<RunningService<RoleClient, UpstreamClient>>, UpstreamError>
+) -> Result<Option<RunningService<RoleClient, UpstreamClient>>, Failed>
 where
     T: Transport<RoleClient> + 'static,
 {
-    let served = tokio::time::timeout_at(deadline, rmcp::serve_client(service, transport)).await;
+    let serving = rmcp::serve_client_with_lifecycle(service, transport, lifecycle.mode());
+    let served = tokio::time::timeout_at(deadline, serving).await;
     match served {
         Err(_) => Ok(None),
-        Ok(Err(error)) => Err(init_error(&error, target, redactor)),
+        Ok(Err(error)) => Err(Failed {
+            error: init_error(&error, target, redactor),
+            refused_initialize: lifecycle == Lifecycle::Initialize
+                && era::refused_initialize(&error),
+        }),
         Ok(Ok(running)) => {
             running
                 .peer()

@@ -148,6 +148,7 @@ mod tests {
             timeout: UpstreamSpec::DEFAULT_TIMEOUT,
             connect_timeout: UpstreamSpec::DEFAULT_CONNECT_TIMEOUT,
             session: Default::default(),
+            protocol: Default::default(),
             origin: Location {
                 file: "f".into(),
                 line: 1,

@@ -23,6 +23,7 @@
 
 mod client;
 mod connect;
+mod era;
 mod error;
 mod handle;
 mod http;
@@ -44,6 +45,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use client::{
     NotSupported, ServerRequestCall, ServerRequestHandler, UpstreamEvent, request_method,
 };
+pub use era::is_modern;
 pub use error::UpstreamError;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
 pub use stdio::INHERITED_ENV;

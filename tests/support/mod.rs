@@ -215,6 +215,7 @@ pub fn spec(id: &str, transport: TransportSpec, headers: &[(&str, &str)]) -> Arc
         timeout: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(20),
         session: Default::default(),
+        protocol: Default::default(),
         origin: origin(),
     })
 }

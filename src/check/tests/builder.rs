@@ -179,6 +179,7 @@ impl Src {
             timeout: None,
             connect_timeout: None,
             session: None,
+            protocol: None,
             span: span.into(),
         }
     }

@@ -133,6 +133,12 @@ pub(super) static KEYWORDS: &[Keyword] = &[
         "session shared|per-client",
     ),
     kw(
+        "protocol",
+        Place::Upstream,
+        Rule::protocol,
+        "protocol auto|initialize|2026-07-28",
+    ),
+    kw(
         "meta",
         Place::Profile,
         Rule::meta,

@@ -238,6 +238,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
         timeout: None,
         connect_timeout: None,
         session: None,
+        protocol: None,
         span: span.into(),
     };
     for p in it {
@@ -276,6 +277,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
             Rule::timeout => block.set(cx, &mut up.timeout, "timeout", p),
             Rule::connect_timeout => block.set(cx, &mut up.connect_timeout, "connect-timeout", p),
             Rule::session => block.set(cx, &mut up.session, "session", p),
+            Rule::protocol => block.set(cx, &mut up.protocol, "protocol", p),
             _ => block.other(cx, p, Place::Upstream),
         }
     }

@@ -283,10 +283,16 @@ fn upstream() -> impl Strategy<Value = Upstream> {
         transport,
         key_values(true),
         key_values(false),
-        (opt_st(), opt_st(), opt_st(), opt_st()),
+        (opt_st(), opt_st(), opt_st(), opt_st(), opt_st()),
     )
         .prop_map(
-            |(name, transport, headers, env, (cwd, timeout, connect_timeout, session))| Upstream {
+            |(
+                name,
+                transport,
+                headers,
+                env,
+                (cwd, timeout, connect_timeout, session, protocol),
+            )| Upstream {
                 name,
                 transport,
                 headers,
@@ -295,6 +301,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 timeout,
                 connect_timeout,
                 session,
+                protocol,
                 span: Span::default().into(),
             },
         )

@@ -23,6 +23,8 @@ pub enum Place {
     PerKind,
     Limits,
     Hub,
+    /// `hub.auth`.
+    Auth,
 }
 
 /// Help for a key that is not in the schema but says what its writer meant.
@@ -51,6 +53,7 @@ impl Place {
             Place::PerKind => "this setting",
             Place::Limits => "`limits`",
             Place::Hub => "`hub`",
+            Place::Auth => "`auth`",
         }
     }
 
@@ -66,7 +69,7 @@ impl Place {
                 "hub",
                 "exposePerServer",
             ],
-            Place::Listen => &["host", "port"],
+            Place::Listen => &["host", "port", "allowOrigins"],
             Place::Logging => &[
                 "level",
                 "file",
@@ -86,6 +89,7 @@ impl Place {
                 "timeout",
                 "connectTimeout",
                 "session",
+                "protocol",
                 "rateLimit",
             ],
             Place::Transport => &["kind", "url", "headers", "command", "args", "env", "cwd"],
@@ -103,7 +107,8 @@ impl Place {
             Place::Filter => &["allow", "deny"],
             Place::PerKind => &["tools", "prompts", "resources"],
             Place::Limits => &["calls", "tools", "per"],
-            Place::Hub => &["path", "profile", "ssePath"],
+            Place::Hub => &["path", "profile", "ssePath", "auth"],
+            Place::Auth => &["bearer", "apiKey"],
         }
     }
 

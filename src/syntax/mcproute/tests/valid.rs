@@ -121,6 +121,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         timeout: None,
         connect_timeout: None,
         session: None,
+        protocol: None,
         span: span(),
     }
 }

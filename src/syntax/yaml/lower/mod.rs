@@ -125,7 +125,12 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
         .value("host")
         .and_then(|n| r.string(n, "a host name or IP address"));
     let port = f.value("port").and_then(|n| port(r, n));
-    if host.is_none() && port.is_none() {
+    let origins = f.value("allowOrigins").map_or_else(Vec::new, |n| {
+        r.list(n, "a list of origins", |r, n| {
+            r.string(n, "an origin such as `https://app.example.com`")
+        })
+    });
+    if host.is_none() && port.is_none() && origins.is_empty() {
         return None;
     }
     let host_text = host.as_ref().map_or(DEFAULT_HOST, |h| h.node.as_str());
@@ -135,10 +140,11 @@ fn listen(r: &mut Reader, pair: &Pair) -> Option<ast::Listen> {
         host_text.to_string()
     };
     let port_value = port.as_ref().map_or(DEFAULT_PORT, |p| p.node);
-    let span = host.as_ref().map(|h| h.span).or(port.map(|p| p.span))?;
+    let span = host.as_ref().map(|h| h.span).or(port.map(|p| p.span));
+    let span = span.unwrap_or(pair.key.span);
     Some(ast::Listen {
         addr: Spanned::new(format!("{host_text}:{port_value}"), span),
-        origins: Vec::new(),
+        origins,
         span: pair.span().into(),
     })
 }
@@ -228,12 +234,54 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
     let sse = f
         .value("ssePath")
         .and_then(|n| r.string(n, "a path such as `/sse`"));
+    let auth = f.get("auth").and_then(|pair| auth(r, pair));
     Some(ast::Endpoint {
         path,
         profile,
         when: None,
-        auth: None,
+        auth,
         sse,
         span: pair.span().into(),
     })
+}
+
+/// `auth: { bearer: "${TOKEN}" }` or `auth: { apiKey: "${KEY}" }` → the route language's
+/// `auth bearer "…"` / `auth key "…"`: exactly one of the two.
+fn auth(r: &mut Reader, pair: &Pair) -> Option<ast::EndpointAuth> {
+    let f = r.fields(&pair.value, Place::Auth)?;
+    let given: Vec<(&str, &Pair)> = [("bearer", "bearer"), ("apiKey", "key")]
+        .into_iter()
+        .filter_map(|(yaml, kind)| Some((kind, f.get(yaml)?)))
+        .collect();
+    match given.as_slice() {
+        [(kind, found)] => {
+            let secret = r.string(&found.value, "a secret such as `${HUB_TOKEN}`")?;
+            Some(ast::EndpointAuth {
+                kind: Spanned::new((*kind).to_string(), found.key.span),
+                secret,
+                span: pair.span().into(),
+            })
+        }
+        [] => {
+            r.missing(
+                pair.key.span,
+                "bearer` or `apiKey",
+                "`auth`",
+                "write `auth: { bearer: \"${HUB_TOKEN}\" }` (an `Authorization: Bearer` header) \
+                 or `auth: { apiKey: \"${HUB_KEY}\" }` (an `X-API-Key` header)",
+            );
+            None
+        }
+        [_, (_, second), ..] => {
+            r.push(
+                Diag::error(
+                    codes::YAML_BAD_VALUE,
+                    "`auth` takes one credential: `bearer` or `apiKey`, not both",
+                )
+                .at(second.key.span, "second credential")
+                .help("an endpoint checks one kind of credential; keep the one clients send"),
+            );
+            None
+        }
+    }
 }

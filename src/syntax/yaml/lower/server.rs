@@ -54,6 +54,7 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
         timeout: None,
         connect_timeout: None,
         session: None,
+        protocol: None,
         span: pair.span().into(),
     };
     let Some(f) = r.fields(&pair.value, Place::Server) else {
@@ -87,6 +88,9 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
             "perClient" => Spanned::new("per-client".to_string(), mode.span),
             _ => mode,
         });
+    up.protocol = f
+        .value("protocol")
+        .and_then(|n| r.string(n, "`auto`, `initialize` or `2026-07-28`"));
     let limit = f.get("rateLimit").and_then(|p| rate_limit(r, &name, p));
     (up, limit)
 }

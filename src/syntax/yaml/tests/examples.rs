@@ -48,6 +48,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         timeout: None,
         connect_timeout: None,
         session: None,
+        protocol: None,
         span: Span::default().into(),
     }
 }

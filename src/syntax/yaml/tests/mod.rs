@@ -5,6 +5,7 @@ mod errors;
 mod examples;
 mod fuzz;
 mod golden;
+mod security;
 
 use crate::diag::{Diag, Diagnostics};
 use crate::source::{SourceSet, Span, Spanned};
