@@ -24,6 +24,7 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod gateway;
+pub mod import;
 pub mod plan;
 pub mod reload;
 pub mod serve;
