@@ -115,32 +115,34 @@ pub struct Server {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// How mcp2 reaches the server; `kind` says which keys apply.
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Transport {
-    pub kind: Kind,
-    /// The server's address (`http`, `sse`).
-    pub url: Option<Text>,
-    /// HTTP headers sent on every request (`http`, `sse`); values may hold `${VAR}`.
-    pub headers: Option<BTreeMap<String, Text>>,
-    /// The program to start (`stdio`).
-    pub command: Option<Text>,
-    pub args: Option<OneOrMany>,
-    /// Environment of the child (`stdio`); values may hold `${VAR}`.
-    pub env: Option<BTreeMap<String, Text>>,
-    /// Working directory of the child (`stdio`).
-    pub cwd: Option<Text>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Transport {
     /// A local command speaking MCP on stdin/stdout.
-    Stdio,
+    Stdio {
+        /// The program to start.
+        command: Text,
+        args: Option<OneOrMany>,
+        /// Environment of the child; values may hold `${VAR}`.
+        env: Option<BTreeMap<String, Text>>,
+        /// Working directory of the child.
+        cwd: Option<Text>,
+    },
     /// Streamable HTTP.
-    Http,
+    Http {
+        /// The server's address.
+        url: Text,
+        /// HTTP headers sent on every request; values may hold `${VAR}`.
+        headers: Option<BTreeMap<String, Text>>,
+    },
     /// Legacy HTTP+SSE (protocol 2024-11-05).
-    Sse,
+    Sse {
+        /// The server's `/sse` address.
+        url: Text,
+        /// HTTP headers sent on every request; values may hold `${VAR}`.
+        headers: Option<BTreeMap<String, Text>>,
+    },
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -258,25 +260,55 @@ pub fn json_text() -> String {
 }
 
 /// The property names of `T`'s mapping, sorted (what the front-end accepts as keys there).
+/// For a choice of shapes (`listen` as text or a mapping, a transport per `kind`), the keys of
+/// every mapping shape.
 pub fn properties_of<T: JsonSchema>() -> Vec<String> {
     let schema = schemars::schema_for!(T).to_value();
-    object_properties(&schema)
+    let mut keys = object_properties(&schema);
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
-/// The properties of an object schema, or of the object branch of an `anyOf` (for values
-/// that may also be written as one string, like `listen`).
-fn object_properties(schema: &Value) -> Vec<String> {
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        return props.keys().cloned().collect();
-    }
-    schema
-        .get("anyOf")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+/// The keys of a transport of `kind` (`stdio`: `kind`, `command`, `args`, …), sorted; empty
+/// for a kind that does not exist.
+pub fn transport_keys(kind: &str) -> Vec<String> {
+    let schema = schemars::schema_for!(Transport).to_value();
+    let mut keys = branches(&schema)
+        .find(|b| b.pointer("/properties/kind/const").and_then(Value::as_str) == Some(kind))
         .map(object_properties)
-        .find(|p| !p.is_empty())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// Every transport `kind`, sorted.
+pub fn transport_kinds() -> Vec<String> {
+    let schema = schemars::schema_for!(Transport).to_value();
+    let mut kinds: Vec<String> = branches(&schema)
+        .filter_map(|b| b.pointer("/properties/kind/const").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+fn object_properties(schema: &Value) -> Vec<String> {
+    let own = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.keys().cloned());
+    own.chain(branches(schema).flat_map(object_properties))
+        .collect()
+}
+
+/// The alternatives of a `oneOf`/`anyOf` schema.
+fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
+    ["oneOf", "anyOf"]
+        .into_iter()
+        .filter_map(|k| schema.get(k).and_then(Value::as_array))
+        .flatten()
 }
 
 /// `Option<T>` makes every optional value nullable; the front-end takes an empty value as an
