@@ -12,6 +12,7 @@ pub mod admin;
 pub mod guard;
 pub mod http;
 pub mod sse;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
