@@ -275,7 +275,14 @@ fn completions_name_every_subcommand_in_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
         let out = dir.command().args(["completions", shell]).run();
         out.assert_exit(0);
-        for sub in ["check", "convert", "serve", "import", "schema", "completions"] {
+        for sub in [
+            "check",
+            "convert",
+            "serve",
+            "import",
+            "schema",
+            "completions",
+        ] {
             assert!(out.stdout.contains(sub), "{shell} completions lack `{sub}`");
         }
         if shell == "bash" {

@@ -26,7 +26,8 @@ code{font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace}
 .connected,.applied{background:#dff5e3;color:#17612a}
 .down,.rejected{background:#fde2e1;color:#a11d18}
 .connecting,.restarting,.stopped{background:#fff1d6;color:#8a5a00}
-.error{color:#a11d18}.muted{color:#7a8294}
+.error{color:#a11d18}.muted{color:#7a8294}.nowrap{white-space:nowrap}
+td.target code{word-break:break-all}
 pre{background:#f5f6f8;border-radius:6px;padding:8px 10px;overflow-x:auto;font-size:12px;margin:6px 0}
 ";
 
@@ -35,7 +36,10 @@ pub fn render(status: &Status) -> String {
     let mut out = String::new();
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    let _ = write!(out, "<title>mcp2 status</title><style>{STYLE}</style></head><body>");
+    let _ = write!(
+        out,
+        "<title>mcp2 status</title><style>{STYLE}</style></head><body>"
+    );
     out.push_str("<header><h1>mcp2 status</h1>");
     out.push_str("<span>read-only; reload the page to refresh</span></header><main>");
     cards(&mut out, status);
@@ -102,8 +106,8 @@ fn upstreams(out: &mut String, rows: &[UpstreamRow], now: SystemTime) {
         );
         let _ = write!(
             out,
-            "<tr class=\"upstream\" data-upstream=\"{}\"><td><b>{}</b></td><td><code>{}</code></td>\
-             <td><span class=\"state {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"upstream\" data-upstream=\"{}\"><td><b>{}</b></td><td class=\"target\"><code>{}</code></td>\
+             <td><span class=\"state {}\">{}</span></td><td class=\"nowrap\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             attr(&row.name),
             text(&row.name),
             text(&row.target),
@@ -134,7 +138,8 @@ fn profile(out: &mut String, profile: &ProfileRow) {
     for tool in &profile.tools {
         let _ = write!(
             out,
-            "<tr class=\"tool\"><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr class=\"tool\"><td class=\"nowrap\"><code>{}</code></td><td>{}</td>\
+             <td class=\"nowrap\"><code>{}</code></td><td>{}</td></tr>",
             text(&tool.public),
             text(&tool.upstream),
             text(&tool.original),
