@@ -64,9 +64,39 @@ pub fn run(args: ImportArgs) -> ExitCode {
             names.join(" ")
         ));
     }
+    let referenced = referenced_variables(&imported);
+    if !referenced.is_empty() {
+        err(format!(
+            "note: the routes also read these environment variables, as the client did: {}\n",
+            referenced.join(" ")
+        ));
+    }
     out(match format {
         Format::Mcproute => print(&emit::ast(&imported.servers)),
         Format::Yaml => emit::yaml(&imported.servers),
     });
     ExitCode::from(EXIT_OK)
+}
+
+/// Variables the client's own references (`${env:HOME}`) now read, besides the secrets.
+fn referenced_variables(imported: &import::Imported) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let values = imported
+        .servers
+        .iter()
+        .flat_map(|s| s.env.iter().chain(&s.headers).map(|(_, v)| v.as_str()));
+    for value in values {
+        let mut rest = value;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else { break };
+            let name = after[..end].split(":-").next().unwrap_or_default();
+            let secret = imported.variables.iter().any(|(v, _)| v == name);
+            if !name.is_empty() && !secret && !found.iter().any(|f| f == name) {
+                found.push(name.to_string());
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    found
 }
