@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod diag;
 pub mod explain;
 pub mod gateway;
+pub mod import;
 pub mod plan;
 pub mod reload;
 pub mod serve;

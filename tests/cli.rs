@@ -268,3 +268,39 @@ fn convert_of_broken_yaml_exits_1_with_the_problem_on_stderr() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("config.yaml"), "{}", out.stderr);
 }
+
+#[test]
+fn completions_name_every_subcommand_in_each_shell() {
+    let dir = Dir::new("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = dir.command().args(["completions", shell]).run();
+        out.assert_exit(0);
+        for sub in [
+            "check",
+            "convert",
+            "serve",
+            "import",
+            "schema",
+            "completions",
+        ] {
+            assert!(out.stdout.contains(sub), "{shell} completions lack `{sub}`");
+        }
+        if shell == "bash" {
+            dir.create("mcp2.bash", &out.stdout);
+            let syntax = std::process::Command::new("bash")
+                .args(["-n", "mcp2.bash"])
+                .current_dir(dir.path())
+                .output()
+                .expect("run bash -n");
+            assert!(
+                syntax.status.success(),
+                "{}",
+                String::from_utf8_lossy(&syntax.stderr)
+            );
+        }
+    }
+    dir.command()
+        .args(["completions", "powershell-9000"])
+        .run()
+        .assert_exit(2);
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::output::{count, err, out, print_diagnostics, summary_json, summary_lines};
+use super::progress::Progress;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::check::{Compiled, ProcessEnv, compile};
 use crate::diag::{Diag, Diagnostics, codes};
@@ -37,13 +38,17 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
     // Each subdirectory is its own route set; the worst exit code wins.
     let mut worst = EXIT_OK;
+    let progress = Progress::new(sets.len() as u64, "checking");
     for dir in sets {
-        if args.format == Format::Human {
-            out(format!("== {}\n", dir.display()));
-        }
-        let code = run_one(CheckArgs {
-            path: dir,
-            format: args.format,
+        progress.step(dir.display().to_string());
+        let code = progress.suspend(|| {
+            if args.format == Format::Human {
+                out(format!("== {}\n", dir.display()));
+            }
+            run_one(CheckArgs {
+                path: dir.clone(),
+                format: args.format,
+            })
         });
         worst = worst.max(if code == ExitCode::from(EXIT_USAGE) {
             EXIT_USAGE
@@ -53,6 +58,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
             EXIT_OK
         });
     }
+    progress.finish();
     ExitCode::from(worst)
 }
 

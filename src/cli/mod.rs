@@ -8,9 +8,13 @@
 //! 2 usage errors (bad arguments, unreadable paths).
 
 mod check;
+mod completions;
 mod convert;
 mod explain;
+mod import;
 mod output;
+pub mod progress;
+mod schema;
 mod serve;
 
 use std::process::ExitCode;
@@ -69,6 +73,20 @@ pub enum Command {
     /// from cache. Offline by default; `--live` connects to the upstreams, `--server URL` asks a
     /// running mcp2.
     Explain(explain::ExplainArgs),
+    /// Print the routes equivalent to a client's `mcpServers` JSON file.
+    ///
+    /// Reads the server list of Claude Desktop, Cursor or VS Code (`mcpServers`, or VS Code's
+    /// `servers`) and prints the same servers as `.mcproute` (or YAML with `--format yaml`) on
+    /// stdout. Secrets written into the file become `${VAR}` references; which variables to set,
+    /// renamed servers and fields mcp2 has no use for are reported on stderr.
+    Import(import::ImportArgs),
+    /// Print the JSON Schema of the YAML route format.
+    ///
+    /// Point your editor's YAML language server at it (`# yaml-language-server: $schema=…`) to
+    /// get validation and completion while writing routes.
+    Schema(schema::SchemaArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Runs mcp2 with the process's arguments.
@@ -90,6 +108,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Convert(args) => convert::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 

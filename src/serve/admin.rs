@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::json;
 
+use super::status;
 use crate::gateway::Gateway;
 use crate::plan::Secret;
 use crate::reload::{Reloader, Trigger};
@@ -80,6 +81,7 @@ async fn require_token(
 
 fn guarded_routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Router {
     let metrics_state = (gateway.clone(), reloader.clone());
+    let status_state = (gateway.clone(), reloader.clone());
     let router = Router::new()
         .route("/_mcp2/ready", get(ready))
         .route("/_mcp2/config", get(config))
@@ -89,6 +91,11 @@ fn guarded_routes(gateway: Arc<Gateway>, reloader: Option<Arc<Reloader>>) -> Rou
             Router::new()
                 .route("/_mcp2/metrics", get(metrics))
                 .with_state(metrics_state),
+        )
+        .merge(
+            Router::new()
+                .route("/_mcp2/", get(status::handler))
+                .with_state(status_state),
         );
     match reloader {
         Some(reloader) => router.merge(

@@ -16,6 +16,7 @@ pub mod guard;
 pub mod http;
 pub mod sessions;
 pub mod sse;
+pub mod status;
 pub mod stdio;
 
 use std::sync::Arc;

@@ -1,7 +1,12 @@
 //! The key schema of the YAML format: which keys each mapping has, and friendly help for keys
 //! people bring from elsewhere (the Go prototype, a client's `mcpServers` file, other gateways).
 //!
-//! Only names live here; what a key means is the lowering's business.
+//! Only names live here; what a key means is the lowering's business. Which keys exist is
+//! not written here either: it comes from the types in [`super::schema`].
+
+use std::sync::OnceLock;
+
+use super::schema;
 
 /// A kind of mapping in the format, named by where it sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,59 +62,59 @@ impl Place {
         }
     }
 
+    /// The keys this mapping takes, sorted: the properties of its type in [`schema`], so the
+    /// front-end and the JSON Schema cannot disagree on what exists.
     pub fn keys(self) -> &'static [&'static str] {
-        match self {
-            Place::Top => &[
-                "defaultProfile",
-                "listen",
-                "logging",
-                "admin",
-                "servers",
-                "profiles",
-                "hub",
-                "exposePerServer",
-            ],
-            Place::Listen => &["host", "port", "allowOrigins"],
-            Place::Logging => &[
-                "level",
-                "file",
-                "maxSizeMB",
-                "maxBackups",
-                "maxAgeDays",
-                "compress",
-                "logRequests",
-                "logResponses",
-                "maxSizeKB",
-                "maxBodyKB",
-                "redactKeys",
-            ],
-            Place::Admin => &["listen", "token"],
-            Place::Server => &[
-                "transport",
-                "timeout",
-                "connectTimeout",
-                "session",
-                "protocol",
-                "rateLimit",
-            ],
-            Place::Transport => &["kind", "url", "headers", "command", "args", "env", "cwd"],
-            Place::RateLimit => &["requests", "per"],
-            Place::Profile => &["description", "metadata", "prefix", "servers"],
-            Place::Metadata => &["name", "version", "description"],
-            Place::ProfileServer => &[
-                "tools",
-                "prompts",
-                "resources",
-                "rename",
-                "describe",
-                "limits",
-            ],
-            Place::Filter => &["allow", "deny"],
-            Place::PerKind => &["tools", "prompts", "resources"],
-            Place::Limits => &["calls", "tools", "per"],
-            Place::Hub => &["path", "profile", "ssePath", "auth"],
-            Place::Auth => &["bearer", "apiKey"],
-        }
+        static KEYS: OnceLock<Vec<(Place, &'static [&'static str])>> = OnceLock::new();
+        let all = KEYS.get_or_init(|| Place::ALL.iter().map(|p| (*p, p.schema_keys())).collect());
+        all.iter()
+            .find(|(p, _)| *p == self)
+            .map(|(_, keys)| *keys)
+            .unwrap_or(&[])
+    }
+
+    const ALL: [Place; 15] = [
+        Place::Top,
+        Place::Listen,
+        Place::Logging,
+        Place::Admin,
+        Place::Server,
+        Place::Transport,
+        Place::RateLimit,
+        Place::Profile,
+        Place::Metadata,
+        Place::ProfileServer,
+        Place::Filter,
+        Place::PerKind,
+        Place::Limits,
+        Place::Hub,
+        Place::Auth,
+    ];
+
+    /// Computed once per place (see [`Place::keys`]); the names live for the whole process.
+    fn schema_keys(self) -> &'static [&'static str] {
+        let names = match self {
+            Place::Top => schema::properties_of::<schema::Document>(),
+            Place::Listen => schema::properties_of::<schema::ListenParts>(),
+            Place::Logging => schema::properties_of::<schema::Logging>(),
+            Place::Server => schema::properties_of::<schema::Server>(),
+            Place::Transport => schema::properties_of::<schema::Transport>(),
+            Place::RateLimit => schema::properties_of::<schema::RateLimitParts>(),
+            Place::Profile => schema::properties_of::<schema::Profile>(),
+            Place::Metadata => schema::properties_of::<schema::Metadata>(),
+            Place::ProfileServer => schema::properties_of::<schema::ProfileServer>(),
+            Place::Filter => schema::properties_of::<schema::Filter>(),
+            Place::PerKind => schema::properties_of::<schema::PerKind>(),
+            Place::Limits => schema::properties_of::<schema::Limits>(),
+            Place::Hub => schema::properties_of::<schema::Hub>(),
+            Place::Admin => schema::properties_of::<schema::Admin>(),
+            Place::Auth => schema::properties_of::<schema::Auth>(),
+        };
+        let names: Vec<&'static str> = names
+            .into_iter()
+            .map(|n| &*Box::leak(n.into_boxed_str()))
+            .collect();
+        Box::leak(names.into_boxed_slice())
     }
 
     /// Friendly help for a key from another tool or a misplaced known key.

@@ -3,7 +3,7 @@
 //! Three steps, one module each: [`events`] runs libyaml (the parser `yaml_serde` is built on)
 //! and yields events with byte marks; [`tree`] builds a marked tree from them (every scalar, key
 //! and collection with its span); [`lower`] reads that tree with [`read`] against the key schema
-//! in [`keys`] and produces the AST. Every mistake becomes a [`Diag`](crate::diag::Diag) at the
+//! in [`keys`] (whose key lists come from the types in [`schema`]) and produces the AST. Every mistake becomes a [`Diag`](crate::diag::Diag) at the
 //! exact key or value, and reading goes on with the next key, so one run reports them all. Only
 //! text that is not YAML at all stops the file (libyaml cannot resume after a syntax error).
 //!
@@ -72,6 +72,7 @@ mod events;
 mod keys;
 mod lower;
 mod read;
+pub mod schema;
 mod syntax_error;
 mod tree;
 

@@ -20,11 +20,19 @@ pub struct Reader<'d> {
 
 /// The known keys of one mapping, duplicates and unknown keys already reported.
 pub struct Fields<'n> {
+    place: Place,
     pairs: Vec<(&'static str, &'n Pair)>,
 }
 
 impl<'n> Fields<'n> {
+    /// The pair of `key`. Asking for a key the schema types do not have is a bug in the
+    /// lowering (it would never be found): debug builds, and so every test, stop on it.
     pub fn get(&self, key: &str) -> Option<&'n Pair> {
+        debug_assert!(
+            self.place.keys().contains(&key),
+            "the lowering reads `{key}` in {}, but the schema types do not declare it",
+            self.place.what()
+        );
         self.pairs.iter().find(|(k, _)| *k == key).map(|(_, p)| *p)
     }
 
@@ -92,7 +100,10 @@ impl Reader<'_> {
     /// empty mapping), non-string keys, duplicate keys (keeping the first) and unknown keys.
     pub fn fields<'n>(&mut self, node: &'n Node, place: Place) -> Option<Fields<'n>> {
         let pairs = self.mapping(node, &format!("a mapping for {}", place.what()))?;
-        let mut fields = Fields { pairs: Vec::new() };
+        let mut fields = Fields {
+            place,
+            pairs: Vec::new(),
+        };
         for (name, pair) in self.unique_keys(pairs) {
             match place.keys().iter().find(|k| **k == name.node) {
                 Some(known) => fields.pairs.push((known, pair)),

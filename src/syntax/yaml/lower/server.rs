@@ -6,6 +6,7 @@ use crate::source::{Span, Spanned};
 use crate::syntax::ast::{self, Limit, LimitScope, Str, Transport};
 use crate::syntax::yaml::keys::Place;
 use crate::syntax::yaml::read::{Fields, Reader};
+use crate::syntax::yaml::schema;
 use crate::syntax::yaml::tree::{Node, Pair, Value};
 
 /// A server's `rateLimit`, to be copied into every profile that uses the server.
@@ -20,6 +21,7 @@ pub struct Servers {
     pub limits: Vec<ServerLimit>,
 }
 
+/// The transport kinds; `schema::Transport` has one variant each (a unit test keeps them equal).
 const KINDS: [&str; 3] = ["stdio", "http", "sse"];
 
 /// Keys that belong under `transport:` but are sometimes written beside it.
@@ -111,12 +113,9 @@ fn transport(r: &mut Reader, up: &mut ast::Upstream, pair: &Pair) {
     let Some(kind) = transport_kind(r, kind) else {
         return;
     };
-    let applies: &[&str] = if kind.node == "stdio" {
-        &["kind", "command", "args", "env", "cwd"]
-    } else {
-        &["kind", "url", "headers"]
-    };
-    misplaced(r, &f, applies, &kind);
+    let applies = schema::transport_keys(&kind.node);
+    let applies: Vec<&str> = applies.iter().map(String::as_str).collect();
+    misplaced(r, &f, &applies, &kind);
     let need = |r: &mut Reader, key: &str, example: &str| {
         let what = if key == "url" { "a URL" } else { "a command" };
         let expected = format!("{what} such as `{}`", example.trim_matches('"'));
@@ -279,7 +278,7 @@ fn per_unit(per: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::per_unit;
+    use super::{KINDS, per_unit, schema};
 
     #[test]
     fn per_periods_of_one_become_rate_units() {
@@ -289,5 +288,14 @@ mod tests {
         assert_eq!(per_unit("1h"), "h");
         assert_eq!(per_unit("30s"), "30s");
         assert_eq!(per_unit("11m"), "11m");
+    }
+
+    #[test]
+    fn the_transport_kinds_are_the_schemas() {
+        let mut kinds = KINDS.to_vec();
+        kinds.sort();
+        assert_eq!(kinds, schema::transport_kinds());
+        assert!(schema::transport_keys("stdio").contains(&"command".to_string()));
+        assert!(schema::transport_keys("sse").contains(&"headers".to_string()));
     }
 }

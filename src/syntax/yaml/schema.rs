@@ -1,0 +1,373 @@
+//! The YAML route format as types: the single source of truth for which keys exist where.
+//!
+//! The front-end reads YAML by hand (it needs a span on every key and value), but it does not
+//! keep its own key lists: [`super::keys::Place::keys`] asks these types, so a key added here
+//! is accepted by the front-end and offered by editors at once, and a key the front-end knows
+//! cannot be missing from the schema. The JSON Schema editors use (`mcp2 schema`,
+//! `schema/mcp2.schema.json`) is generated from the same types by `schemars`.
+//!
+//! What the schema cannot say (is this a valid duration, does the profile exist, …) stays the
+//! checker's job; the schema describes shapes: keys, nesting, and scalar kinds. Strings the
+//! front-end reads as text also accept numbers and booleans, as it does (`version: 1.10`).
+//! An empty value (`logging:`) counts as an empty mapping or list, so mappings and lists may be
+//! `null`; scalars may not.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A YAML route file (`mcp2 convert` turns one into `.mcproute`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "mcp2 YAML routes")]
+pub struct Document {
+    /// The profile served at `/mcp` when nothing else says which.
+    pub default_profile: Option<Text>,
+    /// Where mcp2 listens: `{ host, port }` or `"host:port"`.
+    pub listen: Option<Listen>,
+    pub logging: Option<Logging>,
+    /// The admin endpoints (`/_mcp2/…`): their own address and a token.
+    pub admin: Option<Admin>,
+    /// The MCP servers mcp2 connects to, by name.
+    pub servers: Option<BTreeMap<String, Server>>,
+    /// Audiences: which servers each sees and through which filters, by name.
+    pub profiles: Option<BTreeMap<String, Option<Profile>>>,
+    pub hub: Option<Hub>,
+    /// Also serve each server alone at `/servers/{upstream}/mcp`.
+    pub expose_per_server: Option<bool>,
+}
+
+/// A string as written; numbers and booleans are read as their text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    String(String),
+    Number(serde_json::Number),
+    Bool(bool),
+}
+
+impl JsonSchema for Text {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Text".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+/// One value or a list of them (`allow: read_*` is `allow: [read_*]`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(Text),
+    Many(Vec<Text>),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Listen {
+    /// `"127.0.0.1:8210"`.
+    Address(Text),
+    Parts(ListenParts),
+}
+
+/// `listen: { host, port }`; a missing half is defaulted (127.0.0.1, 8210).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListenParts {
+    pub host: Option<Text>,
+    pub port: Option<u16>,
+    /// Browser origins allowed besides loopback ones (DNS-rebinding protection).
+    pub allow_origins: Option<Vec<Text>>,
+}
+
+/// `admin: { listen: "127.0.0.1:8211", token: "${MCP2_ADMIN_TOKEN}" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Serve the admin endpoints on this address instead of the main one.
+    pub listen: Option<Text>,
+    /// Bearer token the admin endpoints require; normally `${VAR}`.
+    pub token: Option<Text>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Logging {
+    /// `debug`, `info`, `warn`, `error`, or a filter such as `info,mcp2::upstream=debug`.
+    pub level: Option<Text>,
+    /// JSON-lines log file; stderr only when unset.
+    pub file: Option<Text>,
+    #[serde(rename = "maxSizeMB")]
+    pub max_size_mb: Option<u64>,
+    pub max_backups: Option<u64>,
+    pub max_age_days: Option<u64>,
+    pub compress: Option<bool>,
+    pub log_requests: Option<bool>,
+    pub log_responses: Option<bool>,
+    /// Rotation size in KB (instead of `maxSizeMB`).
+    #[serde(rename = "maxSizeKB")]
+    pub max_size_kb: Option<u64>,
+    /// Logged request/response bodies are cut after this many KB.
+    #[serde(rename = "maxBodyKB")]
+    pub max_body_kb: Option<u64>,
+    /// JSON keys whose values are redacted in logged bodies (besides the built-in ones).
+    pub redact_keys: Option<Vec<Text>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Server {
+    pub transport: Transport,
+    /// Per-request timeout, such as `30s`.
+    pub timeout: Option<Text>,
+    /// Start-up and connect timeout, such as `10s`.
+    pub connect_timeout: Option<Text>,
+    /// How clients share the server: `shared` or `perClient`.
+    pub session: Option<Text>,
+    /// Protocol era: `auto`, `initialize` or `2026-07-28`.
+    pub protocol: Option<Text>,
+    /// `{ requests: 100, per: 1m }` or `100/min`.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// How mcp2 reaches the server; `kind` says which keys apply.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Transport {
+    /// A local command speaking MCP on stdin/stdout.
+    Stdio {
+        /// The program to start.
+        command: Text,
+        args: Option<OneOrMany>,
+        /// Environment of the child; values may hold `${VAR}`.
+        env: Option<BTreeMap<String, Text>>,
+        /// Working directory of the child.
+        cwd: Option<Text>,
+    },
+    /// Streamable HTTP.
+    Http {
+        /// The server's address.
+        url: Text,
+        /// HTTP headers sent on every request; values may hold `${VAR}`.
+        headers: Option<BTreeMap<String, Text>>,
+    },
+    /// Legacy HTTP+SSE (protocol 2024-11-05).
+    Sse {
+        /// The server's `/sse` address.
+        url: Text,
+        /// HTTP headers sent on every request; values may hold `${VAR}`.
+        headers: Option<BTreeMap<String, Text>>,
+    },
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RateLimit {
+    /// `100/min`.
+    Rate(Text),
+    Parts(RateLimitParts),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitParts {
+    pub requests: u64,
+    /// `1s`, `1m`, `1h`, `1d`, or another duration.
+    pub per: Text,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Served as the description unless `metadata` has one.
+    pub description: Option<Text>,
+    pub metadata: Option<Metadata>,
+    /// Public-name template such as `{upstream}__`.
+    pub prefix: Option<Text>,
+    /// The servers this profile uses, in priority order; empty means all of them.
+    pub servers: Option<ProfileServers>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ProfileServers {
+    /// Server names, each offered whole.
+    Names(Vec<Text>),
+    /// What the profile takes from each server.
+    Filtered(BTreeMap<String, Option<ProfileServer>>),
+}
+
+/// What a profile's `initialize` answer says about the server.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub name: Option<Text>,
+    pub version: Option<Text>,
+    pub description: Option<Text>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileServer {
+    pub tools: Option<Filter>,
+    pub prompts: Option<Filter>,
+    pub resources: Option<Filter>,
+    /// Original name → public name.
+    pub rename: Option<PerKind>,
+    /// Original name → the description clients see.
+    pub describe: Option<PerKind>,
+    pub limits: Option<Limits>,
+}
+
+/// `allow` keeps only what it lists; `deny` hides what it lists. Globs, or `/regex/`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pub allow: Option<OneOrMany>,
+    pub deny: Option<OneOrMany>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerKind {
+    pub tools: Option<BTreeMap<String, Text>>,
+    pub prompts: Option<BTreeMap<String, Text>>,
+    pub resources: Option<BTreeMap<String, Text>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Every call to the server, such as `100/min`.
+    pub calls: Option<Text>,
+    /// Tool name or glob → rate.
+    pub tools: Option<BTreeMap<String, Text>>,
+    /// Who shares the limit: `session` or `key` (everyone when unset).
+    pub per: Option<Text>,
+}
+
+/// The main endpoint.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Hub {
+    /// Default `/mcp`.
+    pub path: Option<Text>,
+    pub profile: Option<Text>,
+    /// Also serve legacy HTTP+SSE clients on this path.
+    pub sse_path: Option<Text>,
+    /// Credentials clients must present.
+    pub auth: Option<Auth>,
+}
+
+/// `auth: { bearer: "${TOKEN}" }` or `auth: { apiKey: "${KEY}" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Auth {
+    /// An `Authorization: Bearer` token.
+    pub bearer: Option<Text>,
+    /// An `X-API-Key` value.
+    pub api_key: Option<Text>,
+}
+
+/// The generated JSON Schema of a YAML route file.
+pub fn schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut schema = schemars::schema_for!(Document).to_value();
+        no_null_scalars(&mut schema);
+        schema
+    })
+}
+
+/// The schema as shipped in `schema/mcp2.schema.json`.
+pub fn json_text() -> String {
+    let mut text = serde_json::to_string_pretty(schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The property names of `T`'s mapping, sorted (what the front-end accepts as keys there).
+/// For a choice of shapes (`listen` as text or a mapping, a transport per `kind`), the keys of
+/// every mapping shape.
+pub fn properties_of<T: JsonSchema>() -> Vec<String> {
+    let schema = schemars::schema_for!(T).to_value();
+    let mut keys = object_properties(&schema);
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The keys of a transport of `kind` (`stdio`: `kind`, `command`, `args`, …), sorted; empty
+/// for a kind that does not exist.
+pub fn transport_keys(kind: &str) -> Vec<String> {
+    let schema = schemars::schema_for!(Transport).to_value();
+    let mut keys = branches(&schema)
+        .find(|b| b.pointer("/properties/kind/const").and_then(Value::as_str) == Some(kind))
+        .map(object_properties)
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// Every transport `kind`, sorted.
+pub fn transport_kinds() -> Vec<String> {
+    let schema = schemars::schema_for!(Transport).to_value();
+    let mut kinds: Vec<String> = branches(&schema)
+        .filter_map(|b| b.pointer("/properties/kind/const").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+fn object_properties(schema: &Value) -> Vec<String> {
+    let own = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.keys().cloned());
+    own.chain(branches(schema).flat_map(object_properties))
+        .collect()
+}
+
+/// The alternatives of a `oneOf`/`anyOf` schema.
+fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
+    ["oneOf", "anyOf"]
+        .into_iter()
+        .filter_map(|k| schema.get(k).and_then(Value::as_array))
+        .flatten()
+}
+
+/// `Option<T>` makes every optional value nullable; the front-end takes an empty value as an
+/// empty mapping or list, but never as a string, number or boolean. So `null` is dropped from
+/// scalar types and kept beside mappings and lists.
+fn no_null_scalars(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                let collection = types.iter().any(|t| t == "object" || t == "array");
+                if !collection {
+                    types.retain(|t| t != "null");
+                    if let [only] = types.as_slice() {
+                        let only = only.clone();
+                        map.insert("type".into(), only);
+                    }
+                }
+            }
+            for v in map.values_mut() {
+                no_null_scalars(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(no_null_scalars),
+        _ => {}
+    }
+}
