@@ -107,6 +107,7 @@ pub(crate) async fn connect(attempt: Attempt<'_>) -> Result<Connection, Upstream
                 client.clone(),
                 headers,
                 handle.counters().clone(),
+                handle.lane().clone(),
             );
             let watched = Watched::new(transport, closed.clone());
             let service = handshake(service, watched, deadline, &display_url(url), redactor)
