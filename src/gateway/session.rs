@@ -25,6 +25,7 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RoleServer, SubscriptionSink};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
@@ -94,6 +95,22 @@ pub struct ClientSession {
     /// Whether it left anything to tidy up (a subscription, a dedicated connection); most
     /// sessions (every request of a sessionless client) leave nothing.
     leaves_traces: AtomicBool,
+    /// Calls of this client on the fast path, by the client's request id, so its
+    /// `notifications/cancelled` reaches them (rmcp's own table does not know them).
+    fast_calls: Mutex<HashMap<rmcp::model::RequestId, CancellationToken>>,
+}
+
+/// One call of this client on the fast path; see [`ClientSession::fast_call`].
+pub(super) struct FastCall {
+    session: Arc<ClientSession>,
+    id: rmcp::model::RequestId,
+    pub(super) token: CancellationToken,
+}
+
+impl Drop for FastCall {
+    fn drop(&mut self) {
+        lock(&self.session.fast_calls).remove(&self.id);
+    }
 }
 
 impl Drop for ClientSession {
@@ -131,11 +148,31 @@ impl ClientSession {
             asked: Mutex::new(HashMap::new()),
             departure: OnceLock::new(),
             leaves_traces: AtomicBool::new(false),
+            fast_calls: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Enters a fast-path call; the returned token fires on the client's cancellation, and the
+    /// guard takes the call out again.
+    pub(super) fn fast_call(self: &Arc<Self>, id: rmcp::model::RequestId) -> FastCall {
+        let token = CancellationToken::new();
+        lock(&self.fast_calls).insert(id.clone(), token.clone());
+        FastCall {
+            session: self.clone(),
+            id,
+            token,
+        }
+    }
+
+    /// The client cancelled request `id`: cancels it if it runs on the fast path.
+    pub(super) fn cancel_fast(&self, id: &rmcp::model::RequestId) {
+        if let Some(token) = lock(&self.fast_calls).remove(id) {
+            token.cancel();
+        }
     }
 
     /// Where to report this session's end.

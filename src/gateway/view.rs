@@ -10,7 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
+use std::sync::OnceLock;
+
+use rmcp::model::{
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Prompt,
+    Resource, ResourceTemplate, Tool,
+};
+use serde_json::value::RawValue;
 
 use crate::plan::UpstreamId;
 use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleTable, render_prefix};
@@ -56,6 +62,29 @@ pub struct View {
     /// Template URI patterns in upstream order, for reads of URIs no list mentioned.
     pub template_routes: Vec<(UpstreamTemplate, UpstreamId)>,
     pub collisions: Vec<Collision>,
+    /// Each list as the result of its list request, serialised on first use (see
+    /// [`View::list_json`]).
+    serialised: [OnceLock<Option<Box<RawValue>>>; 4],
+}
+
+/// A list a view can serve serialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListJson {
+    Tools,
+    Prompts,
+    Resources,
+    Templates,
+}
+
+impl ListJson {
+    pub fn method(self) -> &'static str {
+        match self {
+            ListJson::Tools => "tools/list",
+            ListJson::Prompts => "prompts/list",
+            ListJson::Resources => "resources/list",
+            ListJson::Templates => "resources/templates/list",
+        }
+    }
 }
 
 /// A resource template's URI pattern, compiled for matching concrete URIs (RFC 6570 level 1:
@@ -251,6 +280,31 @@ impl View {
             ItemKind::Prompt => self.prompt_routes.get(public),
             ItemKind::Resource => self.resource_routes.get(public),
         }
+    }
+
+    /// The result of a list request for this view, serialised once per view (a view is
+    /// immutable and replaced whole when anything changes) and shared by every request after.
+    /// The same result the list handlers build, byte for byte.
+    pub fn list_json(&self, kind: ListJson) -> Option<&RawValue> {
+        let slot = &self.serialised[kind as usize];
+        slot.get_or_init(|| {
+            let json = match kind {
+                ListJson::Tools => {
+                    serde_json::to_string(&ListToolsResult::with_all_items(self.tools.clone()))
+                }
+                ListJson::Prompts => {
+                    serde_json::to_string(&ListPromptsResult::with_all_items(self.prompts.clone()))
+                }
+                ListJson::Resources => serde_json::to_string(&ListResourcesResult::with_all_items(
+                    self.resources.clone(),
+                )),
+                ListJson::Templates => serde_json::to_string(
+                    &ListResourceTemplatesResult::with_all_items(self.templates.clone()),
+                ),
+            };
+            json.ok().and_then(|j| RawValue::from_string(j).ok())
+        })
+        .as_deref()
     }
 
     /// Public names of one kind, for "did you mean".

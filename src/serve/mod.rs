@@ -9,6 +9,7 @@
 //! that is the gateway's job.
 
 pub mod admin;
+pub mod fast;
 pub mod guard;
 pub mod http;
 pub mod sse;

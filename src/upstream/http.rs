@@ -108,7 +108,14 @@ pub(crate) fn transport(
     counters: Arc<Counters>,
     lane: Arc<Lane>,
 ) -> StreamableHttpClientTransport<CountingClient> {
-    lane.set_fixed(&client, url, headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    lane.set_fixed(
+        &client,
+        url,
+        headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
     let client = CountingClient {
         lane,
         inner: client,

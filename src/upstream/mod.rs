@@ -46,8 +46,8 @@ pub use client::{
     NotSupported, ServerRequestCall, ServerRequestHandler, UpstreamEvent, request_method,
 };
 pub use error::UpstreamError;
-pub use raw::{RawAnswer, RawHttp};
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
+pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;
 
 use crate::plan::{UpstreamId, UpstreamSpec};
@@ -200,7 +200,13 @@ impl Registry {
         notification: rmcp::model::ServerNotification,
     ) {
         let shared = &self.inner.shared;
-        client::deliver(&shared.handler, &shared.events, upstream, instance, notification);
+        client::deliver(
+            &shared.handler,
+            &shared.events,
+            upstream,
+            instance,
+            notification,
+        );
     }
 
     pub fn get(&self, id: &str) -> Option<UpstreamHandle> {
