@@ -34,6 +34,8 @@ use crate::gateway::{Binding, Fast, Gateway};
 use crate::plan::{Endpoint, Plan};
 
 type Service = StreamableHttpService<HubSession, LocalSessionManager>;
+/// An endpoint's service and the session manager it keeps its sessions in.
+type Served = (Service, Arc<LocalSessionManager>);
 
 #[derive(Clone)]
 pub struct McpRoutes {
@@ -44,7 +46,7 @@ struct Inner {
     gateway: Arc<Gateway>,
     legacy: Arc<LegacySessions>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
-    services: Mutex<HashMap<(String, Binding), (Service, Arc<LocalSessionManager>)>>,
+    services: Mutex<HashMap<(String, Binding), Served>>,
     /// The sessions the fast path may serve.
     fast: FastSessions,
     /// Closes every session (and its event streams); cancelled by [`McpRoutes::drain`].
@@ -80,7 +82,7 @@ impl McpRoutes {
         finished
     }
 
-    fn service(&self, endpoint: &Endpoint) -> (Service, Arc<LocalSessionManager>) {
+    fn service(&self, endpoint: &Endpoint) -> Served {
         let binding = Binding {
             profile: endpoint.profile.clone(),
             only_upstream: endpoint.only_upstream.clone(),
