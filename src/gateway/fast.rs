@@ -16,7 +16,9 @@
 //! anything goes upstream ([`Fast::Fallback`]): progress tokens, protocol `_meta` keys, task or
 //! input-round parameters, unknown names (for the "did you mean" error), per-client upstream
 //! sessions, stdio and legacy SSE upstreams, 2026-07-28 clients and upstreams, sessions not yet
-//! initialised. The one exception is an upstream that no longer knows the session (404): it
+//! initialised, clients that declared sampling, elicitation or roots (a request the upstream
+//! sends them during the call belongs on the call's own response stream, which only the full
+//! stack has). The one exception is an upstream that no longer knows the session (404): it
 //! did not run the call, so the full stack takes it and re-initialises the session. Rate
 //! limits, request logs and metrics go through the same `observe` calls as the full stack; the
 //! in-flight table (attribution of server→client requests) and the upstream's in-flight count
@@ -159,6 +161,12 @@ impl HubSession {
             {
                 return Err("protocol _meta");
             }
+        }
+        // A server→client request caused by a call reaches the client on that call's own
+        // response stream on the full stack; a fast call has no such stream at rmcp's side,
+        // so a client that could be asked something stays on the full stack.
+        if self.session.answers_server_requests() {
+            return Err("client answers server requests");
         }
         let (_, view) = self.view().await;
         let route = view.route(ItemKind::Tool, name).ok_or("unknown tool")?;

@@ -202,6 +202,14 @@ impl ClientSession {
         lock(&self.facts).modern()
     }
 
+    /// Whether the client declared it can answer server→client requests (sampling,
+    /// elicitation, roots), without copying its facts.
+    pub fn answers_server_requests(&self) -> bool {
+        let facts = lock(&self.facts);
+        let caps = &facts.capabilities;
+        caps.sampling.is_some() || caps.elicitation.is_some() || caps.roots.is_some()
+    }
+
     /// Records the client's peer (first call wins: it is the same peer for the whole session)
     /// and what it declared, and starts the outbox.
     pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {

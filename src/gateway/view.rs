@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use rmcp::model::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Prompt,
-    Resource, ResourceTemplate, Tool,
+    Resource, ResourceTemplate, ServerResult, Tool,
 };
 use serde_json::value::RawValue;
 
@@ -284,25 +284,32 @@ impl View {
 
     /// The result of a list request for this view, serialised once per view (a view is
     /// immutable and replaced whole when anything changes) and shared by every request after.
-    /// The same result the list handlers build, byte for byte.
+    /// The same result the list handlers build, as rmcp sends it to a client before
+    /// 2026-07-28.
     pub fn list_json(&self, kind: ListJson) -> Option<&RawValue> {
         let slot = &self.serialised[kind as usize];
         slot.get_or_init(|| {
-            let json = match kind {
-                ListJson::Tools => {
-                    serde_json::to_string(&ListToolsResult::with_all_items(self.tools.clone()))
-                }
-                ListJson::Prompts => {
-                    serde_json::to_string(&ListPromptsResult::with_all_items(self.prompts.clone()))
-                }
-                ListJson::Resources => serde_json::to_string(&ListResourcesResult::with_all_items(
-                    self.resources.clone(),
+            let mut result = match kind {
+                ListJson::Tools => ServerResult::ListToolsResult(ListToolsResult::with_all_items(
+                    self.tools.clone(),
                 )),
-                ListJson::Templates => serde_json::to_string(
-                    &ListResourceTemplatesResult::with_all_items(self.templates.clone()),
+                ListJson::Prompts => ServerResult::ListPromptsResult(
+                    ListPromptsResult::with_all_items(self.prompts.clone()),
+                ),
+                ListJson::Resources => ServerResult::ListResourcesResult(
+                    ListResourcesResult::with_all_items(self.resources.clone()),
+                ),
+                ListJson::Templates => ServerResult::ListResourceTemplatesResult(
+                    ListResourceTemplatesResult::with_all_items(self.templates.clone()),
                 ),
             };
-            json.ok().and_then(|j| RawValue::from_string(j).ok())
+            // What rmcp's server does to a result for a client before 2026-07-28 (the only
+            // clients the fast path serves).
+            result.strip_result_type_for_legacy_peer();
+            result.strip_non_object_output_for_legacy_peer();
+            serde_json::to_string(&result)
+                .ok()
+                .and_then(|j| RawValue::from_string(j).ok())
         })
         .as_deref()
     }
