@@ -211,22 +211,12 @@ impl ClientSession {
     }
 
     /// Records the client's peer (first call wins: it is the same peer for the whole session)
-    /// and what it declared, and starts the outbox.
+    /// and what it declared (the outbox starts with the first notification).
     pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
         if let Some(facts) = facts {
             *lock(&self.facts) = facts;
         }
-        if self.peer.set(peer.clone()).is_ok() {
-            let (tx, rx) = mpsc::channel(OUTBOX);
-            let _ = self.outbox.set(tx);
-            tokio::spawn(deliver(
-                self.id,
-                peer.clone(),
-                rx,
-                self.delivery.clone(),
-                self.listener.clone(),
-            ));
-        }
+        let _ = self.peer.set(peer.clone());
     }
 
     pub fn peer(&self) -> Option<&Peer<RoleServer>> {
@@ -236,13 +226,26 @@ impl ClientSession {
     /// Queues a notification for this client; dropped (and logged) when the client is not
     /// reading.
     pub fn notify(&self, notification: ServerNotification) {
-        let Some(outbox) = self.outbox.get() else {
+        let Some(peer) = self.peer.get() else {
             return;
         };
         // A 2026-07-28 client hears about changes only on a `subscriptions/listen` stream.
         if is_change(&notification) && self.is_modern() && lock(&self.listener).is_none() {
             return;
         }
+        // Started with the first notification: most sessions never get one, and an idle
+        // session should cost no task and no channel.
+        let outbox = self.outbox.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(OUTBOX);
+            tokio::spawn(deliver(
+                self.id,
+                peer.clone(),
+                rx,
+                self.delivery.clone(),
+                self.listener.clone(),
+            ));
+            tx
+        });
         match outbox.try_send(notification) {
             Ok(()) => {
                 self.delivery.queued.fetch_add(1, Ordering::AcqRel);

@@ -7,7 +7,8 @@
 //! carrying that id goes to [`HubSession::fast`] when it passes the same checks rmcp would
 //! make (host, `Accept`, `Content-Type`, protocol version header, no SEP-2243 headers, a live
 //! session); otherwise, or when the gateway falls back, it goes to rmcp unchanged. Entries
-//! hold the session weakly: a session rmcp closed is gone here too.
+//! hold the session weakly: a session rmcp closed is gone here too. `MCP2_FAST_PATH=off`
+//! switches it off.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -45,6 +46,21 @@ pub fn built(hub: &HubSession) {
 }
 
 const SESSION_ID: &str = "mcp-session-id";
+
+/// The environment variable that switches the fast path off (`MCP2_FAST_PATH=off`): every
+/// request then goes through rmcp, as before the fast path existed. For comparisons and as an
+/// escape hatch.
+pub const SWITCH: &str = "MCP2_FAST_PATH";
+
+/// Whether the fast path is on (it is unless [`SWITCH`] says `off`, `0` or `false`).
+pub fn enabled() -> bool {
+    !std::env::var(SWITCH).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false"
+        )
+    })
+}
 
 /// Sessions the fast path can serve, by rmcp session id.
 #[derive(Default)]

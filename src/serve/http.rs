@@ -47,8 +47,8 @@ struct Inner {
     legacy: Arc<LegacySessions>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
     services: Mutex<HashMap<(String, Binding), Served>>,
-    /// The sessions the fast path may serve.
-    fast: FastSessions,
+    /// The sessions the fast path may serve; `None` when it is switched off.
+    fast: Option<FastSessions>,
     /// Closes every session (and its event streams); cancelled by [`McpRoutes::drain`].
     sessions: CancellationToken,
     /// One token per `POST` whose response is still being produced.
@@ -63,7 +63,7 @@ impl McpRoutes {
                 gateway,
                 legacy: Arc::default(),
                 services: Mutex::new(HashMap::new()),
-                fast: FastSessions::default(),
+                fast: fast::enabled().then(FastSessions::default),
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
                 listen,
@@ -162,17 +162,20 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     let post = request.method() == http::Method::POST;
     let in_flight = post.then(|| routes.inner.in_flight.token());
     let mut request = request;
-    if post {
+    if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
-        match fast_path(&routes.inner.fast, request, loopback).await {
+        match fast_path(sessions, request, loopback).await {
             Ok(answered) => return answered,
             Err(untouched) => request = untouched,
         }
     }
-    let response = if post && !request.headers().contains_key("mcp-session-id") {
+    let learn = routes.inner.fast.as_ref().filter(|_| post);
+    let response = if let Some(sessions) = learn
+        && !request.headers().contains_key("mcp-session-id")
+    {
         let (response, built) = fast::capture(service.handle(request)).await;
         if let Some(hub) = built {
-            routes.inner.fast.learn(response.headers(), hub, &manager);
+            sessions.learn(response.headers(), hub, &manager);
         }
         response.map(Body::new)
     } else {
