@@ -52,6 +52,35 @@ pub struct HubSession {
     pub(super) tag: Arc<super::observe::SessionTag>,
 }
 
+/// A [`HubSession`] held weakly; see [`HubSession::downgrade`].
+#[derive(Clone)]
+pub struct WeakHub {
+    gateway: std::sync::Weak<Gateway>,
+    binding: Binding,
+    endpoint: Arc<str>,
+    http: bool,
+    session: std::sync::Weak<ClientSession>,
+    tag: std::sync::Weak<super::observe::SessionTag>,
+}
+
+impl WeakHub {
+    /// The session, while rmcp still holds it.
+    pub fn upgrade(&self) -> Option<HubSession> {
+        Some(HubSession {
+            gateway: self.gateway.upgrade()?,
+            binding: self.binding.clone(),
+            endpoint: self.endpoint.clone(),
+            http: self.http,
+            session: self.session.upgrade()?,
+            tag: self.tag.upgrade()?,
+        })
+    }
+
+    pub fn alive(&self) -> bool {
+        self.session.strong_count() > 0
+    }
+}
+
 impl HubSession {
     /// A session served over a transport that keeps it for the client's whole connection
     /// (stdio, legacy SSE).
@@ -79,6 +108,30 @@ impl HubSession {
             http,
             session,
         }
+    }
+
+    /// A handle on this session that does not keep it alive (for the fast path's table).
+    pub fn downgrade(&self) -> WeakHub {
+        WeakHub {
+            gateway: Arc::downgrade(&self.gateway),
+            binding: self.binding.clone(),
+            endpoint: self.endpoint.clone(),
+            http: self.http,
+            session: Arc::downgrade(&self.session),
+            tag: Arc::downgrade(&self.tag),
+        }
+    }
+
+    /// Whether a request's `MCP-Protocol-Version` header (if any) names the version this
+    /// session negotiated.
+    pub fn protocol_matches(&self, header: Option<&http::HeaderValue>) -> bool {
+        let Some(header) = header else {
+            return true;
+        };
+        let facts = self.session.facts();
+        facts
+            .protocol
+            .is_some_and(|p| p.as_str().as_bytes() == header.as_bytes())
     }
 
     pub(super) fn caller(&self) -> Caller<'_> {
@@ -533,10 +586,14 @@ impl ServerHandler for HubSession {
 
     async fn on_cancelled(
         &self,
-        _notification: CancelledNotificationParam,
+        notification: CancelledNotificationParam,
         _context: NotificationContext<RoleServer>,
     ) {
         // rmcp cancels the request's token; `send` turns that into the upstream cancellation.
+        // Calls on the fast path are not in rmcp's table: they have their own.
+        if let Some(id) = &notification.request_id {
+            self.session.cancel_fast(id);
+        }
     }
 
     async fn on_progress(

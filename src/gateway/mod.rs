@@ -17,6 +17,7 @@
 //! | `session.rs`      | what the gateway knows about one client; its outbox           |
 //! | `ask.rs`          | server→client requests to one client, and their progress      |
 //! | `forward.rs`      | sending one request upstream: connection choice, meta, cancel |
+//! | `fast.rs`, `fast_reply.rs` | the fast path: raw calls and pre-serialised lists  |
 //! | `calls.rs`        | the in-flight table: progress routes, attribution             |
 //! | `mrtr.rs`         | server→client requests for 2026-07-28 clients, as input rounds |
 //! | `routing.rs`      | server→client requests to the right client                    |
@@ -30,6 +31,8 @@ mod announce;
 mod ask;
 pub mod calls;
 pub mod error;
+mod fast;
+mod fast_reply;
 mod forward;
 pub mod handler;
 pub mod limits;
@@ -63,6 +66,7 @@ use crate::upstream::{
 };
 use calls::Calls;
 pub use error::GatewayError;
+pub use fast::Fast;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
 use session::{ClientSession, WeakSession};
 pub use view::{Freshness, Route, UpstreamLists, View};

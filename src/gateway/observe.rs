@@ -205,20 +205,40 @@ impl Observed {
 
     /// Logs and counts the end of the request; also its response body when the plan logs them.
     pub fn finish(self, id: &RequestId, result: &Result<ServerResult, GatewayError>) {
-        if let Some(bodies) = self
-            .bodies
-            .as_deref()
-            .filter(|b| b.logs(Direction::Response))
-        {
+        if let Some(bodies) = self.logs(Direction::Response) {
             let body = match result {
                 Ok(r) => json!({ "jsonrpc": "2.0", "id": id, "result": r }),
                 Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e.to_mcp() }),
             };
             bodies.response(&self.fields, Body::Json(&body));
         }
-        let (outcome, error) = match result {
-            Ok(_) => (Outcome::Ok, None),
-            Err(e) => (outcome_of(e), Some(e.to_string())),
+        self.done(result.as_ref().err());
+    }
+
+    /// [`request_body`](Self::request_body) for the fast path, which holds the raw JSON-RPC.
+    pub fn request_body_raw(&self, body: &[u8]) {
+        if let Some(bodies) = self.logs(Direction::Request) {
+            bodies.request(&self.fields, Body::Raw(body));
+        }
+    }
+
+    /// [`finish`](Self::finish) for the fast path: `response` is the raw JSON-RPC answer the
+    /// client gets, `error` why it failed (if it did).
+    pub fn finish_raw(self, response: &[u8], error: Option<&GatewayError>) {
+        if let Some(bodies) = self.logs(Direction::Response) {
+            bodies.response(&self.fields, Body::Raw(response));
+        }
+        self.done(error);
+    }
+
+    fn logs(&self, direction: Direction) -> Option<&BodyLog> {
+        self.bodies.as_deref().filter(|b| b.logs(direction))
+    }
+
+    fn done(self, error: Option<&GatewayError>) {
+        let (outcome, error) = match error {
+            None => (Outcome::Ok, None),
+            Some(e) => (outcome_of(e), Some(e.to_string())),
         };
         RequestDone {
             fields: &self.fields,

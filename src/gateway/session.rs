@@ -25,6 +25,7 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RoleServer, SubscriptionSink};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
@@ -96,6 +97,22 @@ pub struct ClientSession {
     leaves_traces: AtomicBool,
     /// Rebuilt from a sealed id on a replica that did not open it (see `serve::sessions`).
     moved: AtomicBool,
+    /// Calls of this client on the fast path, by the client's request id, so its
+    /// `notifications/cancelled` reaches them (rmcp's own table does not know them).
+    fast_calls: Mutex<HashMap<rmcp::model::RequestId, CancellationToken>>,
+}
+
+/// One call of this client on the fast path; see [`ClientSession::fast_call`].
+pub(super) struct FastCall {
+    session: Arc<ClientSession>,
+    id: rmcp::model::RequestId,
+    pub(super) token: CancellationToken,
+}
+
+impl Drop for FastCall {
+    fn drop(&mut self) {
+        lock(&self.session.fast_calls).remove(&self.id);
+    }
 }
 
 impl Drop for ClientSession {
@@ -134,11 +151,31 @@ impl ClientSession {
             departure: OnceLock::new(),
             leaves_traces: AtomicBool::new(false),
             moved: AtomicBool::new(false),
+            fast_calls: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Enters a fast-path call; the returned token fires on the client's cancellation, and the
+    /// guard takes the call out again.
+    pub(super) fn fast_call(self: &Arc<Self>, id: rmcp::model::RequestId) -> FastCall {
+        let token = CancellationToken::new();
+        lock(&self.fast_calls).insert(id.clone(), token.clone());
+        FastCall {
+            session: self.clone(),
+            id,
+            token,
+        }
+    }
+
+    /// The client cancelled request `id`: cancels it if it runs on the fast path.
+    pub(super) fn cancel_fast(&self, id: &rmcp::model::RequestId) {
+        if let Some(token) = lock(&self.fast_calls).remove(id) {
+            token.cancel();
+        }
     }
 
     /// Where to report this session's end.
@@ -178,23 +215,21 @@ impl ClientSession {
         lock(&self.facts).modern()
     }
 
+    /// Whether the client declared it can answer server→client requests (sampling,
+    /// elicitation, roots), without copying its facts.
+    pub fn answers_server_requests(&self) -> bool {
+        let facts = lock(&self.facts);
+        let caps = &facts.capabilities;
+        caps.sampling.is_some() || caps.elicitation.is_some() || caps.roots.is_some()
+    }
+
     /// Records the client's peer (first call wins: it is the same peer for the whole session)
-    /// and what it declared, and starts the outbox.
+    /// and what it declared (the outbox starts with the first notification).
     pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
         if let Some(facts) = facts {
             *lock(&self.facts) = facts;
         }
-        if self.peer.set(peer.clone()).is_ok() {
-            let (tx, rx) = mpsc::channel(OUTBOX);
-            let _ = self.outbox.set(tx);
-            tokio::spawn(deliver(
-                self.id,
-                peer.clone(),
-                rx,
-                self.delivery.clone(),
-                self.listener.clone(),
-            ));
-        }
+        let _ = self.peer.set(peer.clone());
     }
 
     pub fn peer(&self) -> Option<&Peer<RoleServer>> {
@@ -204,13 +239,26 @@ impl ClientSession {
     /// Queues a notification for this client; dropped (and logged) when the client is not
     /// reading.
     pub fn notify(&self, notification: ServerNotification) {
-        let Some(outbox) = self.outbox.get() else {
+        let Some(peer) = self.peer.get() else {
             return;
         };
         // A 2026-07-28 client hears about changes only on a `subscriptions/listen` stream.
         if is_change(&notification) && self.is_modern() && lock(&self.listener).is_none() {
             return;
         }
+        // Started with the first notification: most sessions never get one, and an idle
+        // session should cost no task and no channel.
+        let outbox = self.outbox.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(OUTBOX);
+            tokio::spawn(deliver(
+                self.id,
+                peer.clone(),
+                rx,
+                self.delivery.clone(),
+                self.listener.clone(),
+            ));
+            tx
+        });
         match outbox.try_send(notification) {
             Ok(()) => {
                 self.delivery.queued.fetch_add(1, Ordering::AcqRel);

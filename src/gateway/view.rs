@@ -10,7 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
+use std::sync::OnceLock;
+
+use rmcp::model::{
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Prompt,
+    Resource, ResourceTemplate, ServerResult, Tool,
+};
+use serde_json::value::RawValue;
 
 use crate::plan::UpstreamId;
 use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleTable, render_prefix};
@@ -61,6 +67,9 @@ pub struct View {
     /// How fresh each of its lists is (by [`ListKind::index`](super::ListKind::index)), from
     /// the upstream lists it was built from (see `lists::Hint`).
     pub freshness: [Freshness; 4],
+    /// Each list as the result of its list request, serialised on first use (see
+    /// [`View::list_json`]).
+    serialised: [OnceLock<Option<Box<RawValue>>>; 4],
 }
 
 /// Until when a view may be served as fresh, and whether it may be cached across users:
@@ -93,6 +102,26 @@ impl Freshness {
             false => rmcp::model::CacheScope::Public,
         };
         (ttl, scope)
+    }
+}
+
+/// A list a view can serve serialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListJson {
+    Tools,
+    Prompts,
+    Resources,
+    Templates,
+}
+
+impl ListJson {
+    pub fn method(self) -> &'static str {
+        match self {
+            ListJson::Tools => "tools/list",
+            ListJson::Prompts => "prompts/list",
+            ListJson::Resources => "resources/list",
+            ListJson::Templates => "resources/templates/list",
+        }
     }
 }
 
@@ -290,6 +319,38 @@ impl View {
             ItemKind::Prompt => self.prompt_routes.get(public),
             ItemKind::Resource => self.resource_routes.get(public),
         }
+    }
+
+    /// The result of a list request for this view, serialised once per view (a view is
+    /// immutable and replaced whole when anything changes) and shared by every request after.
+    /// The same result the list handlers build, as rmcp sends it to a client before
+    /// 2026-07-28.
+    pub fn list_json(&self, kind: ListJson) -> Option<&RawValue> {
+        let slot = &self.serialised[kind as usize];
+        slot.get_or_init(|| {
+            let mut result = match kind {
+                ListJson::Tools => ServerResult::ListToolsResult(ListToolsResult::with_all_items(
+                    self.tools.clone(),
+                )),
+                ListJson::Prompts => ServerResult::ListPromptsResult(
+                    ListPromptsResult::with_all_items(self.prompts.clone()),
+                ),
+                ListJson::Resources => ServerResult::ListResourcesResult(
+                    ListResourcesResult::with_all_items(self.resources.clone()),
+                ),
+                ListJson::Templates => ServerResult::ListResourceTemplatesResult(
+                    ListResourceTemplatesResult::with_all_items(self.templates.clone()),
+                ),
+            };
+            // What rmcp's server does to a result for a client before 2026-07-28 (the only
+            // clients the fast path serves).
+            result.strip_result_type_for_legacy_peer();
+            result.strip_non_object_output_for_legacy_peer();
+            serde_json::to_string(&result)
+                .ok()
+                .and_then(|j| RawValue::from_string(j).ok())
+        })
+        .as_deref()
     }
 
     /// Public names of one kind, for "did you mean".

@@ -8,7 +8,8 @@
 //! Shutdown is two steps ([`McpRoutes::drain`]): MCP requests in flight (each `POST` until its
 //! response body has been sent) finish first, bounded; only then are the sessions closed, which
 //! ends their long-lived event streams so the HTTP server can stop.
-//! Every request passes the `guard` first (browser `Origin`, the endpoint's credential).
+//! Every request passes the `guard` first (browser `Origin`, the endpoint's credential). A
+//! `POST` of a known session may then be served on the fast path (`fast`) instead of by rmcp.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,15 +26,18 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::fast::{self, FastSessions};
 use super::guard;
 use super::sessions::{self, Issuer, SealStore, SealedSessions};
 use super::sse::LegacySessions;
 use crate::cluster::seal::SessionKey;
 use crate::gateway::handler::HubSession;
-use crate::gateway::{Binding, Gateway};
+use crate::gateway::{Binding, Fast, Gateway};
 use crate::plan::{Endpoint, Plan};
 
 type Service = StreamableHttpService<HubSession, SealedSessions>;
+/// An endpoint's service and the session manager it keeps its sessions in.
+type Served = (Service, Arc<SealedSessions>);
 
 #[derive(Clone)]
 pub struct McpRoutes {
@@ -44,7 +48,9 @@ struct Inner {
     gateway: Arc<Gateway>,
     legacy: Arc<LegacySessions>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
-    services: Mutex<HashMap<(String, Binding), Service>>,
+    services: Mutex<HashMap<(String, Binding), Served>>,
+    /// The sessions the fast path may serve; `None` when it is switched off.
+    fast: Option<FastSessions>,
     /// Closes every session (and its event streams); cancelled by [`McpRoutes::drain`].
     sessions: CancellationToken,
     /// One token per `POST` whose response is still being produced.
@@ -69,6 +75,8 @@ impl McpRoutes {
                 gateway,
                 legacy: Arc::default(),
                 services: Mutex::new(HashMap::new()),
+                fast: fast::enabled()
+                    .then(|| FastSessions::new(super::ServeLimits::DEFAULT_IDLE_SESSION)),
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
                 listen,
@@ -82,6 +90,9 @@ impl McpRoutes {
     pub fn with_idle_session(mut self, idle: Duration) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.idle_session = idle;
+            if inner.fast.is_some() {
+                inner.fast = Some(FastSessions::new(idle));
+            }
         }
         self
     }
@@ -97,7 +108,7 @@ impl McpRoutes {
         finished
     }
 
-    fn service(&self, endpoint: &Endpoint) -> Service {
+    fn service(&self, endpoint: &Endpoint) -> Served {
         let binding = Binding {
             profile: endpoint.profile.clone(),
             only_upstream: endpoint.only_upstream.clone(),
@@ -122,15 +133,15 @@ impl McpRoutes {
                     }));
                 }
                 let factory = move || {
-                    Ok(HubSession::for_http(
-                        gateway.clone(),
-                        binding.clone(),
-                        path.clone(),
-                    ))
+                    let hub = HubSession::for_http(gateway.clone(), binding.clone(), path.clone());
+                    fast::built(&hub);
+                    Ok(hub)
                 };
                 let mut local = LocalSessionManager::default();
                 local.session_config.keep_alive = Some(self.inner.idle_session);
-                StreamableHttpService::new(factory, Arc::new(SealedSessions::new(local)), config)
+                let manager = Arc::new(SealedSessions::new(local));
+                let service = StreamableHttpService::new(factory, manager.clone(), config);
+                (service, manager)
             })
             .clone()
     }
@@ -192,7 +203,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
         return *refused;
     }
-    let service = routes.service(endpoint);
+    let (service, manager) = routes.service(endpoint);
     let (request, issued) = match &routes.inner.key {
         Some(key) => {
             let binding = Binding {
@@ -215,11 +226,31 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     // A POST that carries a request is answered on an event stream that ends once the answer
     // has been sent: that stream is the request in flight. (GET streams live as long as their
     // session; notifications and responses get an empty 202 at once.)
-    let in_flight =
-        (request.method() == http::Method::POST).then(|| routes.inner.in_flight.token());
-    let response = sessions::with_issued(issued, service.handle(request))
-        .await
-        .map(Body::new);
+    let post = request.method() == http::Method::POST;
+    let in_flight = post.then(|| routes.inner.in_flight.token());
+    let mut request = request;
+    if post && let Some(sessions) = &routes.inner.fast {
+        let loopback = routes.inner.listen.ip().is_loopback();
+        match fast_path(sessions, request, loopback).await {
+            Ok(answered) => return answered,
+            Err(untouched) => request = untouched,
+        }
+    }
+    let learn = routes.inner.fast.as_ref().filter(|_| post);
+    let response = if let Some(sessions) = learn
+        && !request.headers().contains_key("mcp-session-id")
+    {
+        let (response, built) =
+            fast::capture(sessions::with_issued(issued, service.handle(request))).await;
+        if let Some(hub) = built {
+            sessions.learn(response.headers(), hub, &manager);
+        }
+        response.map(Body::new)
+    } else {
+        sessions::with_issued(issued, service.handle(request))
+            .await
+            .map(Body::new)
+    };
     match in_flight {
         Some(token) if is_event_stream(&response) => response
             .map(|body| {
@@ -230,6 +261,29 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             })
             .into_response(),
         _ => response.into_response(),
+    }
+}
+
+/// Serves a `POST` on the fast path, or gives it back (its body intact) for rmcp.
+async fn fast_path(
+    sessions: &FastSessions,
+    request: Request,
+    loopback: bool,
+) -> Result<Response, Request> {
+    if !fast::small_body(request.headers()) {
+        return Err(request);
+    }
+    let Some(hub) = sessions.session(request.headers(), loopback).await else {
+        return Err(request);
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, fast::BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(e) => return Ok((StatusCode::BAD_REQUEST, e.to_string()).into_response()),
+    };
+    match hub.fast(&bytes).await {
+        Fast::Answer(answer) => Ok(fast::respond(answer)),
+        Fast::Fallback => Err(Request::from_parts(parts, Body::from(bytes))),
     }
 }
 

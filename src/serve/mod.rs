@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod conn;
 pub mod entry;
+pub mod fast;
 pub mod guard;
 pub mod http;
 pub mod sessions;

@@ -201,6 +201,32 @@ impl SessionChange<'_> {
     }
 }
 
+/// A request the fast path looked at: served there (`reason` empty) or left to the full
+/// protocol stack, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct FastPath {
+    pub method: &'static str,
+    pub reason: Option<&'static str>,
+}
+
+impl FastPath {
+    pub fn emit(&self) {
+        tracing::trace!(
+            target: "mcp2::fast",
+            method = self.method,
+            fallback = self.reason,
+            "fast path"
+        );
+        let path = if self.reason.is_some() {
+            "slow"
+        } else {
+            "fast"
+        };
+        counter!(m::FAST_PATH, "method" => self.method, "path" => path, "reason" => self.reason.unwrap_or(""))
+            .increment(1);
+    }
+}
+
 /// Mirrors state owned elsewhere into gauges and counters just before the metrics are rendered.
 pub fn mirror_upstream_up(upstream: &str, up: bool) {
     gauge!(m::UPSTREAM_UP, "upstream" => upstream.to_string()).set(if up { 1.0 } else { 0.0 });

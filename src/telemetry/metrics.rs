@@ -28,6 +28,10 @@ pub const RELOADS: &str = "mcp2_reloads_total";
 /// Downstream MCP sessions currently open, by `endpoint`.
 pub const ACTIVE_SESSIONS: &str = "mcp2_active_sessions";
 
+/// Requests the fast path looked at, by `method`, `path` (`fast` or `slow`) and the `reason`
+/// it left one to the full protocol stack.
+pub const FAST_PATH: &str = "mcp2_fast_path_total";
+
 /// Latency buckets in seconds: from loopback calls (sub-millisecond) to slow tools (a minute).
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -77,4 +81,8 @@ fn describe() {
     describe_counter!(CACHE_MISSES, "List-cache lookups that asked the upstream");
     describe_counter!(RELOADS, "Route reloads by outcome");
     describe_gauge!(ACTIVE_SESSIONS, "Downstream MCP sessions currently open");
+    describe_counter!(
+        FAST_PATH,
+        "Requests the fast path served (path=fast) or left to the full stack (path=slow)"
+    );
 }

@@ -140,6 +140,33 @@ pub(crate) fn client_config(capabilities: &ClientCapabilities) -> ClientConfig {
     )
 }
 
+/// The current handler in `slot`.
+pub(crate) fn current(slot: &HandlerSlot) -> Arc<dyn ServerRequestHandler> {
+    match slot.read() {
+        Ok(slot) => slot.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// Hands one upstream notification to the handler first, then to the events channel.
+pub(crate) fn deliver(
+    slot: &HandlerSlot,
+    events: &broadcast::Sender<UpstreamEvent>,
+    upstream: &UpstreamId,
+    instance: u64,
+    notification: ServerNotification,
+) {
+    if current(slot).notification(upstream, instance, &notification) {
+        return;
+    }
+    // No receiver is not an error: nobody is listening yet.
+    let _ = events.send(UpstreamEvent::Notification {
+        upstream: upstream.clone(),
+        instance,
+        notification,
+    });
+}
+
 impl Service<RoleClient> for UpstreamClient {
     async fn handle_request(
         &self,
@@ -149,11 +176,7 @@ impl Service<RoleClient> for UpstreamClient {
         if let ServerRequest::PingRequest(_) = request {
             return Ok(ClientResult::empty(()));
         }
-        let handler = match self.handler.read() {
-            Ok(slot) => slot.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        handler
+        current(&self.handler)
             .handle(ServerRequestCall {
                 upstream: self.upstream.clone(),
                 instance: self.instance,
@@ -177,19 +200,13 @@ impl Service<RoleClient> for UpstreamClient {
         if !meta.is_empty() {
             *notification.get_meta_mut() = meta;
         }
-        let handler = match self.handler.read() {
-            Ok(slot) => slot.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        if handler.notification(&self.upstream, self.instance, &notification) {
-            return Ok(());
-        }
-        // No receiver is not an error: nobody is listening yet.
-        let _ = self.events.send(UpstreamEvent::Notification {
-            upstream: self.upstream.clone(),
-            instance: self.instance,
+        deliver(
+            &self.handler,
+            &self.events,
+            &self.upstream,
+            self.instance,
             notification,
-        });
+        );
         Ok(())
     }
 

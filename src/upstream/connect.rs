@@ -156,6 +156,7 @@ async fn connect_as(
                 client.clone(),
                 headers,
                 handle.counters().clone(),
+                handle.lane().clone(),
             );
             let watched = Watched::new(transport, closed.clone());
             let target = display_url(url);

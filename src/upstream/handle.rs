@@ -91,6 +91,8 @@ struct Inner {
     in_flight: AtomicUsize,
     idle: Notify,
     counters: Arc<Counters>,
+    /// What the gateway's fast path needs to reach this upstream directly (HTTP only).
+    lane: Arc<super::raw::Lane>,
 }
 
 /// A cheap-to-clone handle on one upstream.
@@ -115,6 +117,7 @@ impl UpstreamHandle {
                 in_flight: AtomicUsize::new(0),
                 idle: Notify::new(),
                 counters: Arc::new(Counters::default()),
+                lane: Arc::default(),
             }),
         }
     }
@@ -247,6 +250,9 @@ impl UpstreamHandle {
     }
 
     pub(crate) fn publish(&self, state: UpstreamState, peer: Option<Peer<RoleClient>>) {
+        if !state.is_connected() {
+            self.inner.lane.forget_session();
+        }
         self.inner.published.send_replace(Published { state, peer });
     }
 
@@ -256,6 +262,10 @@ impl UpstreamHandle {
 
     pub(crate) fn counters(&self) -> &Arc<Counters> {
         &self.inner.counters
+    }
+
+    pub(crate) fn lane(&self) -> &Arc<super::raw::Lane> {
+        &self.inner.lane
     }
 }
 

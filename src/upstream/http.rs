@@ -30,6 +30,7 @@ use url::Url;
 
 use super::error::{UpstreamError, display_url};
 use super::handle::Counters;
+use super::raw::Lane;
 use crate::plan::{UpstreamId, UpstreamSpec};
 
 /// Headers the transports set themselves; a configured one would be rejected by rmcp at request
@@ -105,8 +106,18 @@ pub(crate) fn transport(
     client: reqwest::Client,
     headers: HashMap<HeaderName, HeaderValue>,
     counters: Arc<Counters>,
+    lane: Arc<Lane>,
 ) -> StreamableHttpClientTransport<CountingClient> {
+    lane.set_fixed(
+        &client,
+        url,
+        headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
     let client = CountingClient {
+        lane,
         inner: client,
         upstream: upstream.clone(),
         target: Arc::from(display_url(url)),
@@ -126,6 +137,8 @@ pub(crate) struct CountingClient {
     upstream: UpstreamId,
     target: Arc<str>,
     counters: Arc<Counters>,
+    /// Learns the upstream session id, for the gateway's fast path.
+    lane: Arc<Lane>,
     /// Whether this connection's first `initialize` went out; one transport per connection.
     initialized: Arc<AtomicBool>,
 }
@@ -191,6 +204,7 @@ impl StreamableHttpClient for CountingClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> PostResult {
+        self.lane.saw_session(session_id.as_ref());
         if is_initialize(&message) && self.initialized.swap(true, Ordering::AcqRel) {
             let total = self
                 .counters

@@ -27,6 +27,7 @@ mod era;
 mod error;
 mod handle;
 mod http;
+mod raw;
 mod sse;
 mod stdio;
 mod supervisor;
@@ -48,6 +49,7 @@ pub use client::{
 pub use era::is_modern;
 pub use error::UpstreamError;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
+pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;
 
 use crate::plan::{UpstreamId, UpstreamSpec};
@@ -182,6 +184,31 @@ impl Registry {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         *slot = handler;
+    }
+
+    /// The handler set with [`set_server_request_handler`](Self::set_server_request_handler),
+    /// for server→client requests that arrive outside the rmcp clients (the gateway's fast
+    /// path reads the upstream's answer stream itself).
+    pub fn server_request_handler(&self) -> Arc<dyn ServerRequestHandler> {
+        client::current(&self.inner.shared.handler)
+    }
+
+    /// Delivers a notification that arrived outside the rmcp clients exactly as a connection
+    /// delivers its own: to the handler first, then on the events channel.
+    pub fn deliver_notification(
+        &self,
+        upstream: &UpstreamId,
+        instance: u64,
+        notification: rmcp::model::ServerNotification,
+    ) {
+        let shared = &self.inner.shared;
+        client::deliver(
+            &shared.handler,
+            &shared.events,
+            upstream,
+            instance,
+            notification,
+        );
     }
 
     pub fn get(&self, id: &str) -> Option<UpstreamHandle> {

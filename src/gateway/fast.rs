@@ -1,0 +1,277 @@
+//! The fast path: a request of an existing session answered without decoding it into rmcp's
+//! types and without the rmcp server session or client worker in between.
+//!
+//! [`HubSession::fast`] reads only the fields that decide (`jsonrpc`, `id`, `method`,
+//! `params.name`, the keys of `params._meta`), borrowing everything else as raw JSON, and
+//! - serves `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` from
+//!   the view's list, serialised once per view ([`View::list_json`]);
+//! - sends a `tools/call` whose tool lives on a Streamable HTTP upstream in `session shared`
+//!   mode as raw bytes on that upstream's session (the raw lane: same pooled client, headers
+//!   and session id as the rmcp client), with only the tool name and the id rewritten. Upstream
+//!   ids here are strings (`mcp2-fast-N`); rmcp's own ids are numbers, so the two never meet.
+//!   The answer comes back with only the id rewritten (`fast_reply.rs` reads it, including
+//!   notifications and server→client requests on an SSE answer stream).
+//!
+//! Everything it cannot do exactly as the full stack would is left to it, decided BEFORE
+//! anything goes upstream ([`Fast::Fallback`]): progress tokens, protocol `_meta` keys, task or
+//! input-round parameters, unknown names (for the "did you mean" error), per-client upstream
+//! sessions, stdio and legacy SSE upstreams, 2026-07-28 clients and upstreams, sessions not yet
+//! initialised, clients that declared sampling, elicitation or roots (a request the upstream
+//! sends them during the call belongs on the call's own response stream, which only the full
+//! stack has). The one exception is an upstream that no longer knows the session (404): it
+//! did not run the call, so the full stack takes it and re-initialises the session. Rate
+//! limits, request logs and metrics go through the same `observe` calls as the full stack; the
+//! in-flight table (attribution of server→client requests) and the upstream's in-flight count
+//! see fast calls too.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::RequestId;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::GatewayError;
+use super::fast_reply::{Outcome, Reply};
+use super::handler::HubSession;
+use super::observe;
+use super::view::ListJson;
+use crate::plan::SessionMode;
+use crate::plan::rules::ItemKind;
+use crate::telemetry::events::FastPath;
+
+/// What the fast path did with a request.
+#[derive(Debug)]
+pub enum Fast {
+    /// Not taken: serve it on the full stack. Nothing was sent upstream.
+    Fallback,
+    /// The complete JSON-RPC answer for the client.
+    Answer(Vec<u8>),
+}
+
+/// The JSON-RPC envelope, borrowed from the body.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    jsonrpc: &'a str,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    method: &'a str,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+}
+
+type Fields<'a> = HashMap<&'a str, &'a RawValue>;
+
+/// Why a request went to the full stack (a metrics label).
+type Reason = &'static str;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl HubSession {
+    /// Answers `body` on the fast path, or says to fall back; see the module docs.
+    pub async fn fast(&self, body: &[u8]) -> Fast {
+        let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(body) else {
+            return Fast::Fallback;
+        };
+        let list = match envelope.method {
+            "tools/call" => None,
+            "tools/list" => Some(ListJson::Tools),
+            "prompts/list" => Some(ListJson::Prompts),
+            "resources/list" => Some(ListJson::Resources),
+            "resources/templates/list" => Some(ListJson::Templates),
+            _ => return Fast::Fallback,
+        };
+        let method = list.map_or("tools/call", ListJson::method);
+        let outcome = self.fast_request(list, &envelope).await;
+        FastPath {
+            method,
+            reason: outcome.as_ref().err().copied(),
+        }
+        .emit();
+        match outcome {
+            Ok(answer) => Fast::Answer(answer),
+            Err(_) => Fast::Fallback,
+        }
+    }
+
+    async fn fast_request(
+        &self,
+        list: Option<ListJson>,
+        envelope: &Envelope<'_>,
+    ) -> Result<Vec<u8>, Reason> {
+        if envelope.jsonrpc != "2.0" {
+            return Err("not JSON-RPC 2.0");
+        }
+        let id_json = envelope.id.ok_or("no id")?;
+        let id: RequestId = serde_json::from_str(id_json.get()).map_err(|_| "unusual id")?;
+        if self.session.peer().is_none() {
+            return Err("session not initialised");
+        }
+        if self.session.is_modern() {
+            return Err("2026-07-28 client");
+        }
+        let params: Fields<'_> = match envelope.params {
+            Some(p) => serde_json::from_str(p.get()).map_err(|_| "params not an object")?,
+            None => Fields::new(),
+        };
+        match list {
+            Some(kind) => self.fast_list(kind, id_json, &params).await,
+            None => self.fast_call(id_json, id, &params).await,
+        }
+    }
+
+    async fn fast_list(
+        &self,
+        kind: ListJson,
+        id: &RawValue,
+        params: &Fields<'_>,
+    ) -> Result<Vec<u8>, Reason> {
+        if params.keys().any(|k| !matches!(*k, "cursor" | "_meta")) {
+            return Err("unknown list parameter");
+        }
+        let (_, view) = self.view().await;
+        let result = view.list_json(kind).ok_or("list not serialisable")?;
+        Ok(message(id, "result", result.get()))
+    }
+
+    async fn fast_call(
+        &self,
+        id_json: &RawValue,
+        id: RequestId,
+        params: &Fields<'_>,
+    ) -> Result<Vec<u8>, Reason> {
+        if params
+            .keys()
+            .any(|k| !matches!(*k, "name" | "arguments" | "_meta"))
+        {
+            return Err("other tools/call parameters");
+        }
+        let name: &str = params
+            .get("name")
+            .and_then(|n| serde_json::from_str(n.get()).ok())
+            .ok_or("name missing or escaped")?;
+        if let Some(meta) = params.get("_meta") {
+            let meta: Fields<'_> = serde_json::from_str(meta.get()).map_err(|_| "odd _meta")?;
+            if meta.contains_key("progressToken") {
+                return Err("progress token");
+            }
+            if meta
+                .keys()
+                .any(|k| k.starts_with("io.modelcontextprotocol/"))
+            {
+                return Err("protocol _meta");
+            }
+        }
+        // A server→client request caused by a call reaches the client on that call's own
+        // response stream on the full stack; a fast call has no such stream at rmcp's side,
+        // so a client that could be asked something stays on the full stack.
+        if self.session.answers_server_requests() {
+            return Err("client answers server requests");
+        }
+        let (_, view) = self.view().await;
+        let route = view.route(ItemKind::Tool, name).ok_or("unknown tool")?;
+        let handle = self.handle(&route.upstream).map_err(|_| "upstream gone")?;
+        if handle.spec().session == SessionMode::PerClient {
+            return Err("session per-client");
+        }
+        let raw = handle.raw_http().ok_or("not a connected HTTP upstream")?;
+        if *raw.protocol >= *rmcp::model::ProtocolVersion::V_2026_07_28.as_str() {
+            return Err("2026-07-28 upstream");
+        }
+        let upstream_id = format!("mcp2-fast-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        let body = upstream_body(&upstream_id, &route.original, params);
+        let call = route.call("tools/call", name);
+        let api_key = self.caller().api_key;
+        let observed =
+            match observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call).await {
+                Ok(observed) => observed,
+                Err(refused) => return Ok(error_message(id_json, &refused.to_mcp())),
+            };
+        observed.request_body_raw(&body);
+        let (answer, error) = match self.fast_send(&handle, raw, body, upstream_id, id).await {
+            Outcome::NotSent => return Err("upstream session expired"),
+            Outcome::Reply(Reply::Result(r)) => (message(id_json, "result", r.get()), None),
+            Outcome::Reply(Reply::Error(e)) => {
+                let error = serde_json::from_str(e.get())
+                    .unwrap_or_else(|_| McpError::internal_error(e.get().to_string(), None));
+                (
+                    message(id_json, "error", e.get()),
+                    Some(GatewayError::Upstream(error)),
+                )
+            }
+            Outcome::Failed(e) => (error_message(id_json, &e.to_mcp()), Some(e)),
+        };
+        observed.finish_raw(&answer, error.as_ref());
+        Ok(answer)
+    }
+}
+
+/// The call as the upstream gets it: the client's `arguments` and `_meta` untouched.
+fn upstream_body(id: &str, original: &str, params: &Fields<'_>) -> Vec<u8> {
+    let arguments = params.get("arguments").map_or(0, |a| a.get().len());
+    let meta = params.get("_meta").map_or(0, |m| m.get().len());
+    let mut out = Vec::with_capacity(96 + id.len() + original.len() + arguments + meta);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":""#);
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(br#"","method":"tools/call","params":{"name":"#);
+    // A string always serialises.
+    let _ = serde_json::to_writer(&mut out, original);
+    for key in ["arguments", "_meta"] {
+        if let Some(value) = params.get(key) {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+/// `{"jsonrpc":"2.0","id":<id>,"<key>":<value>}`.
+fn message(id: &RawValue, key: &str, value: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + id.get().len() + value.len());
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    out.extend_from_slice(id.get().as_bytes());
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'}');
+    out
+}
+
+fn error_message(id: &RawValue, error: &McpError) -> Vec<u8> {
+    let error = serde_json::to_string(error).unwrap_or_else(|_| {
+        r#"{"code":-32603,"message":"the gateway could not encode an error"}"#.to_string()
+    });
+    message(id, "error", &error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upstream_body_keeps_arguments_and_meta_verbatim_and_renames_the_tool() {
+        let params: Fields<'_> = serde_json::from_str(
+            r#"{"name":"pub","arguments":{"a": [1, 2.50]},"_meta":{"trace":"x"}}"#,
+        )
+        .unwrap();
+        let body = upstream_body("mcp2-fast-7", "orig\"inal", &params);
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains(r#""arguments":{"a": [1, 2.50]}"#), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["id"], "mcp2-fast-7");
+        assert_eq!(value["params"]["name"], "orig\"inal");
+        assert_eq!(value["params"]["_meta"]["trace"], "x");
+    }
+
+    #[test]
+    fn answers_carry_the_clients_id_as_written() {
+        let id: Box<RawValue> = serde_json::from_str(r#""abc""#).unwrap();
+        let text = String::from_utf8(message(&id, "result", r#"{"x":1}"#)).unwrap();
+        assert_eq!(text, r#"{"jsonrpc":"2.0","id":"abc","result":{"x":1}}"#);
+    }
+}

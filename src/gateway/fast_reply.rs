@@ -1,0 +1,318 @@
+//! The fast path's way back: POSTs one call on an upstream's raw lane and reads its answer.
+//!
+//! A Streamable HTTP upstream answers a request with one JSON message or with an SSE stream.
+//! On the stream, besides the answer, it may send notifications (delivered exactly as the rmcp
+//! client delivers its own: to the gateway's handler, then on the events channel) and
+//! server→client requests (sampling, elicitation, roots: handed to the registry's one
+//! server-request handler, attributed to this call by its upstream id, the way rmcp tags a
+//! request that arrived on the response stream of one of its own; the client's answer is
+//! POSTed back on the same upstream session). A cancellation the upstream sends for one of
+//! those requests cancels it.
+//!
+//! While the call runs it is in the in-flight table and counted in the upstream's in-flight
+//! requests; the client's `notifications/cancelled`, the client going away and the upstream's
+//! timeout all cancel it upstream (`notifications/cancelled` on the rmcp client's session).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    GetExtensions, GetMeta, NumberOrString, ProgressToken, RequestId, ServerJsonRpcMessage,
+    ServerNotification, ServerRequest,
+};
+use rmcp::service::{InboundStreamOrigin, RequestContext};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sse_stream::SseStream;
+use tokio_util::sync::CancellationToken;
+
+use super::GatewayError;
+use super::calls::Call;
+use super::forward::CancelOnDrop;
+use super::handler::HubSession;
+use crate::upstream::{RawAnswer, RawHttp, ServerRequestCall, UpstreamHandle};
+
+/// The upstream's answer to the call.
+#[derive(Debug)]
+pub(super) enum Reply {
+    Result(Box<RawValue>),
+    Error(Box<RawValue>),
+}
+
+#[derive(Debug)]
+pub(super) enum Outcome {
+    Reply(Reply),
+    /// The upstream did not run it (it no longer knows the session).
+    NotSent,
+    /// The error the client gets.
+    Failed(GatewayError),
+}
+
+/// Just enough of an upstream message to tell the answer from the rest.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    method: Option<&'a RawValue>,
+    #[serde(borrow)]
+    result: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+impl HubSession {
+    pub(super) async fn fast_send(
+        &self,
+        handle: &UpstreamHandle,
+        raw: RawHttp,
+        body: Vec<u8>,
+        upstream_id: String,
+        downstream: RequestId,
+    ) -> Outcome {
+        let _in_flight = handle.begin_request();
+        let request_id = RequestId::String(upstream_id.as_str().into());
+        let guard = self.gateway.calls.begin(
+            handle.instance(),
+            Call {
+                session: self.session.clone(),
+                downstream: downstream.clone(),
+                progress: None,
+                inbox: None,
+            },
+        );
+        let token = ProgressToken(NumberOrString::String(upstream_id.as_str().into()));
+        guard.sent(&request_id, &token);
+        let fast_call = self.session.fast_call(downstream);
+        let mut cancel = CancelOnDrop {
+            peer: handle.peer(),
+            id: request_id.clone(),
+        };
+        let timeout = handle.spec().timeout;
+        let upstream = handle.id();
+        let exchange = self.exchange(handle, raw, body, &upstream_id, request_id);
+        let outcome = tokio::select! {
+            answered = tokio::time::timeout(timeout, exchange) => match answered {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    let timed_out = GatewayError::Timeout {
+                        upstream: upstream.clone(),
+                        method: "tools/call",
+                        after: timeout,
+                    };
+                    return Outcome::Failed(timed_out);
+                }
+            },
+            _ = fast_call.token.cancelled() => {
+                cancel.fire("cancelled by the client");
+                return Outcome::Failed(GatewayError::Cancelled { method: "tools/call" });
+            }
+        };
+        cancel.peer = None;
+        outcome
+    }
+
+    async fn exchange(
+        &self,
+        handle: &UpstreamHandle,
+        raw: RawHttp,
+        body: Vec<u8>,
+        upstream_id: &str,
+        request_id: RequestId,
+    ) -> Outcome {
+        let failed = |message: String| {
+            let error = GatewayError::Transport {
+                upstream: handle.id().clone(),
+                message,
+            };
+            Outcome::Failed(error)
+        };
+        let response = match raw.post(Bytes::from(body)).await {
+            Ok(RawAnswer::SessionUnknown) => return Outcome::NotSent,
+            Ok(RawAnswer::Response(response)) => response,
+            Err(e) => return failed(e.to_string()),
+        };
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes().to_ascii_lowercase())
+            .unwrap_or_default();
+        let ours = format!("\"{upstream_id}\"");
+        if content_type.starts_with(b"text/event-stream") && status.is_success() {
+            let mut side = Side::new(self, handle, &raw, request_id);
+            let mut events = SseStream::from_bytes_stream(response.bytes_stream());
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(e) => return failed(format!("answer stream broke: {e}")),
+                };
+                let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else {
+                    continue;
+                };
+                match answer_in(&data, &ours) {
+                    Some(reply) => return Outcome::Reply(reply),
+                    None => side.message(&data),
+                }
+            }
+            return failed("the upstream closed the answer stream before answering".into());
+        }
+        if content_type.starts_with(b"application/json") {
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) => return failed(e.to_string()),
+            };
+            if let Some(reply) = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| answer_in(text, &ours))
+            {
+                return Outcome::Reply(reply);
+            }
+        }
+        failed(format!("unexpected answer: HTTP {status}"))
+    }
+}
+
+/// The answer to our request `ours` (its id as JSON), if `data` is it.
+fn answer_in(data: &str, ours: &str) -> Option<Reply> {
+    let incoming: Incoming<'_> = serde_json::from_str(data).ok()?;
+    if incoming.method.is_some() || incoming.id.map(RawValue::get) != Some(ours) {
+        return None;
+    }
+    let own = |v: &RawValue| RawValue::from_string(v.get().to_string()).ok();
+    match (incoming.result, incoming.error) {
+        (Some(result), _) => own(result).map(Reply::Result),
+        (None, Some(error)) => own(error).map(Reply::Error),
+        (None, None) => None,
+    }
+}
+
+/// What else arrives on the answer stream of one call.
+struct Side<'a> {
+    hub: &'a HubSession,
+    handle: &'a UpstreamHandle,
+    raw: &'a RawHttp,
+    /// Our id of the call: the origin of requests on its stream.
+    origin: RequestId,
+    /// Server→client requests of this stream still running, to cancel on the upstream's word.
+    running: HashMap<RequestId, CancellationToken>,
+}
+
+impl<'a> Side<'a> {
+    fn new(
+        hub: &'a HubSession,
+        handle: &'a UpstreamHandle,
+        raw: &'a RawHttp,
+        origin: RequestId,
+    ) -> Self {
+        Side {
+            hub,
+            handle,
+            raw,
+            origin,
+            running: HashMap::new(),
+        }
+    }
+
+    fn message(&mut self, data: &str) {
+        let message: ServerJsonRpcMessage = match serde_json::from_str(data) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::debug!(upstream = %self.handle.id(), error = %e, "unreadable message on an answer stream; ignored");
+                return;
+            }
+        };
+        match message {
+            ServerJsonRpcMessage::Notification(n) => {
+                if let ServerNotification::CancelledNotification(c) = &n.notification
+                    && let Some(token) = c
+                        .params
+                        .request_id
+                        .as_ref()
+                        .and_then(|id| self.running.remove(id))
+                {
+                    token.cancel();
+                    return;
+                }
+                self.hub.gateway.registry().deliver_notification(
+                    self.handle.id(),
+                    self.handle.instance(),
+                    n.notification,
+                );
+            }
+            ServerJsonRpcMessage::Request(r) => self.request(r.id, r.request),
+            ServerJsonRpcMessage::Response(_) | ServerJsonRpcMessage::Error(_) => {}
+        }
+    }
+
+    /// A server→client request: routed as the rmcp client routes its own, answered upstream.
+    fn request(&mut self, id: RequestId, mut request: ServerRequest) {
+        let raw = self.raw.clone();
+        if let ServerRequest::PingRequest(_) = request {
+            tokio::spawn(answer(raw, id, Ok(serde_json::json!({}))));
+            return;
+        }
+        let Some(peer) = self.handle.peer() else {
+            let refused = McpError::internal_error("the upstream connection is not ready", None);
+            tokio::spawn(answer(raw, id, Err(refused)));
+            return;
+        };
+        let mut context = RequestContext::new(id.clone(), peer);
+        std::mem::swap(&mut context.meta, request.get_meta_mut());
+        std::mem::swap(&mut context.extensions, request.extensions_mut());
+        context
+            .extensions
+            .insert(InboundStreamOrigin::OutboundRequest(self.origin.clone()));
+        self.running.insert(id.clone(), context.ct.clone());
+        let handler = self.hub.gateway.registry().server_request_handler();
+        let call = ServerRequestCall {
+            upstream: self.handle.id().clone(),
+            instance: self.handle.instance(),
+            request,
+            context,
+        };
+        tokio::spawn(async move {
+            let result = handler.handle(call).await;
+            let result = result.and_then(|r| {
+                serde_json::to_value(r).map_err(|e| McpError::internal_error(e.to_string(), None))
+            });
+            answer(raw, id, result).await;
+        });
+    }
+}
+
+/// Sends the client's answer to a server→client request back upstream.
+async fn answer(raw: RawHttp, id: RequestId, result: Result<serde_json::Value, McpError>) {
+    let message = match result {
+        Ok(result) => serde_json::json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err(error) => serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": error }),
+    };
+    let Ok(body) = serde_json::to_vec(&message) else {
+        return;
+    };
+    if let Err(e) = raw.post(Bytes::from(body)).await {
+        tracing::warn!(error = %e, "could not send an answer to a server->client request upstream");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_answer_is_taken_as_the_answer() {
+        let ours = r#""mcp2-fast-3""#;
+        let answer = r#"{"jsonrpc":"2.0","id":"mcp2-fast-3","result":{"content":[]}}"#;
+        assert!(
+            matches!(answer_in(answer, ours), Some(Reply::Result(r)) if r.get() == r#"{"content":[]}"#)
+        );
+        let error = r#"{"jsonrpc":"2.0","id":"mcp2-fast-3","error":{"code":1,"message":"m"}}"#;
+        assert!(matches!(answer_in(error, ours), Some(Reply::Error(_))));
+        let other = r#"{"jsonrpc":"2.0","id":"mcp2-fast-4","result":{}}"#;
+        assert!(answer_in(other, ours).is_none());
+        let request = r#"{"jsonrpc":"2.0","id":"mcp2-fast-3","method":"roots/list"}"#;
+        assert!(answer_in(request, ours).is_none());
+    }
+}
