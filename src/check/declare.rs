@@ -19,6 +19,8 @@ pub(super) struct Decls<'a> {
     pub listen: Option<&'a ast::Listen>,
     pub logging: Option<&'a ast::Logging>,
     pub default_profile: Option<&'a ast::Str>,
+    pub oauth: IndexMap<&'a str, &'a ast::OAuthServer>,
+    pub audit: Option<&'a ast::Audit>,
 }
 
 pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> {
@@ -29,6 +31,8 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
         listen: None,
         logging: None,
         default_profile: None,
+        oauth: IndexMap::new(),
+        audit: None,
     };
     for ast::File { items } in files {
         for item in items {
@@ -48,6 +52,10 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
                 ast::Item::Logging(l) => {
                     set_once(&mut decls.logging, l, "logging", cx, |l| *l.span)
                 }
+                ast::Item::OAuth(o) => {
+                    declare(&mut decls.oauth, "oauth", &o.name, o, cx, |o| o.name.span)
+                }
+                ast::Item::Audit(a) => set_once(&mut decls.audit, a, "audit", cx, |a| *a.span),
                 ast::Item::DefaultProfile(name) => set_once(
                     &mut decls.default_profile,
                     name,

@@ -19,6 +19,7 @@
 //! when there are no errors at all. The messages live in [`errors`]; this module never renders
 //! anything (that is `cli/`'s job).
 
+mod auth;
 mod cover;
 mod declare;
 mod endpoints;
@@ -108,6 +109,8 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let listen = settings::listen(&decls, &mut cx);
     let allowed_origins = settings::origins(&decls, &mut cx);
     let logging = settings::logging(&decls, &mut cx);
+    let oauth = auth::oauth_servers(&decls, &mut cx);
+    let audit = auth::audit(&decls, &mut cx);
     if !syntax_ok {
         return Compiled {
             plan: None,
@@ -120,9 +123,12 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     }
     let resolved = resolve::resolve(&decls, &mut cx);
     let profiles = profiles::build(&decls, &resolved, &mut cx);
-    let endpoints = endpoints::build(&decls, &resolved, &mut cx);
-    let plan = match (resolved.default_profile, listen, logging) {
-        (Some(default_profile), Some(listen), Some(logging)) if !cx.diags.has_errors() => {
+    let endpoints = endpoints::build(&decls, &resolved, &oauth, &mut cx);
+    auth::check_reachable(&profiles, &endpoints, &decls, &mut cx);
+    let plan = match (resolved.default_profile, listen, logging, audit) {
+        (Some(default_profile), Some(listen), Some(logging), Ok(audit))
+            if !cx.diags.has_errors() =>
+        {
             Some(Plan {
                 listen,
                 allowed_origins,
@@ -131,6 +137,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
                 default_profile,
                 endpoints,
                 logging,
+                audit,
                 sources: sources.files().iter().map(|f| f.path.clone()).collect(),
             })
         }

@@ -110,6 +110,17 @@ pub const BAD_SESSION_MODE: Code = "mcp2::check::bad_session_mode";
 pub const BAD_ORIGIN: Code = "mcp2::check::bad_origin";
 /// An endpoint `auth` of a kind other than `bearer` or `key`, or with an empty secret.
 pub const BAD_AUTH: Code = "mcp2::check::bad_auth";
+/// A rule condition (`when …`/`unless …`) with an unknown source or a malformed test.
+pub const BAD_CONDITION: Code = "mcp2::check::bad_condition";
+/// A rule conditioned on the caller's identity in a profile served where no caller is
+/// authenticated (warning).
+pub const CONDITION_WITHOUT_AUTH: Code = "mcp2::check::condition_without_auth";
+/// `auth oauth NAME` naming no `oauth NAME { … }` block.
+pub const UNKNOWN_OAUTH: Code = "mcp2::check::unknown_oauth";
+/// An `oauth` block without an issuer, with a bad URL, or with an incomplete introspection.
+pub const BAD_OAUTH: Code = "mcp2::check::bad_oauth";
+/// An `audit` block with neither or both sinks.
+pub const BAD_AUDIT: Code = "mcp2::check::bad_audit";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
+use crate::plan::authz::Identity;
 use crate::upstream::Dedicated;
 
 /// How many notifications may wait for one slow client before new ones are dropped.
@@ -94,6 +95,8 @@ pub struct ClientSession {
     /// Whether it left anything to tidy up (a subscription, a dedicated connection); most
     /// sessions (every request of a sessionless client) leave nothing.
     leaves_traces: AtomicBool,
+    /// Who the session's latest request was authenticated as (anonymous until one arrives).
+    identity: Mutex<Arc<Identity>>,
 }
 
 impl Drop for ClientSession {
@@ -131,7 +134,21 @@ impl ClientSession {
             asked: Mutex::new(HashMap::new()),
             departure: OnceLock::new(),
             leaves_traces: AtomicBool::new(false),
+            identity: Mutex::new(Arc::default()),
         })
+    }
+
+    /// Who the session's requests are authenticated as.
+    pub fn identity(&self) -> Arc<Identity> {
+        lock(&self.identity).clone()
+    }
+
+    /// Records who the latest request was authenticated as.
+    pub(crate) fn set_identity(&self, identity: &Identity) {
+        let mut current = lock(&self.identity);
+        if **current != *identity {
+            *current = Arc::new(identity.clone());
+        }
     }
 
     pub fn id(&self) -> u64 {

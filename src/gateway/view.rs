@@ -13,7 +13,7 @@ use std::sync::Arc;
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 
 use crate::plan::UpstreamId;
-use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleTable, render_prefix};
+use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleRef, RuleTable, render_prefix};
 
 /// Where a public name goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,11 @@ pub struct View {
     /// Template URI patterns in upstream order, for reads of URIs no list mentioned.
     pub template_routes: Vec<(UpstreamTemplate, UpstreamId)>,
     pub collisions: Vec<Collision>,
+    /// Items hidden from this caller, by kind and the public name they would have had: where
+    /// they would route and the rule that hid them (for the audit trail; never shown).
+    pub denied: HashMap<(ItemKind, Arc<str>), (Route, Option<RuleRef>)>,
+    /// For visible items a rule decided: that rule, by kind and public name.
+    pub decided: HashMap<(ItemKind, Arc<str>), RuleRef>,
 }
 
 /// A resource template's URI pattern, compiled for matching concrete URIs (RFC 6570 level 1:
@@ -188,8 +193,16 @@ impl View {
             caller,
         );
         if !decision.visible {
+            let route = Route {
+                upstream: upstream.clone(),
+                original: original.into(),
+            };
+            self.denied
+                .entry((kind, decision.public_name.into()))
+                .or_insert((route, decision.decided_by));
             return None;
         }
+        let decided_by = decision.decided_by;
         let routes = match kind {
             ItemKind::Tool => &mut self.tool_routes,
             ItemKind::Prompt => &mut self.prompt_routes,
@@ -227,6 +240,9 @@ impl View {
                 original: original.into(),
             },
         );
+        if let Some(rule) = decided_by {
+            self.decided.insert((kind, name.clone()), rule);
+        }
         Some((name, decision.description))
     }
 

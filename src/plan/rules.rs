@@ -20,6 +20,7 @@ use regex::Regex;
 use serde::{Serialize, Serializer};
 
 use super::UpstreamId;
+use super::authz::{CallerClass, CallerCondition};
 use crate::source::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -127,7 +128,18 @@ pub struct FilterRule {
     pub action: Action,
     pub kind: ItemKind,
     pub matcher: Matcher,
+    /// `when …` / `unless …`: the rule applies only to callers for whom this holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<CallerCondition>,
     pub rule: RuleRef,
+}
+
+impl FilterRule {
+    /// Whether this rule decides for this item and caller.
+    pub fn applies(&self, item: ItemRef<'_>, caller: Caller<'_>) -> bool {
+        self.matcher.matches(item.upstream, item.name)
+            && self.condition.as_ref().is_none_or(|c| c.holds(caller))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,6 +230,9 @@ pub struct RuleTable {
     upstreams: HashMap<UpstreamId, UpstreamRules>,
     /// The prefix template as written.
     prefix_template: Option<Arc<str>>,
+    /// Every caller condition of the table, in rule order (for [`RuleTable::caller_class`]).
+    #[serde(skip)]
+    conditions: Vec<CallerCondition>,
 }
 
 /// A rename or describe rule, as `check` hands it to [`RuleTable::new`].
@@ -264,6 +279,11 @@ impl RuleTable {
             }
             by_kind[rule.kind.index()].push(rule);
         }
+        let conditions = by_kind
+            .iter()
+            .flatten()
+            .filter_map(|r| r.condition.clone())
+            .collect();
         for r in renames {
             per.entry(r.upstream).or_default().renames[r.kind.index()].insert(r.name, r.value);
         }
@@ -274,7 +294,31 @@ impl RuleTable {
             filters: by_kind,
             upstreams: per,
             prefix_template: prefix_template.map(Arc::from),
+            conditions,
         }
+    }
+
+    /// Whether any rule depends on the caller.
+    pub fn has_conditions(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    /// The caller's class under this table: callers of equal classes get equal decisions for
+    /// every item, so they can share one view.
+    pub fn caller_class(&self, caller: Caller<'_>) -> CallerClass {
+        CallerClass::new(self.conditions.iter().map(|c| c.holds(caller)).collect())
+    }
+
+    /// The claims (top-level names) the table's conditions read.
+    pub fn claims_read(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .conditions
+            .iter()
+            .filter_map(|c| c.claim_root())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     pub fn filters(&self, kind: ItemKind) -> &[FilterRule] {
@@ -334,11 +378,11 @@ impl RuleTable {
     fn decide_inner(
         &self,
         item: ItemRef<'_>,
-        _caller: Caller<'_>,
+        caller: Caller<'_>,
         trace: &mut Tracer<'_>,
     ) -> Decision {
         let per = self.upstreams.get(item.upstream);
-        let (visible, decided_by) = self.filter(item, per, trace);
+        let (visible, decided_by) = self.filter(item, caller, per, trace);
         let k = item.kind.index();
         let rename = per.and_then(|p| p.renames[k].get(item.name));
         let describe = per.and_then(|p| p.describes[k].get(item.name));
@@ -381,11 +425,12 @@ impl RuleTable {
     fn filter(
         &self,
         item: ItemRef<'_>,
+        caller: Caller<'_>,
         per: Option<&UpstreamRules>,
         trace: &mut Tracer<'_>,
     ) -> (bool, Option<RuleRef>) {
         for rule in self.filters(item.kind) {
-            let matched = rule.matcher.matches(item.upstream, item.name);
+            let matched = rule.applies(item, caller);
             trace.emit(|| Step::Rule {
                 rule: rule.rule.clone(),
                 matched,
@@ -449,6 +494,7 @@ mod tests {
                 NameMatcher::Glob(glob(name)),
                 format!("{up}/{name}"),
             ),
+            condition: None,
             rule: RuleRef {
                 text: text.into(),
                 origin: Location {

@@ -25,10 +25,11 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::guard;
 use super::sse::LegacySessions;
+use super::{guard, oauth};
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Gateway};
+use crate::plan::authz::Identity;
 use crate::plan::{Endpoint, Plan};
 
 type Service = StreamableHttpService<HubSession, LocalSessionManager>;
@@ -48,6 +49,8 @@ struct Inner {
     /// One token per `POST` whose response is still being produced.
     in_flight: TaskTracker,
     listen: SocketAddr,
+    /// Access-token verifiers (and their key caches) of the `oauth` blocks.
+    verifiers: super::oauth::Verifiers,
 }
 
 impl McpRoutes {
@@ -60,6 +63,7 @@ impl McpRoutes {
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
                 listen,
+                verifiers: Default::default(),
             }),
         }
     }
@@ -136,21 +140,35 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     if let Err(refused) = guard::check_origin(request.headers(), &plan.allowed_origins) {
         return *refused;
     }
+    let listen = routes.inner.listen;
+    if request.uri().path().starts_with(oauth::METADATA_PATH) {
+        return match oauth::metadata_endpoint(&plan.endpoints, request.uri().path(), listen) {
+            Some((endpoint, spec)) => {
+                axum::Json(oauth::metadata(spec, endpoint, listen)).into_response()
+            }
+            None => not_found(&plan, request.uri().path()),
+        };
+    }
     if let Some(endpoint) = select_legacy(&plan, request.uri().path(), request.headers()) {
-        let loopback = routes.inner.listen.ip().is_loopback();
-        let checked = guard::check_host(request.headers(), loopback)
-            .and_then(|()| guard::check_auth(request.headers(), endpoint));
-        if let Err(refused) = checked {
+        let loopback = listen.ip().is_loopback();
+        if let Err(refused) = guard::check_host(request.headers(), loopback) {
             return *refused;
         }
-        return legacy(&routes, endpoint, request).await;
+        let identity = match authenticate(&routes, &plan, endpoint, request.headers()).await {
+            Ok(identity) => identity,
+            Err(refused) => return refused,
+        };
+        return legacy(&routes, endpoint, &identity, request).await;
     }
     let Some(endpoint) = select(&plan, request.uri().path(), request.headers()) else {
         return not_found(&plan, request.uri().path());
     };
-    if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
-        return *refused;
-    }
+    let identity = match authenticate(&routes, &plan, endpoint, request.headers()).await {
+        Ok(identity) => identity,
+        Err(refused) => return refused,
+    };
+    let mut request = request;
+    request.extensions_mut().insert(identity);
     let service = routes.service(endpoint);
     drop(plan);
     // A POST that carries a request is answered on an event stream that ends once the answer
@@ -170,6 +188,25 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             .into_response(),
         _ => response.into_response(),
     }
+}
+
+/// The endpoint's credential check; a refusal is audited and answered.
+async fn authenticate(
+    routes: &McpRoutes,
+    plan: &Plan,
+    endpoint: &Endpoint,
+    headers: &http::HeaderMap,
+) -> Result<Identity, Response> {
+    let inner = &routes.inner;
+    oauth::authenticate(headers, endpoint, inner.listen, &inner.verifiers)
+        .await
+        .map_err(|refused| {
+            inner
+                .gateway
+                .audit()
+                .auth_failure(plan, endpoint, &refused.reason);
+            refused.response
+        })
 }
 
 fn is_event_stream<B>(response: &http::Response<B>) -> bool {
@@ -196,15 +233,22 @@ pub fn select_legacy<'p>(
 /// Largest client message accepted on a legacy SSE `POST`.
 const LEGACY_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-async fn legacy(routes: &McpRoutes, endpoint: &Endpoint, request: Request) -> Response {
+async fn legacy(
+    routes: &McpRoutes,
+    endpoint: &Endpoint,
+    identity: &Identity,
+    request: Request,
+) -> Response {
     let inner = &routes.inner;
     let path = request.uri().path().to_string();
     match *request.method() {
-        http::Method::GET => {
-            inner
-                .legacy
-                .open(inner.gateway.clone(), endpoint, &path, &inner.sessions)
-        }
+        http::Method::GET => inner.legacy.open(
+            inner.gateway.clone(),
+            endpoint,
+            &path,
+            identity,
+            &inner.sessions,
+        ),
         http::Method::POST => {
             let query = request.uri().query().map(str::to_owned);
             match axum::body::to_bytes(request.into_body(), LEGACY_BODY_LIMIT).await {

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod guard;
 pub mod http;
+pub mod oauth;
 pub mod sse;
 
 use std::net::SocketAddr;

@@ -33,6 +33,8 @@ pub(super) fn lower_file(cx: &mut Cx<'_>, file: P<'_>) -> ast::File {
             Rule::upstream_block => lower_upstream(cx, pair).map(Item::Upstream),
             Rule::profile_block => profile::lower_profile(cx, pair).map(Item::Profile),
             Rule::logging_block => lower_logging(cx, pair).map(Item::Logging),
+            Rule::oauth_block => super::auth::lower_oauth(cx, pair).map(Item::OAuth),
+            Rule::audit_block => super::auth::lower_audit(cx, pair).map(Item::Audit),
             Rule::listen => lower_listen(cx, pair).map(Item::Listen),
             Rule::default_profile => lower_default_profile(cx, pair).map(Item::DefaultProfile),
             Rule::endpoint => lower_endpoint(cx, pair).map(Item::Endpoint),
@@ -106,7 +108,7 @@ pub(super) fn value_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Str> {
     Some(str_of(cx, value))
 }
 
-fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
+pub(super) fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
     let value = pair.into_inner().nth(1)?;
     let span = cx.span_of(&value);
     match value.as_str().parse::<u64>() {
@@ -121,7 +123,7 @@ fn number_of(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<u64>> {
     }
 }
 
-fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
+pub(super) fn bool_of(cx: &Cx<'_>, pair: P<'_>) -> Option<Spanned<bool>> {
     let value = pair.into_inner().nth(1)?;
     Some(Spanned::new(value.as_str() == "true", cx.span_of(&value)))
 }
@@ -158,17 +160,24 @@ fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
     let path = str_of(cx, it.next()?);
     let _arrow = it.next()?;
     let profile = str_of(cx, it.next()?);
-    let (mut when, mut auth, mut sse) = (None, None, None);
+    let (mut when, mut auth, mut sse) = (None, Vec::new(), None);
     for part in it {
         match part.as_rule() {
             Rule::condition => when = Some(lower_condition(cx, part)?),
             Rule::endpoint_sse => sse = part.into_inner().nth(1).map(|p| str_of(cx, p)),
             Rule::endpoint_auth => {
                 let span = cx.span_of(&part);
-                let mut parts = part.into_inner().skip(1);
-                auth = Some(ast::EndpointAuth {
-                    kind: str_of(cx, parts.next()?),
-                    secret: str_of(cx, parts.next()?),
+                let parts: Vec<P<'_>> = part.into_inner().skip(1).collect();
+                let mut words = parts.into_iter().map(|p| str_of(cx, p));
+                let kind = words.next()?;
+                let (name, value) = match (words.next()?, words.next()) {
+                    (name, Some(value)) => (Some(name), value),
+                    (value, None) => (None, value),
+                };
+                auth.push(ast::EndpointAuth {
+                    kind,
+                    name,
+                    value,
                     span: span.into(),
                 });
             }
@@ -214,7 +223,7 @@ fn lower_expose(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
-        auth: None,
+        auth: Vec::new(),
         sse: None,
         span: span.into(),
     })
@@ -376,7 +385,7 @@ fn lower_logging(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Logging> {
 }
 
 /// Sets a once-only setting read by `read`, reporting a second one.
-fn set_with<'i, T>(
+pub(super) fn set_with<'i, T>(
     cx: &mut Cx<'_>,
     block: &mut blocks::Block,
     slot: &mut Option<T>,

@@ -86,7 +86,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
                     path: Spanned::new(HUB_PATH.to_string(), pair.key.span),
                     profile: served(pair.key.span),
                     when: None,
-                    auth: None,
+                    auth: Vec::new(),
                     sse: None,
                     span: pair.span().into(),
                 }));
@@ -98,7 +98,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
             path: Spanned::new(PER_SERVER_PATH.to_string(), pair.value.span),
             profile: served(pair.key.span),
             when: None,
-            auth: None,
+            auth: Vec::new(),
             sse: None,
             span: pair.span().into(),
         }));
@@ -201,7 +201,7 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
-        auth: None,
+        auth: Vec::new(),
         sse,
         span: pair.span().into(),
     })
