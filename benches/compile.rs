@@ -122,7 +122,11 @@ impl Gen {
         ast::Rule {
             kind: ast::ItemKind::Tool,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -150,7 +154,11 @@ impl Gen {
         ast::Rule {
             kind: ast::ItemKind::Tool,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -229,7 +237,7 @@ impl Gen {
             path,
             profile,
             when: None,
-            auth: None,
+            auth: Vec::new(),
             sse: None,
         })
     }

@@ -280,7 +280,11 @@ impl Src {
         ast::Rule {
             kind,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -298,7 +302,11 @@ impl Src {
         ast::Rule {
             kind,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -388,7 +396,7 @@ impl Src {
             path,
             profile,
             when: None,
-            auth: None,
+            auth: Vec::new(),
             sse: None,
         }
     }
