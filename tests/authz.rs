@@ -42,10 +42,14 @@ async fn sdk_client(mcp_url: &str, issuer: &str, id: &str, secret: &str, tools: 
         .await
         .expect("the SDK client finishes")
         .expect("run the SDK client");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reasons: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("oauth_client.py:"))
+        .collect();
     assert!(
         out.status.success(),
-        "the SDK client failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "the SDK client failed: {reasons:#?}\n{stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
@@ -125,6 +129,11 @@ async fn oauth_callers_get_what_their_claims_allow_and_every_call_is_audited() {
     let routes = Routes::new(&text);
     let mcp2 = Mcp2::serve(&routes, &[], &[("CI_KEY", "k-123")]).await;
     let url = mcp2.url("/mcp");
+    let ready = eventually(Duration::from_secs(30), || {
+        mcp2.stderr().contains("upstream connected")
+    })
+    .await;
+    assert!(ready, "the upstream connects:\n{}", mcp2.stderr_tail(20));
 
     // No token: 401 pointing at the resource metadata, which names the authorization server.
     let (status, challenge) = initialize(&url, &[]).await;

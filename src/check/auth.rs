@@ -240,7 +240,7 @@ pub(super) fn condition(c: &ast::RuleCondition, cx: &mut Cx<'_>) -> Option<Calle
             .at(c.source.span, "unknown condition source");
             diag = match did_you_mean(other, SOURCES.iter().copied()) {
                 Some(s) => diag.help(format!("did you mean `{s}`? A condition starts with `claim`, `scope`, `key`, `endpoint` or `authenticated`")),
-                None => diag.help("a condition starts with `claim NAME`, `scope has \"…\"`, `key NAME`, `endpoint \"/path\"` or `authenticated`; to test the claim `{other}` write `claim {other} …`"),
+                None => diag.help(format!("a condition starts with `claim NAME`, `scope has \"…\"`, `key NAME`, `endpoint \"/path\"` or `authenticated`; to test the claim `{other}` write `claim {other} …`")),
             };
             cx.push(diag);
             return None;
