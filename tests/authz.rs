@@ -252,7 +252,10 @@ async fn oauth_callers_get_what_their_claims_allow_and_every_call_is_audited() {
     assert_eq!(denied[0]["caller"], "bob");
     assert_eq!(denied[0]["public"], "deploy");
     let rule_at = denied[0]["rule_at"].as_str().unwrap_or_default();
-    assert!(rule_at.ends_with("routes.mcproute:9"), "the deny rule's line: {rule_at}");
+    assert!(
+        rule_at.ends_with("routes.mcproute:9"),
+        "the deny rule's line: {rule_at}"
+    );
     assert_eq!(
         denied[0]["rule"],
         "deny tool ops/deploy unless claim groups contains \"eng\""

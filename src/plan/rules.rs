@@ -538,6 +538,48 @@ mod tests {
     }
 
     #[test]
+    fn conditional_rules_apply_only_to_their_callers_and_classes_follow_them() {
+        use crate::plan::authz::{CallerCondition, CallerTest, ClaimOp};
+        let ups = [UpstreamId::new("ops")];
+        let mut eng_only = rule(Action::Deny, "ops", "deploy");
+        eng_only.condition = Some(CallerCondition {
+            negate: true,
+            test: CallerTest::Claim {
+                path: vec!["groups".into()],
+                op: ClaimOp::Contains("eng".into()),
+            },
+            text: "unless claim groups contains \"eng\"".into(),
+        });
+        let table = RuleTable::new(vec![eng_only], vec![], vec![], None, &ups);
+        let eng = serde_json::json!({"sub": "alice", "groups": ["eng"]});
+        let eng2 = serde_json::json!({"sub": "carol", "groups": ["eng", "ops"]});
+        let sales = serde_json::json!({"sub": "bob", "groups": ["sales"]});
+        let who = |claims| Caller {
+            endpoint: "/mcp",
+            api_key: None,
+            claims: Some(claims),
+        };
+        let deploy = tool("ops", "deploy");
+        assert!(table.decide(deploy, who(&eng)).visible);
+        let refused = table.decide(deploy, who(&sales));
+        assert!(!refused.visible);
+        assert!(refused.decided_by.is_some());
+        assert!(!table.decide(deploy, Caller::default()).visible);
+        // Other tools are not affected by the condition.
+        assert!(table.decide(tool("ops", "status"), who(&sales)).visible);
+        // Callers the rules cannot tell apart share a class; others do not.
+        assert_eq!(
+            table.caller_class(who(&eng)),
+            table.caller_class(who(&eng2))
+        );
+        assert_ne!(
+            table.caller_class(who(&eng)),
+            table.caller_class(who(&sales))
+        );
+        assert_eq!(table.claims_read(), ["groups"]);
+    }
+
+    #[test]
     fn tracing_reports_every_rule_tried() {
         let ups = [UpstreamId::new("a")];
         let table = RuleTable::new(
