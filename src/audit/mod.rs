@@ -97,7 +97,7 @@ impl<'a> Record<'a> {
 
 enum Sink {
     Stdout,
-    File(RotatingFile),
+    File(Box<RotatingFile>),
 }
 
 /// Writes audit records to the sink the current plan names.
@@ -171,7 +171,7 @@ fn open_sink(settings: &AuditSettings) -> Result<Sink, crate::telemetry::file::L
                 max_age: None,
                 compress: false,
             };
-            RotatingFile::open(path, rotation).map(Sink::File)
+            RotatingFile::open(path, rotation).map(|f| Sink::File(Box::new(f)))
         }
     }
 }
