@@ -176,6 +176,50 @@ impl Identity {
     }
 }
 
+/// Why an identity could not be read from a claims file.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("cannot read the claims file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the claims file {path} is not a JSON object: {reason}")]
+    NotClaims { path: String, reason: String },
+}
+
+/// The identity `mcp2 explain --claims FILE | --api-key NAME` asks about: the claims of a JSON
+/// object in `claims_file` (a decoded token payload), and/or an API key name.
+pub fn load_identity(
+    claims_file: Option<&std::path::Path>,
+    api_key: Option<&str>,
+) -> Result<Identity, IdentityError> {
+    let claims = match claims_file {
+        None => None,
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| IdentityError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| IdentityError::NotClaims {
+                    path: shown.clone(),
+                    reason: e.to_string(),
+                })?;
+            if !value.is_object() {
+                return Err(IdentityError::NotClaims {
+                    path: shown,
+                    reason: "expected `{ \"sub\": …, … }`".into(),
+                });
+            }
+            Some(value)
+        }
+    };
+    Ok(Identity::from_parts(claims, api_key))
+}
+
 /// The outcomes of every condition of a profile for one caller: callers with equal classes get
 /// equal decisions everywhere in that profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -247,6 +291,31 @@ mod tests {
         let anon = Caller::default();
         assert!(!cond(false, CallerTest::Scope("admin".into())).holds(anon));
         assert!(cond(true, CallerTest::Scope("admin".into())).holds(anon));
+    }
+
+    #[test]
+    fn identities_load_from_claims_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alice.json");
+        std::fs::write(&path, r#"{"sub": "alice", "groups": ["eng"]}"#).unwrap();
+        let id = load_identity(Some(&path), None).unwrap();
+        assert_eq!(id.name().as_deref(), Some("alice"));
+        let caller = id.caller("/mcp");
+        assert!(
+            cond(
+                false,
+                CallerTest::Claim {
+                    path: vec!["groups".into()],
+                    op: ClaimOp::Contains("eng".into())
+                }
+            )
+            .holds(caller)
+        );
+        let key = load_identity(None, Some("ci-bot")).unwrap();
+        assert_eq!(key.name().as_deref(), Some("key:ci-bot"));
+        std::fs::write(&path, "[1, 2]").unwrap();
+        assert!(load_identity(Some(&path), None).is_err());
+        assert!(load_identity(Some(&dir.path().join("missing.json")), None).is_err());
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub enum Place {
     PerKind,
     Limits,
     Hub,
+    /// One entry of `oauth:`.
+    OAuth,
+    Audit,
+    /// `hub.auth`.
+    HubAuth,
 }
 
 /// Help for a key that is not in the schema but says what its writer meant.
@@ -49,6 +54,9 @@ impl Place {
             Place::PerKind => "this setting",
             Place::Limits => "`limits`",
             Place::Hub => "`hub`",
+            Place::OAuth => "an `oauth` entry",
+            Place::Audit => "`audit`",
+            Place::HubAuth => "`hub.auth`",
         }
     }
 
@@ -62,6 +70,8 @@ impl Place {
                 "profiles",
                 "hub",
                 "exposePerServer",
+                "oauth",
+                "audit",
             ],
             Place::Listen => &["host", "port"],
             Place::Logging => &[
@@ -96,7 +106,19 @@ impl Place {
             Place::Filter => &["allow", "deny"],
             Place::PerKind => &["tools", "prompts", "resources"],
             Place::Limits => &["calls", "tools", "per"],
-            Place::Hub => &["path", "profile", "ssePath"],
+            Place::Hub => &["path", "profile", "ssePath", "auth"],
+            Place::OAuth => &[
+                "issuer",
+                "jwks",
+                "resource",
+                "leeway",
+                "scopes",
+                "introspect",
+                "clientId",
+                "clientSecret",
+            ],
+            Place::Audit => &["file", "stdout", "maxSizeMB", "maxBackups"],
+            Place::HubAuth => &["oauth", "bearer", "keys"],
         }
     }
 

@@ -2,10 +2,11 @@
 //!
 //! This module reads the top level (`listen`, `logging`, `defaultProfile`, `hub`,
 //! `exposePerServer`) and hands `servers` and `profiles` to [`server`] and [`profile`]. Items come
-//! out in one canonical order whatever order the keys were written in: listen, logging,
+//! out in one canonical order whatever order the keys were written in: listen, logging, oauth, audit,
 //! upstreams, profiles, default profile, endpoints. The hub is always served: `exposePerServer`
 //! without `hub` yields the hub at `/mcp` as well as the per-server endpoints.
 
+mod auth;
 mod profile;
 mod server;
 
@@ -34,6 +35,12 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
     }
     if let Some(pair) = f.get("logging") {
         items.push(Item::Logging(logging(r, pair)));
+    }
+    if let Some(node) = f.value("oauth") {
+        items.extend(auth::oauth_servers(r, node).into_iter().map(Item::OAuth));
+    }
+    if let Some(pair) = f.get("audit") {
+        items.push(Item::Audit(auth::audit(r, pair)));
     }
     let servers = f
         .value("servers")
@@ -197,11 +204,15 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
     let sse = f
         .value("ssePath")
         .and_then(|n| r.string(n, "a path such as `/sse`"));
+    let auth = f
+        .get("auth")
+        .map(|p| auth::hub_auth(r, p))
+        .unwrap_or_default();
     Some(ast::Endpoint {
         path,
         profile,
         when: None,
-        auth: Vec::new(),
+        auth,
         sse,
         span: pair.span().into(),
     })
