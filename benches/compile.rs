@@ -123,7 +123,11 @@ impl Gen {
         ast::Rule {
             kind: ast::ItemKind::Tool,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -151,7 +155,11 @@ impl Gen {
         ast::Rule {
             kind: ast::ItemKind::Tool,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -230,7 +238,7 @@ impl Gen {
             path,
             profile,
             when: None,
-            auth: None,
+            auth: Vec::new(),
             sse: None,
         })
     }

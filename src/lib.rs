@@ -20,6 +20,7 @@
 //!
 //! Only [`cli`] renders diagnostics and chooses exit codes.
 
+pub mod audit;
 pub mod check;
 pub mod cli;
 pub mod cluster;

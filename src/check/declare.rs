@@ -20,6 +20,8 @@ pub(super) struct Decls<'a> {
     pub logging: Option<&'a ast::Logging>,
     pub admin: Option<&'a ast::Admin>,
     pub default_profile: Option<&'a ast::Str>,
+    pub oauth: IndexMap<&'a str, &'a ast::OAuthServer>,
+    pub audit: Option<&'a ast::Audit>,
 }
 
 pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> {
@@ -31,6 +33,8 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
         logging: None,
         admin: None,
         default_profile: None,
+        oauth: IndexMap::new(),
+        audit: None,
     };
     for ast::File { items } in files {
         for item in items {
@@ -51,6 +55,10 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
                     set_once(&mut decls.logging, l, "logging", cx, |l| *l.span)
                 }
                 ast::Item::Admin(a) => set_once(&mut decls.admin, a, "admin", cx, |a| *a.span),
+                ast::Item::OAuth(o) => {
+                    declare(&mut decls.oauth, "oauth", &o.name, o, cx, |o| o.name.span)
+                }
+                ast::Item::Audit(a) => set_once(&mut decls.audit, a, "audit", cx, |a| *a.span),
                 ast::Item::DefaultProfile(name) => set_once(
                     &mut decls.default_profile,
                     name,

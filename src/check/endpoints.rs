@@ -10,14 +10,28 @@ use super::declare::Decls;
 use super::resolve::{Resolved, implies_default};
 use super::{Cx, builtin_location, errors, values};
 use crate::diag::{Diag, codes};
-use crate::plan::{Endpoint, EndpointAuth, EndpointCondition, ProfileName, Secret, UpstreamId};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::plan::{
+    Endpoint, EndpointAuth, EndpointCondition, OAuthSpec, ProfileName, Secret, UpstreamId,
+};
 use crate::source::Span;
 use crate::syntax::ast;
 
 /// The path served when no endpoint is declared.
 pub(super) const DEFAULT_PATH: &str = "/mcp";
 
-pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> Vec<Endpoint> {
+/// Every `oauth` block by name; `None` for one with errors (reported already).
+pub(super) type OAuthServers = IndexMap<String, Option<Arc<OAuthSpec>>>;
+
+pub(super) fn build(
+    decls: &Decls<'_>,
+    resolved: &Resolved,
+    oauth: &OAuthServers,
+    cx: &mut Cx<'_>,
+) -> Vec<Endpoint> {
     if decls.endpoints.is_empty() {
         return resolved
             .default_profile
@@ -27,7 +41,7 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
                 profile: profile.clone(),
                 only_upstream: None,
                 when: None,
-                auth: None,
+                auth: Vec::new(),
                 legacy_sse: None,
                 origin: builtin_location(),
             })
@@ -38,7 +52,7 @@ pub(super) fn build(decls: &Decls<'_>, resolved: &Resolved, cx: &mut Cx<'_>) -> 
     let mut decl_spans: Vec<Span> = Vec::new();
     let mut reported: Vec<(Span, Span)> = Vec::new();
     for ep in &decls.endpoints {
-        for endpoint in expand(decls, ep, resolved, cx) {
+        for endpoint in expand(decls, ep, resolved, oauth, cx) {
             check_against_earlier(&endpoint, *ep.span, &out, &decl_spans, &mut reported, cx);
             out.push(endpoint);
             decl_spans.push(*ep.span);
@@ -52,6 +66,7 @@ fn expand(
     decls: &Decls<'_>,
     ep: &ast::Endpoint,
     resolved: &Resolved,
+    oauth: &OAuthServers,
     cx: &mut Cx<'_>,
 ) -> Vec<Endpoint> {
     let ast::Endpoint {
@@ -74,10 +89,11 @@ fn expand(
         None => Some(None),
         Some(c) => condition(c, cx).map(Some),
     };
-    let auth = match auth {
-        None => Some(None),
-        Some(a) => credential(a, &path.node, cx).map(Some),
-    };
+    let credentials: Vec<Option<EndpointAuth>> = auth
+        .iter()
+        .map(|a| credential(a, &path.node, oauth, cx))
+        .collect();
+    let auth: Option<Vec<EndpointAuth>> = credentials.into_iter().collect();
     let legacy_sse = match sse {
         None => Some(None),
         Some(p) => match values::parse_endpoint_path(&p.node) {
@@ -171,36 +187,81 @@ fn condition(c: &ast::Condition, cx: &mut Cx<'_>) -> Option<EndpointCondition> {
     }
 }
 
-/// `auth bearer "…"` / `auth key "…"`: the kind checked, the secret expanded.
-fn credential(a: &ast::EndpointAuth, path: &str, cx: &mut Cx<'_>) -> Option<EndpointAuth> {
+/// `auth bearer "…"` / `auth key [NAME] "…"` / `auth oauth NAME`: the kind checked, the
+/// secret expanded, the oauth block looked up.
+fn credential(
+    a: &ast::EndpointAuth,
+    path: &str,
+    oauth: &OAuthServers,
+    cx: &mut Cx<'_>,
+) -> Option<EndpointAuth> {
     let ast::EndpointAuth {
         kind,
-        secret,
+        name,
+        value,
         span: _,
     } = a;
+    if kind.node == "oauth" {
+        return oauth_credential(name.as_ref().unwrap_or(value), oauth, cx);
+    }
     let used_in = format!("the auth of endpoint `{path}`");
-    let expanded = super::env::expand(cx, secret, &used_in)?;
+    let expanded = super::env::expand(cx, value, &used_in)?;
     if expanded.value.is_empty() {
         cx.push(
             Diag::error(codes::BAD_AUTH, "an endpoint credential may not be empty")
-                .at(secret.span, "empty after expansion")
+                .at(value.span, "empty after expansion")
                 .help("set the variable, or remove `auth` to serve without a credential"),
         );
         return None;
     }
     let secret = Secret::new(expanded.value, expanded.vars);
-    match kind.node.as_str() {
-        "bearer" => Some(EndpointAuth::Bearer(secret)),
-        "key" => Some(EndpointAuth::Key(secret)),
-        other => {
+    match (kind.node.as_str(), name) {
+        ("bearer", None) => Some(EndpointAuth::Bearer { secret }),
+        ("key", name) => Some(EndpointAuth::Key {
+            name: name.as_ref().map_or("key", |n| n.node.as_str()).to_string(),
+            secret,
+        }),
+        ("bearer", Some(n)) => {
+            cx.push(
+                Diag::error(codes::BAD_AUTH, "a bearer secret has no name")
+                    .at(n.span, "a name here")
+                    .help("name API keys with `auth key NAME \"…\"`; `auth bearer \"…\"` takes only the secret"),
+            );
+            None
+        }
+        (other, _) => {
             cx.push(
                 Diag::error(codes::BAD_AUTH, format!("unknown auth kind `{other}`"))
-                    .at(kind.span, "expected `bearer` or `key`")
-                    .help("`auth bearer \"${TOKEN}\"` (Authorization: Bearer) or `auth key \"${KEY}\"` (X-API-Key)"),
+                    .at(kind.span, "expected `bearer`, `key` or `oauth`")
+                    .help("`auth bearer \"${TOKEN}\"` (Authorization: Bearer), `auth key NAME \"${KEY}\"` (X-API-Key) or `auth oauth NAME` (access tokens from `oauth NAME { … }`)"),
             );
             None
         }
     }
+}
+
+fn oauth_credential(
+    name: &ast::Str,
+    oauth: &OAuthServers,
+    cx: &mut Cx<'_>,
+) -> Option<EndpointAuth> {
+    if let Some(spec) = oauth.get(name.node.as_str()) {
+        return spec.clone().map(EndpointAuth::OAuth);
+    }
+    let mut diag = Diag::error(
+        codes::UNKNOWN_OAUTH,
+        format!("no `oauth {} {{ … }}` block is declared", name.node),
+    )
+    .at(name.span, "unknown authorization server");
+    diag = match crate::diag::did_you_mean(&name.node, oauth.keys().map(String::as_str)) {
+        Some(s) => diag.help(format!("did you mean `{s}`?")),
+        None => diag.help(format!(
+            "declare it: `oauth {} {{ issuer \"https://auth.example.com\" }}`",
+            name.node
+        )),
+    };
+    cx.push(diag);
+    None
 }
 
 /// Reports a conflict or shadowing with an earlier endpoint on the same path, once per pair of

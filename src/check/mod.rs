@@ -19,6 +19,7 @@
 //! when there are no errors at all. The messages live in [`errors`]; this module never renders
 //! anything (that is `cli/`'s job).
 
+mod auth;
 mod cover;
 mod declare;
 mod endpoints;
@@ -109,6 +110,8 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let allowed_origins = settings::origins(&decls, &mut cx);
     let logging = settings::logging(&decls, &mut cx);
     let admin = settings::admin(&decls, &mut cx);
+    let oauth = auth::oauth_servers(&decls, &mut cx);
+    let audit = auth::audit(&decls, &mut cx);
     if !syntax_ok {
         return Compiled {
             plan: None,
@@ -121,9 +124,10 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     }
     let resolved = resolve::resolve(&decls, &mut cx);
     let profiles = profiles::build(&decls, &resolved, &mut cx);
-    let endpoints = endpoints::build(&decls, &resolved, &mut cx);
-    let plan = match (resolved.default_profile, listen, logging, admin) {
-        (Some(default_profile), Some(listen), Some(logging), Some(admin))
+    let endpoints = endpoints::build(&decls, &resolved, &oauth, &mut cx);
+    auth::check_reachable(&profiles, &endpoints, &decls, &mut cx);
+    let plan = match (resolved.default_profile, listen, logging, admin, audit) {
+        (Some(default_profile), Some(listen), Some(logging), Some(admin), Ok(audit))
             if !cx.diags.has_errors() =>
         {
             Some(Plan {
@@ -135,6 +139,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
                 endpoints,
                 logging,
                 admin,
+                audit,
                 sources: sources.files().iter().map(|f| f.path.clone()).collect(),
             })
         }

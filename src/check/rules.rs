@@ -89,7 +89,18 @@ pub(super) fn build_table(
         };
         let kind = item_kind(*kind);
         match body {
-            ast::RuleBody::Filter { action, target } => {
+            ast::RuleBody::Filter {
+                action,
+                target,
+                condition,
+            } => {
+                let condition = match condition {
+                    None => None,
+                    Some(c) => match super::auth::condition(c, cx) {
+                        Some(c) => Some(c),
+                        None => continue,
+                    },
+                };
                 let upstream = &target.upstream.node;
                 if !is_pattern(upstream) && !scope.uses(upstream) {
                     if decls.upstreams.contains_key(upstream.as_str()) {
@@ -108,6 +119,7 @@ pub(super) fn build_table(
                     action,
                     kind,
                     matcher,
+                    condition,
                     rule: rule_ref,
                 };
                 filters.push(Compiled {
@@ -295,9 +307,11 @@ fn compile_regex(re: &ast::Str, cx: &mut Cx<'_>) -> Option<Regex> {
 /// Warns about each filter rule that an earlier rule of the same kind already decides.
 fn report_shadowed(filters: &[Compiled<'_>], cx: &mut Cx<'_>) {
     for (j, later) in filters.iter().enumerate() {
-        let earlier = filters[..j]
-            .iter()
-            .find(|e| e.rule.kind == later.rule.kind && target_covers(e.target, later.target));
+        let earlier = filters[..j].iter().find(|e| {
+            e.rule.kind == later.rule.kind
+                && e.rule.condition.is_none()
+                && target_covers(e.target, later.target)
+        });
         if let Some(e) = earlier {
             let lang = cx.lang(later.span);
             cx.push(errors::shadowed_rule(
@@ -334,12 +348,21 @@ pub(super) fn target_text(target: &ast::Target) -> String {
 pub(super) fn rule_text(rule: &ast::Rule) -> String {
     let kind = rule.kind.keyword();
     match &rule.body {
-        ast::RuleBody::Filter { action, target } => {
+        ast::RuleBody::Filter {
+            action,
+            target,
+            condition,
+        } => {
             let action = match action.node {
                 ast::Action::Allow => "allow",
                 ast::Action::Deny => "deny",
             };
-            format!("{action} {kind} {}", target_text(target))
+            let mut text = format!("{action} {kind} {}", target_text(target));
+            if let Some(c) = condition {
+                text.push(' ');
+                text.push_str(&super::auth::condition_text(c));
+            }
+            text
         }
         ast::RuleBody::Rename { upstream, name, to } => {
             format!(

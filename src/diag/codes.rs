@@ -114,6 +114,17 @@ pub const BAD_ORIGIN: Code = "mcp2::check::bad_origin";
 pub const BAD_AUTH: Code = "mcp2::check::bad_auth";
 /// An `admin` block whose token is empty after expansion.
 pub const BAD_ADMIN: Code = "mcp2::check::bad_admin";
+/// A rule condition (`when …`/`unless …`) with an unknown source or a malformed test.
+pub const BAD_CONDITION: Code = "mcp2::check::bad_condition";
+/// A rule conditioned on the caller's identity in a profile served where no caller is
+/// authenticated (warning).
+pub const CONDITION_WITHOUT_AUTH: Code = "mcp2::check::condition_without_auth";
+/// `auth oauth NAME` naming no `oauth NAME { … }` block.
+pub const UNKNOWN_OAUTH: Code = "mcp2::check::unknown_oauth";
+/// An `oauth` block without an issuer, with a bad URL, or with an incomplete introspection.
+pub const BAD_OAUTH: Code = "mcp2::check::bad_oauth";
+/// An `audit` block with neither or both sinks.
+pub const BAD_AUDIT: Code = "mcp2::check::bad_audit";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -77,12 +77,12 @@ pub fn choose_endpoint(plan: &Plan, q: &Question) -> (EndpointTrace, Option<Bind
         chosen: chosen.map(|e| ChosenEndpoint {
             profile: e.profile.to_string(),
             only_upstream: e.only_upstream.as_ref().map(ToString::to_string),
-            auth: e.auth.as_ref().map(|a| {
-                match a {
-                    EndpointAuth::Bearer(_) => "bearer",
-                    EndpointAuth::Key(_) => "key",
-                }
-                .to_string()
+            auth: (!e.auth.is_empty()).then(|| {
+                e.auth
+                    .iter()
+                    .map(EndpointAuth::kind)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }),
             origin: e.origin.to_string(),
         }),

@@ -8,8 +8,9 @@
 //! profiles that do not use the upstream, or whose rules hide what changed, hear nothing.
 //! Announcements are coalesced: a burst of changes costs one rebuild.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use rmcp::model::{
 };
 
 use super::{Binding, Gateway, View, lock};
-use crate::plan::rules::Caller;
+use crate::plan::authz::{CallerClass, Identity};
 
 /// Changes arriving within this window are announced together (an upstream that registers
 /// several tools in a row sends one `list_changed` each).
@@ -77,21 +78,32 @@ impl Gateway {
     pub async fn announce_changes(&self) {
         let plan = self.plan();
         let sessions = self.live_sessions();
-        let bindings: HashSet<Binding> = sessions.iter().map(|s| s.binding().clone()).collect();
-        for binding in bindings {
-            let view = self.view(&plan, &binding, Caller::default()).await;
+        // Sessions by what they see: binding and caller class.
+        let mut groups: HashMap<(Binding, CallerClass), Vec<_>> = HashMap::new();
+        for s in &sessions {
+            let identity = s.identity();
+            let class = self.caller_class(&plan, s.binding(), identity.caller(s.endpoint()));
+            groups
+                .entry((s.binding().clone(), class))
+                .or_default()
+                .push((s.clone(), identity));
+        }
+        for ((binding, class), members) in groups {
+            let Some((first, identity)) = members.first() else {
+                continue;
+            };
+            let caller = identity.caller(first.endpoint());
+            let view = self.view(&plan, &binding, caller).await;
             let digest = Digest::of(&view);
-            let Some(old) = lock(&self.announced).insert(binding.clone(), digest) else {
+            let key = (binding.clone(), class);
+            let Some(old) = lock(&self.announced).insert(key, digest) else {
                 continue;
             };
             let changes = old.changes(&digest);
             if changes.is_empty() {
                 continue;
             }
-            let told: Vec<_> = sessions
-                .iter()
-                .filter(|s| *s.binding() == binding)
-                .collect();
+            let told: Vec<_> = members.iter().map(|(s, _)| s).collect();
             tracing::debug!(
                 profile = %binding.profile,
                 clients = told.len(),
@@ -124,19 +136,28 @@ impl Gateway {
 
     /// Records what a binding's clients see now, the first time a client of it appears, so a
     /// later change has something to be compared with.
-    pub(super) fn note_binding(&self, binding: &Binding) {
-        if lock(&self.announced).contains_key(binding) {
+    pub(super) fn note_binding(
+        &self,
+        binding: &Binding,
+        endpoint: &Arc<str>,
+        identity: Arc<Identity>,
+    ) {
+        let plan = self.plan();
+        let class = self.caller_class(&plan, binding, identity.caller(endpoint));
+        let key = (binding.clone(), class);
+        if lock(&self.announced).contains_key(&key) {
             return;
         }
         let Some(gateway) = self.me.upgrade() else {
             return;
         };
-        let binding = binding.clone();
+        let endpoint = endpoint.clone();
         tokio::spawn(async move {
-            let plan = gateway.plan();
-            let view = gateway.view(&plan, &binding, Caller::default()).await;
+            let view = gateway
+                .view(&plan, &key.0, identity.caller(&endpoint))
+                .await;
             lock(&gateway.announced)
-                .entry(binding)
+                .entry(key)
                 .or_insert_with(|| Digest::of(&view));
         });
     }

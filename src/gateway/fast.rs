@@ -169,7 +169,11 @@ impl HubSession {
         if self.session.answers_server_requests() {
             return Err("client answers server requests");
         }
-        let (_, view) = self.view().await;
+        let (plan, view) = self.view().await;
+        // Each call gets its audit record on the full stack (`audited.rs`).
+        if plan.audit.is_some() {
+            return Err("audit trail on");
+        }
         let route = view.route(ItemKind::Tool, name).ok_or("unknown tool")?;
         let handle = self.handle(&route.upstream).map_err(|_| "upstream gone")?;
         if handle.spec().session == SessionMode::PerClient {
@@ -182,7 +186,8 @@ impl HubSession {
         let upstream_id = format!("mcp2-fast-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
         let body = upstream_body(&upstream_id, &route.original, params);
         let call = route.call("tools/call", name);
-        let api_key = self.caller().api_key;
+        let identity = self.identity();
+        let api_key = identity.key.as_deref();
         let observed =
             match observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call).await {
                 Ok(observed) => observed,

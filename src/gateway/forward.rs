@@ -89,7 +89,8 @@ impl HubSession {
         request: ClientRequest,
         context: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        let api_key = self.caller().api_key;
+        let identity = self.identity();
+        let api_key = identity.key.as_deref();
         let observed =
             observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call).await?;
         self.observed(observed, call, request, context).await

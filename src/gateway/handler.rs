@@ -31,6 +31,7 @@ use super::forward::coerce;
 use super::session::{ClientFacts, ClientSession};
 use super::{Binding, Gateway, GatewayError, Route, View};
 use crate::diag::did_you_mean;
+use crate::plan::authz::Identity;
 use crate::plan::rules::{Caller, ItemKind};
 use crate::plan::{Plan, SessionMode, UpstreamId};
 use crate::upstream::UpstreamHandle;
@@ -134,17 +135,28 @@ impl HubSession {
             .is_some_and(|p| p.as_str().as_bytes() == header.as_bytes())
     }
 
-    pub(super) fn caller(&self) -> Caller<'_> {
-        Caller {
-            endpoint: &self.endpoint,
-            api_key: None,
-            claims: None,
-        }
+    /// The session, authenticated as `identity` (for transports whose requests carry no HTTP
+    /// parts, such as legacy SSE, where the stream's `GET` was authenticated).
+    pub fn with_identity(self, identity: &Identity) -> Self {
+        self.session.set_identity(identity);
+        self
+    }
+
+    /// Who this session's requests are authenticated as.
+    pub(super) fn identity(&self) -> Arc<Identity> {
+        self.session.identity()
+    }
+
+    /// Takes the identity a request on the fast path was authenticated as.
+    pub fn adopt_identity(&self, identity: &Identity) {
+        self.session.set_identity(identity);
     }
 
     pub(super) async fn view(&self) -> (Arc<Plan>, Arc<View>) {
         let plan = self.gateway.plan();
-        let view = self.gateway.view(&plan, &self.binding, self.caller()).await;
+        let identity = self.identity();
+        let caller: Caller<'_> = identity.caller(&self.endpoint);
+        let view = self.gateway.view(&plan, &self.binding, caller).await;
         (plan, view)
     }
 
@@ -171,6 +183,14 @@ impl HubSession {
 
     /// Remembers the client's peer and what it declared, from the first request it sends.
     pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
+        // The guard put the request's identity into the HTTP request's extensions.
+        let identity = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Identity>());
+        if let Some(identity) = identity {
+            self.session.set_identity(identity);
+        }
         if self.session.peer().is_some() {
             return;
         }
@@ -184,11 +204,12 @@ impl HubSession {
         if modern && let Some(level) = context.meta.log_level() {
             self.session.set_level(level);
         }
-        self.gateway.note_binding(&self.binding);
+        self.gateway
+            .note_binding(&self.binding, &self.endpoint, self.identity());
     }
 
     /// The route of a public tool or prompt name, or the "unknown" error with a suggestion.
-    fn route(view: &View, kind: ItemKind, public: &str) -> Result<Route, GatewayError> {
+    pub(super) fn route(view: &View, kind: ItemKind, public: &str) -> Result<Route, GatewayError> {
         view.route(kind, public)
             .cloned()
             .ok_or_else(|| GatewayError::Unknown {
@@ -208,7 +229,12 @@ impl HubSession {
     }
 
     /// Logs and counts a request for a name this client's view does not have.
-    fn not_found(&self, method: &'static str, public: &str, e: GatewayError) -> GatewayError {
+    pub(super) fn not_found(
+        &self,
+        method: &'static str,
+        public: &str,
+        e: GatewayError,
+    ) -> GatewayError {
         super::observe::not_found(&self.tag, &self.binding, method, public, e)
     }
 
@@ -347,7 +373,8 @@ impl ServerHandler for HubSession {
             name: Some(request.client_info.name.clone()),
         };
         self.session.attach(&context.peer, Some(facts));
-        self.gateway.note_binding(&self.binding);
+        self.gateway
+            .note_binding(&self.binding, &self.endpoint, self.identity());
         Ok(result)
     }
 
@@ -419,15 +446,12 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self
-                    .explained_view(crate::explain::Method::ToolsCall, Some(&request.name))
-                    .await;
-                let route = Self::route(&view, ItemKind::Tool, &request.name)
-                    .map_err(|e| self.not_found(method, &request.name, e))?;
-                let public =
-                    std::mem::replace(&mut request.name, route.original.to_string().into());
-                let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-                self.send(route.call(method, &public), request, &context)
+                let public = request.name.to_string();
+                let make = |original: &str| {
+                    request.name = original.to_string().into();
+                    ClientRequest::CallToolRequest(CallToolRequest::new(request))
+                };
+                self.forward_item(ItemKind::Tool, method, &public, make, &context)
                     .await?
             }
         };
@@ -453,14 +477,12 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self
-                    .explained_view(crate::explain::Method::PromptsGet, Some(&request.name))
-                    .await;
-                let route = Self::route(&view, ItemKind::Prompt, &request.name)
-                    .map_err(|e| self.not_found(method, &request.name, e))?;
-                let public = std::mem::replace(&mut request.name, route.original.to_string());
-                let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-                self.send(route.call(method, &public), request, &context)
+                let public = request.name.clone();
+                let make = |original: &str| {
+                    request.name = original.to_string();
+                    ClientRequest::GetPromptRequest(GetPromptRequest::new(request))
+                };
+                self.forward_item(ItemKind::Prompt, method, &public, make, &context)
                     .await?
             }
         };
@@ -485,14 +507,12 @@ impl ServerHandler for HubSession {
         {
             Some(resumed) => resumed?,
             None => {
-                let (_, view) = self
-                    .explained_view(crate::explain::Method::ResourcesRead, Some(&request.uri))
-                    .await;
-                let route = Self::resource_route(&view, &request.uri)
-                    .map_err(|e| self.not_found(method, &request.uri, e))?;
-                let public = std::mem::replace(&mut request.uri, route.original.to_string());
-                let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-                self.send(route.call(method, &public), request, &context)
+                let public = request.uri.clone();
+                let make = |original: &str| {
+                    request.uri = original.to_string();
+                    ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request))
+                };
+                self.forward_item(ItemKind::Resource, method, &public, make, &context)
                     .await?
             }
         };

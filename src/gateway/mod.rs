@@ -29,6 +29,7 @@
 
 mod announce;
 mod ask;
+mod audited;
 pub mod calls;
 pub mod error;
 mod fast;
@@ -58,6 +59,7 @@ use futures::future::join_all;
 use rmcp::model::{ClientCapabilities, ServerNotification};
 use tokio::sync::broadcast;
 
+use crate::plan::authz::CallerClass;
 use crate::plan::rules::Caller;
 use crate::plan::{Plan, ProfileName, UpstreamId};
 use crate::telemetry::events::CacheLookup;
@@ -93,7 +95,11 @@ pub struct Gateway {
     lists: ListCache,
     /// Views per binding. A std Mutex: held only to look up or store an `Arc`, never across an
     /// await.
-    views: Mutex<HashMap<Binding, CachedView>>,
+    /// Views per binding and caller class: callers the binding's rules cannot tell apart share
+    /// one view.
+    views: Mutex<HashMap<(Binding, CallerClass), CachedView>>,
+    /// The audit trail's sink.
+    audit: crate::audit::Auditor,
     /// Collisions already warned about, so each is logged once.
     warned: Mutex<HashSet<(ProfileName, String)>>,
     events: broadcast::Sender<UpstreamEvent>,
@@ -112,7 +118,7 @@ pub struct Gateway {
     /// Resource subscriptions by (upstream, upstream URI).
     subscriptions: Mutex<HashMap<(UpstreamId, String), Vec<relay::Subscription>>>,
     /// What each binding's clients were last shown (see `announce`).
-    announced: Mutex<HashMap<Binding, announce::Digest>>,
+    announced: Mutex<HashMap<(Binding, CallerClass), announce::Digest>>,
     announce_pending: AtomicBool,
     /// Calls waiting for a 2026-07-28 client's input (see `mrtr`).
     suspended: mrtr::SuspendedCalls,
@@ -144,6 +150,7 @@ impl Gateway {
             registry,
             lists: ListCache::new(policy),
             views: Mutex::new(HashMap::new()),
+            audit: Default::default(),
             warned: Mutex::new(HashSet::new()),
             events,
             limiter: Box::new(limits::MemoryLimiter::default()),
@@ -295,11 +302,25 @@ impl Gateway {
             .collect()
     }
 
+    /// Where audit records go.
+    pub fn audit(&self) -> &crate::audit::Auditor {
+        &self.audit
+    }
+
+    /// The caller's class under the binding's profile (see `plan::authz`).
+    pub fn caller_class(&self, plan: &Plan, binding: &Binding, caller: Caller<'_>) -> CallerClass {
+        plan.profile(binding.profile.as_str())
+            .map(|p| p.rules.caller_class(caller))
+            .unwrap_or_default()
+    }
+
     /// The binding's view for this caller: cached while the plan and the lists it was built
     /// from are unchanged; otherwise rebuilt from the list cache, fetching misses in parallel.
     pub async fn view(&self, plan: &Arc<Plan>, binding: &Binding, caller: Caller<'_>) -> Arc<View> {
         let generation = self.lists.generation();
-        if let Some(cached) = lock(&self.views).get(binding)
+        let class = self.caller_class(plan, binding, caller);
+        let key = (binding.clone(), class);
+        if let Some(cached) = lock(&self.views).get(&key)
             && Arc::ptr_eq(&cached.plan, plan)
             && cached.generation == generation
             && cached.expires > Instant::now()
@@ -347,7 +368,7 @@ impl Gateway {
             .unwrap_or(own);
         let view = Arc::new(view);
         lock(&self.views).insert(
-            binding.clone(),
+            key,
             CachedView {
                 plan: plan.clone(),
                 generation,

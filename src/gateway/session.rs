@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
+use crate::plan::authz::Identity;
 use crate::upstream::Dedicated;
 
 /// How many notifications may wait for one slow client before new ones are dropped.
@@ -100,6 +101,8 @@ pub struct ClientSession {
     /// Calls of this client on the fast path, by the client's request id, so its
     /// `notifications/cancelled` reaches them (rmcp's own table does not know them).
     fast_calls: Mutex<HashMap<rmcp::model::RequestId, CancellationToken>>,
+    /// Who the session's latest request was authenticated as (anonymous until one arrives).
+    identity: Mutex<Arc<Identity>>,
 }
 
 /// One call of this client on the fast path; see [`ClientSession::fast_call`].
@@ -152,7 +155,21 @@ impl ClientSession {
             leaves_traces: AtomicBool::new(false),
             moved: AtomicBool::new(false),
             fast_calls: Mutex::new(HashMap::new()),
+            identity: Mutex::new(Arc::default()),
         })
+    }
+
+    /// Who the session's requests are authenticated as.
+    pub fn identity(&self) -> Arc<Identity> {
+        lock(&self.identity).clone()
+    }
+
+    /// Records who the latest request was authenticated as.
+    pub(crate) fn set_identity(&self, identity: &Identity) {
+        let mut current = lock(&self.identity);
+        if **current != *identity {
+            *current = Arc::new(identity.clone());
+        }
     }
 
     pub fn id(&self) -> u64 {

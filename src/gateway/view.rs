@@ -19,7 +19,7 @@ use rmcp::model::{
 use serde_json::value::RawValue;
 
 use crate::plan::UpstreamId;
-use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleTable, render_prefix};
+use crate::plan::rules::{Caller, ItemKind, ItemRef, RuleRef, RuleTable, render_prefix};
 
 /// Where a public name goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +70,11 @@ pub struct View {
     /// Each list as the result of its list request, serialised on first use (see
     /// [`View::list_json`]).
     serialised: [OnceLock<Option<Box<RawValue>>>; 4],
+    /// Items hidden from this caller, by kind and the public name they would have had: where
+    /// they would route and the rule that hid them (for the audit trail; never shown).
+    pub denied: HashMap<(ItemKind, Arc<str>), (Route, Option<RuleRef>)>,
+    /// For visible items a rule decided: that rule, by kind and public name.
+    pub decided: HashMap<(ItemKind, Arc<str>), RuleRef>,
 }
 
 /// Until when a view may be served as fresh, and whether it may be cached across users:
@@ -255,8 +260,16 @@ impl View {
             caller,
         );
         if !decision.visible {
+            let route = Route {
+                upstream: upstream.clone(),
+                original: original.into(),
+            };
+            self.denied
+                .entry((kind, decision.public_name.into()))
+                .or_insert((route, decision.decided_by));
             return None;
         }
+        let decided_by = decision.decided_by;
         let routes = match kind {
             ItemKind::Tool => &mut self.tool_routes,
             ItemKind::Prompt => &mut self.prompt_routes,
@@ -295,6 +308,9 @@ impl View {
                 original: original.into(),
             },
         );
+        if let Some(rule) = decided_by {
+            self.decided.insert((kind, name.clone()), rule);
+        }
         Some((name, decision.description))
     }
 

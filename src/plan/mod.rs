@@ -5,6 +5,8 @@
 //! matchers are compiled, durations are [`Duration`]s, and secrets are [`Secret`]s that cannot be
 //! printed by accident. This module depends on nothing of the front-ends (no AST, no pest).
 
+pub mod auth;
+pub mod authz;
 pub mod rules;
 pub mod secret;
 
@@ -20,6 +22,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use url::Url;
 
+pub use auth::{AuditSettings, AuditSink, EndpointAuth, Introspection, OAuthSpec};
 pub use rules::{Caller, Decision, ItemKind, ItemRef, RuleTable};
 pub use secret::Secret;
 
@@ -81,6 +84,8 @@ pub struct Plan {
     pub logging: LoggingSettings,
     /// Where the `/_mcp2/*` endpoints are served and the token they need (`admin { … }`).
     pub admin: AdminSettings,
+    /// The audit trail (`audit { … }`); `None`: no audit records.
+    pub audit: Option<AuditSettings>,
     /// The files this plan was compiled from, for `explain` and reload.
     pub sources: Vec<PathBuf>,
 }
@@ -338,21 +343,12 @@ pub struct Endpoint {
     /// `Some` for a per-upstream endpoint: only this upstream of the profile is served.
     pub only_upstream: Option<UpstreamId>,
     pub when: Option<EndpointCondition>,
-    /// The credential clients must present; `None`: anyone who can reach the port.
-    pub auth: Option<EndpointAuth>,
+    /// The credentials clients may present, any one of which admits them; empty: anyone who
+    /// can reach the port.
+    pub auth: Vec<EndpointAuth>,
     /// Where the same endpoint is served as legacy HTTP+SSE (2024-11-05), if anywhere.
     pub legacy_sse: Option<String>,
     pub origin: Location,
-}
-
-/// What an endpoint requires of its clients (`auth bearer "…"` / `auth key "…"`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(tag = "kind", content = "secret", rename_all = "lowercase")]
-pub enum EndpointAuth {
-    /// `Authorization: Bearer <secret>`.
-    Bearer(Secret),
-    /// `X-API-Key: <secret>`.
-    Key(Secret),
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

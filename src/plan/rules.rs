@@ -20,6 +20,7 @@ use regex::Regex;
 use serde::{Serialize, Serializer};
 
 use super::UpstreamId;
+use super::authz::{CallerClass, CallerCondition};
 use crate::source::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -127,7 +128,18 @@ pub struct FilterRule {
     pub action: Action,
     pub kind: ItemKind,
     pub matcher: Matcher,
+    /// `when …` / `unless …`: the rule applies only to callers for whom this holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<CallerCondition>,
     pub rule: RuleRef,
+}
+
+impl FilterRule {
+    /// Whether this rule decides for this item and caller.
+    pub fn applies(&self, item: ItemRef<'_>, caller: Caller<'_>) -> bool {
+        self.matcher.matches(item.upstream, item.name)
+            && self.condition.as_ref().is_none_or(|c| c.holds(caller))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,6 +230,9 @@ pub struct RuleTable {
     upstreams: HashMap<UpstreamId, UpstreamRules>,
     /// The prefix template as written.
     prefix_template: Option<Arc<str>>,
+    /// Every caller condition of the table, in rule order (for [`RuleTable::caller_class`]).
+    #[serde(skip)]
+    conditions: Vec<CallerCondition>,
 }
 
 /// A rename or describe rule, as `check` hands it to [`RuleTable::new`].
@@ -264,6 +279,11 @@ impl RuleTable {
             }
             by_kind[rule.kind.index()].push(rule);
         }
+        let conditions = by_kind
+            .iter()
+            .flatten()
+            .filter_map(|r| r.condition.clone())
+            .collect();
         for r in renames {
             per.entry(r.upstream).or_default().renames[r.kind.index()].insert(r.name, r.value);
         }
@@ -274,7 +294,31 @@ impl RuleTable {
             filters: by_kind,
             upstreams: per,
             prefix_template: prefix_template.map(Arc::from),
+            conditions,
         }
+    }
+
+    /// Whether any rule depends on the caller.
+    pub fn has_conditions(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    /// The caller's class under this table: callers of equal classes get equal decisions for
+    /// every item, so they can share one view.
+    pub fn caller_class(&self, caller: Caller<'_>) -> CallerClass {
+        CallerClass::new(self.conditions.iter().map(|c| c.holds(caller)).collect())
+    }
+
+    /// The claims (top-level names) the table's conditions read.
+    pub fn claims_read(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .conditions
+            .iter()
+            .filter_map(|c| c.claim_root())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     pub fn filters(&self, kind: ItemKind) -> &[FilterRule] {
@@ -343,11 +387,11 @@ impl RuleTable {
     fn decide_inner(
         &self,
         item: ItemRef<'_>,
-        _caller: Caller<'_>,
+        caller: Caller<'_>,
         trace: &mut Tracer<'_>,
     ) -> Decision {
         let per = self.upstreams.get(item.upstream);
-        let (visible, decided_by) = self.filter(item, trace);
+        let (visible, decided_by) = self.filter(item, caller, trace);
         let k = item.kind.index();
         let rename = per.and_then(|p| p.renames[k].get(item.name));
         let describe = per.and_then(|p| p.describes[k].get(item.name));
@@ -387,9 +431,14 @@ impl RuleTable {
         }
     }
 
-    fn filter(&self, item: ItemRef<'_>, trace: &mut Tracer<'_>) -> (bool, Option<RuleRef>) {
+    fn filter(
+        &self,
+        item: ItemRef<'_>,
+        caller: Caller<'_>,
+        trace: &mut Tracer<'_>,
+    ) -> (bool, Option<RuleRef>) {
         for rule in self.filters(item.kind) {
-            let matched = rule.matcher.matches(item.upstream, item.name);
+            let matched = rule.applies(item, caller);
             trace.emit(|| Step::Rule {
                 rule: rule.rule.clone(),
                 matched,
@@ -453,6 +502,7 @@ mod tests {
                 NameMatcher::Glob(glob(name)),
                 format!("{up}/{name}"),
             ),
+            condition: None,
             rule: RuleRef {
                 text: text.into(),
                 origin: Location {
@@ -493,6 +543,48 @@ mod tests {
         assert!(read.visible);
         assert_eq!(read.public_name, "files__read_file");
         assert!(read.decided_by.is_none());
+    }
+
+    #[test]
+    fn conditional_rules_apply_only_to_their_callers_and_classes_follow_them() {
+        use crate::plan::authz::{CallerCondition, CallerTest, ClaimOp};
+        let ups = [UpstreamId::new("ops")];
+        let mut eng_only = rule(Action::Deny, "ops", "deploy");
+        eng_only.condition = Some(CallerCondition {
+            negate: true,
+            test: CallerTest::Claim {
+                path: vec!["groups".into()],
+                op: ClaimOp::Contains("eng".into()),
+            },
+            text: "unless claim groups contains \"eng\"".into(),
+        });
+        let table = RuleTable::new(vec![eng_only], vec![], vec![], None, &ups);
+        let eng = serde_json::json!({"sub": "alice", "groups": ["eng"]});
+        let eng2 = serde_json::json!({"sub": "carol", "groups": ["eng", "ops"]});
+        let sales = serde_json::json!({"sub": "bob", "groups": ["sales"]});
+        let who = |claims| Caller {
+            endpoint: "/mcp",
+            api_key: None,
+            claims: Some(claims),
+        };
+        let deploy = tool("ops", "deploy");
+        assert!(table.decide(deploy, who(&eng)).visible);
+        let refused = table.decide(deploy, who(&sales));
+        assert!(!refused.visible);
+        assert!(refused.decided_by.is_some());
+        assert!(!table.decide(deploy, Caller::default()).visible);
+        // Other tools are not affected by the condition.
+        assert!(table.decide(tool("ops", "status"), who(&sales)).visible);
+        // Callers the rules cannot tell apart share a class; others do not.
+        assert_eq!(
+            table.caller_class(who(&eng)),
+            table.caller_class(who(&eng2))
+        );
+        assert_ne!(
+            table.caller_class(who(&eng)),
+            table.caller_class(who(&sales))
+        );
+        assert_eq!(table.claims_read(), ["groups"]);
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //!
 //! The admin routes get the same `Origin` and `Host` checks ([`browser_guard`]).
 //!
-//! **Credential**: an endpoint with `auth bearer "…"` wants `Authorization: Bearer <secret>`,
-//! one with `auth key "…"` wants `X-API-Key: <secret>`; without it, 401. Secrets are compared
-//! in constant time and never logged.
+//! **Credential**: checked by `oauth::authenticate` (static secrets and access tokens); this
+//! module only lends it [`constant_time_eq`]. Secrets are compared in constant time and never
+//! logged.
 
 use std::sync::Arc;
 
@@ -23,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 
 use crate::gateway::Gateway;
-use crate::plan::{Endpoint, EndpointAuth};
 
 /// Rejects a request whose `Origin` is not allowed; `allowed` as in `Plan::allowed_origins`.
 pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Box<Response>> {
@@ -133,49 +132,8 @@ pub async fn browser_guard(
     }
 }
 
-/// Rejects a request without the endpoint's credential.
-pub fn check_auth(headers: &HeaderMap, endpoint: &Endpoint) -> Result<(), Box<Response>> {
-    let Some(auth) = &endpoint.auth else {
-        return Ok(());
-    };
-    let (presented, expected, challenge) = match auth {
-        EndpointAuth::Bearer(secret) => (
-            headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                }),
-            secret,
-            "Bearer",
-        ),
-        EndpointAuth::Key(secret) => (
-            headers.get("x-api-key").and_then(|v| v.to_str().ok()),
-            secret,
-            "X-API-Key",
-        ),
-    };
-    match presented {
-        Some(p) if constant_time_eq(p.trim().as_bytes(), expected.expose().as_bytes()) => Ok(()),
-        _ => {
-            tracing::info!(endpoint = %endpoint.path, "request without a valid credential; refused (401)");
-            let mut response = error(
-                StatusCode::UNAUTHORIZED,
-                &format!("endpoint {} needs a credential", endpoint.path),
-            );
-            if let Ok(value) = http::HeaderValue::from_str(challenge) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, value);
-            }
-            Err(Box::new(response))
-        }
-    }
-}
-
 /// Equal bytes, in time that depends only on the lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -27,12 +27,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::fast::{self, FastSessions};
-use super::guard;
 use super::sessions::{self, Issuer, SealStore, SealedSessions};
 use super::sse::LegacySessions;
+use super::{guard, oauth};
 use crate::cluster::seal::SessionKey;
 use crate::gateway::handler::HubSession;
 use crate::gateway::{Binding, Fast, Gateway};
+use crate::plan::authz::Identity;
 use crate::plan::{Endpoint, Plan};
 
 type Service = StreamableHttpService<HubSession, SealedSessions>;
@@ -60,6 +61,8 @@ struct Inner {
     key: Option<SessionKey>,
     /// How long a session may go without a request before it is closed.
     idle_session: Duration,
+    /// Access-token verifiers (and their key caches) of the `oauth` blocks.
+    verifiers: super::oauth::Verifiers,
 }
 
 impl McpRoutes {
@@ -82,6 +85,7 @@ impl McpRoutes {
                 listen,
                 key,
                 idle_session: super::ServeLimits::DEFAULT_IDLE_SESSION,
+                verifiers: Default::default(),
             }),
         }
     }
@@ -188,23 +192,37 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     if let Err(refused) = guard::check_origin(request.headers(), &plan.allowed_origins) {
         return *refused;
     }
+    let listen = routes.inner.listen;
+    if request.uri().path().starts_with(oauth::METADATA_PATH) {
+        return match oauth::metadata_endpoint(&plan.endpoints, request.uri().path(), listen) {
+            Some((endpoint, spec)) => {
+                axum::Json(oauth::metadata(spec, endpoint, listen)).into_response()
+            }
+            None => not_found(&plan, request.uri().path()),
+        };
+    }
     if let Some(endpoint) = select_legacy(&plan, request.uri().path(), request.headers()) {
-        let loopback = routes.inner.listen.ip().is_loopback();
-        let checked = guard::check_host(request.headers(), loopback)
-            .and_then(|()| guard::check_auth(request.headers(), endpoint));
-        if let Err(refused) = checked {
+        let loopback = listen.ip().is_loopback();
+        if let Err(refused) = guard::check_host(request.headers(), loopback) {
             return *refused;
         }
-        return legacy(&routes, endpoint, request).await;
+        let identity = match authenticate(&routes, &plan, endpoint, request.headers()).await {
+            Ok(identity) => identity,
+            Err(refused) => return refused,
+        };
+        return legacy(&routes, endpoint, &identity, request).await;
     }
     let Some(endpoint) = select(&plan, request.uri().path(), request.headers()) else {
         return not_found(&plan, request.uri().path());
     };
-    if let Err(refused) = guard::check_auth(request.headers(), endpoint) {
-        return *refused;
-    }
+    let identity = match authenticate(&routes, &plan, endpoint, request.headers()).await {
+        Ok(identity) => identity,
+        Err(refused) => return refused,
+    };
+    let mut request = request;
+    request.extensions_mut().insert(identity);
     let (service, manager) = routes.service(endpoint);
-    let (request, issued) = match &routes.inner.key {
+    let (mut request, issued) = match &routes.inner.key {
         Some(key) => {
             let binding = Binding {
                 profile: endpoint.profile.clone(),
@@ -228,7 +246,6 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     // session; notifications and responses get an empty 202 at once.)
     let post = request.method() == http::Method::POST;
     let in_flight = post.then(|| routes.inner.in_flight.token());
-    let mut request = request;
     if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
         match fast_path(sessions, request, loopback).await {
@@ -277,6 +294,9 @@ async fn fast_path(
         return Err(request);
     };
     let (parts, body) = request.into_parts();
+    if let Some(identity) = parts.extensions.get::<Identity>() {
+        hub.adopt_identity(identity);
+    }
     let bytes = match axum::body::to_bytes(body, fast::BODY_LIMIT).await {
         Ok(bytes) => bytes,
         Err(e) => return Ok((StatusCode::BAD_REQUEST, e.to_string()).into_response()),
@@ -285,6 +305,25 @@ async fn fast_path(
         Fast::Answer(answer) => Ok(fast::respond(answer)),
         Fast::Fallback => Err(Request::from_parts(parts, Body::from(bytes))),
     }
+}
+
+/// The endpoint's credential check; a refusal is audited and answered.
+async fn authenticate(
+    routes: &McpRoutes,
+    plan: &Plan,
+    endpoint: &Endpoint,
+    headers: &http::HeaderMap,
+) -> Result<Identity, Response> {
+    let inner = &routes.inner;
+    oauth::authenticate(headers, endpoint, inner.listen, &inner.verifiers)
+        .await
+        .map_err(|refused| {
+            inner
+                .gateway
+                .audit()
+                .auth_failure(plan, endpoint, &refused.reason);
+            refused.response
+        })
 }
 
 fn is_event_stream<B>(response: &http::Response<B>) -> bool {
@@ -311,15 +350,22 @@ pub fn select_legacy<'p>(
 /// Largest client message accepted on a legacy SSE `POST`.
 const LEGACY_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-async fn legacy(routes: &McpRoutes, endpoint: &Endpoint, request: Request) -> Response {
+async fn legacy(
+    routes: &McpRoutes,
+    endpoint: &Endpoint,
+    identity: &Identity,
+    request: Request,
+) -> Response {
     let inner = &routes.inner;
     let path = request.uri().path().to_string();
     match *request.method() {
-        http::Method::GET => {
-            inner
-                .legacy
-                .open(inner.gateway.clone(), endpoint, &path, &inner.sessions)
-        }
+        http::Method::GET => inner.legacy.open(
+            inner.gateway.clone(),
+            endpoint,
+            &path,
+            identity,
+            &inner.sessions,
+        ),
         http::Method::POST => {
             let query = request.uri().query().map(str::to_owned);
             match axum::body::to_bytes(request.into_body(), LEGACY_BODY_LIMIT).await {

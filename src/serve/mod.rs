@@ -15,6 +15,7 @@ pub mod entry;
 pub mod fast;
 pub mod guard;
 pub mod http;
+pub mod oauth;
 pub mod sessions;
 pub mod sse;
 pub mod status;

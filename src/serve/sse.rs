@@ -47,6 +47,7 @@ impl LegacySessions {
         gateway: Arc<Gateway>,
         endpoint: &Endpoint,
         path: &str,
+        identity: &crate::plan::authz::Identity,
         shutdown: &CancellationToken,
     ) -> Response {
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -60,7 +61,8 @@ impl LegacySessions {
             profile: endpoint.profile.clone(),
             only_upstream: endpoint.only_upstream.clone(),
         };
-        let session = HubSession::new(gateway, binding, endpoint.path.as_str());
+        let session =
+            HubSession::new(gateway, binding, endpoint.path.as_str()).with_identity(identity);
         let stop = shutdown.child_token();
         let transport = (outbox_tx.sink_map_err(std::io::Error::other), inbox_rx);
         let served_stop = stop.clone();

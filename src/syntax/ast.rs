@@ -27,6 +27,10 @@ pub enum Item {
     Logging(Logging),
     /// `admin { listen ADDR  token "${VAR}" }` (YAML `admin:`).
     Admin(Admin),
+    /// `oauth NAME { … }` (YAML `oauth:` entries): an authorization server.
+    OAuth(OAuthServer),
+    /// `audit { … }` (YAML `audit:`).
+    Audit(Audit),
     /// `default-profile NAME` (YAML `defaultProfile`): the profile served at `/mcp` when no
     /// `endpoint` says otherwise.
     DefaultProfile(Str),
@@ -166,11 +170,28 @@ pub enum RuleBody {
     Filter {
         action: Spanned<Action>,
         target: Target,
+        /// `when …` / `unless …`: the callers the rule applies to.
+        condition: Option<RuleCondition>,
     },
     /// `rename tool github/search_code -> code_search`: exact original name, full public name.
     Rename { upstream: Str, name: Str, to: Str },
     /// `describe tool files/read_file "text"`: replaces the description clients see.
     Describe { upstream: Str, name: Str, text: Str },
+}
+
+/// `when claim groups contains "eng"`, `unless scope has "admin"`, `when key ci-bot`, as written;
+/// the checker reads the source and what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleCondition {
+    /// `unless`: the rule applies when the test fails.
+    pub negate: bool,
+    /// `claim`, `scope`, `key`, `endpoint` or `authenticated`.
+    pub source: Str,
+    /// The claim path (`org.team`), key name or endpoint path.
+    pub subject: Option<Str>,
+    /// `==`, `contains` or `has`, with the value compared.
+    pub test: Option<(Str, Str)>,
+    pub span: NodeSpan,
 }
 
 /// `limit github 100/min`, `limit tool github/search_* 10/s per client`.
@@ -199,8 +220,9 @@ pub struct Endpoint {
     pub path: Str,
     pub profile: Str,
     pub when: Option<Condition>,
-    /// `auth bearer "${TOKEN}"` / `auth key "${KEY}"`: what clients must present.
-    pub auth: Option<EndpointAuth>,
+    /// `auth bearer "${TOKEN}"`, `auth key NAME "${KEY}"`, `auth oauth NAME`: what clients may
+    /// present (any one of them).
+    pub auth: Vec<EndpointAuth>,
     /// `sse "/sse"` (YAML hub `ssePath`): also serve this endpoint to legacy HTTP+SSE
     /// (2024-11-05) clients on that path.
     pub sse: Option<Str>,
@@ -211,9 +233,37 @@ pub struct Endpoint {
 /// the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointAuth {
-    /// `bearer` or `key`.
+    /// `bearer`, `key` or `oauth`.
     pub kind: Str,
-    pub secret: Str,
+    /// The key's name (`auth key ci-bot "…"`).
+    pub name: Option<Str>,
+    /// The secret (`bearer`, `key`) or the `oauth` block's name.
+    pub value: Str,
+    pub span: NodeSpan,
+}
+
+/// `oauth NAME { issuer … jwks … resource … leeway … scopes … introspect … }`, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthServer {
+    pub name: Str,
+    pub issuer: Option<Str>,
+    pub jwks: Option<Str>,
+    pub resource: Option<Str>,
+    pub leeway: Option<Str>,
+    pub scopes: Vec<Str>,
+    pub introspect: Option<Str>,
+    pub client_id: Option<Str>,
+    pub client_secret: Option<Str>,
+    pub span: NodeSpan,
+}
+
+/// `audit { file "…" max-size-mb 100 max-backups 5 }` or `audit { stdout true }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audit {
+    pub file: Option<Str>,
+    pub stdout: Option<Spanned<bool>>,
+    pub max_size_mb: Option<Spanned<u64>>,
+    pub max_backups: Option<Spanned<u64>>,
     pub span: NodeSpan,
 }
 

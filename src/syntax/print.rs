@@ -6,6 +6,8 @@
 //! one setting per line, a blank line around blocks and between groups of one-line items.
 //! Items keep their order; in a profile, rules keep theirs and limits follow them.
 
+mod auth;
+
 use std::fmt::Write as _;
 
 use super::ast::{self, Item, Str};
@@ -39,9 +41,12 @@ impl Group {
         match item {
             Item::Listen(_) | Item::DefaultProfile(_) => Group::Global,
             Item::Endpoint(_) => Group::Endpoint,
-            Item::Upstream(_) | Item::Profile(_) | Item::Logging(_) | Item::Admin(_) => {
-                Group::Block
-            }
+            Item::Upstream(_)
+            | Item::Profile(_)
+            | Item::Logging(_)
+            | Item::Admin(_)
+            | Item::OAuth(_)
+            | Item::Audit(_) => Group::Block,
         }
     }
 }
@@ -74,6 +79,12 @@ fn item_to(out: &mut String, item: &Item) {
         ),
         Item::Logging(logging) => block(out, "logging", &logging_lines(logging)),
         Item::Admin(admin) => block(out, "admin", &admin_lines(admin)),
+        Item::OAuth(server) => block(
+            out,
+            &format!("oauth {}", name(&server.name)),
+            &auth::oauth_lines(server),
+        ),
+        Item::Audit(audit) => block(out, "audit", &auth::audit_lines(audit)),
     }
 }
 
@@ -115,8 +126,9 @@ fn endpoint_line(endpoint: &ast::Endpoint) -> String {
     if let Some(path) = sse {
         let _ = write!(text, " sse {}", quote(path));
     }
-    if let Some(ast::EndpointAuth { kind, secret, .. }) = auth {
-        let _ = write!(text, " auth {} {}", name(kind), quote(secret));
+    for a in auth {
+        text.push(' ');
+        text.push_str(&auth::endpoint_auth(a));
     }
     text
 }
@@ -231,12 +243,21 @@ fn rule_line(rule: &ast::Rule) -> String {
     } = rule;
     let kind = kind.keyword();
     match body {
-        ast::RuleBody::Filter { action, target } => {
+        ast::RuleBody::Filter {
+            action,
+            target,
+            condition,
+        } => {
             let action = match action.node {
                 ast::Action::Allow => "allow",
                 ast::Action::Deny => "deny",
             };
-            format!("{action} {kind} {}", target_text(target))
+            let mut text = format!("{action} {kind} {}", target_text(target));
+            if let Some(c) = condition {
+                text.push(' ');
+                text.push_str(&auth::condition(c));
+            }
+            text
         }
         ast::RuleBody::Rename { upstream, name, to } => format!(
             "rename {kind} {} -> {}",

@@ -212,8 +212,15 @@ impl Redactor {
             }
         }
         for endpoint in &plan.endpoints {
-            if let Some(EndpointAuth::Bearer(s) | EndpointAuth::Key(s)) = &endpoint.auth {
-                values.push(s);
+            for auth in &endpoint.auth {
+                match auth {
+                    EndpointAuth::Bearer { secret } | EndpointAuth::Key { secret, .. } => {
+                        values.push(secret)
+                    }
+                    EndpointAuth::OAuth(spec) => {
+                        values.extend(spec.introspection.as_ref().map(|i| &i.client_secret))
+                    }
+                }
             }
         }
         values.extend(plan.admin.token.as_ref());

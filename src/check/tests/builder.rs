@@ -281,7 +281,11 @@ impl Src {
         ast::Rule {
             kind,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -299,7 +303,11 @@ impl Src {
         ast::Rule {
             kind,
             span: action.span.to(*target.span).into(),
-            body: ast::RuleBody::Filter { action, target },
+            body: ast::RuleBody::Filter {
+                action,
+                target,
+                condition: None,
+            },
         }
     }
 
@@ -389,7 +397,7 @@ impl Src {
             path,
             profile,
             when: None,
-            auth: None,
+            auth: Vec::new(),
             sse: None,
         }
     }

@@ -116,7 +116,7 @@ fn expose(s: &mut Src, path: &str) -> Endpoint {
         path,
         profile: crate::source::Spanned::new("default".into(), kw),
         when: None,
-        auth: None,
+        auth: Vec::new(),
         sse: None,
     }
 }

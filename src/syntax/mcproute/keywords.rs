@@ -12,6 +12,8 @@ pub(super) enum Place {
     Profile,
     Logging,
     Admin,
+    OAuth,
+    Audit,
 }
 
 impl Place {
@@ -23,6 +25,8 @@ impl Place {
             Place::Profile => "a profile setting",
             Place::Logging => "a logging setting",
             Place::Admin => "an admin setting",
+            Place::OAuth => "an oauth setting",
+            Place::Audit => "an audit setting",
         }
     }
 
@@ -34,6 +38,8 @@ impl Place {
             Place::Profile => "`profile NAME { … }`",
             Place::Logging => "`logging { … }`",
             Place::Admin => "`admin { … }`",
+            Place::OAuth => "`oauth NAME { … }`",
+            Place::Audit => "`audit { … }`",
         }
     }
 }
@@ -93,6 +99,62 @@ pub(super) static KEYWORDS: &[Keyword] = &[
     ),
     kw("logging", Place::Top, Rule::logging_block, "logging { … }"),
     kw("admin", Place::Top, Rule::admin_block, "admin { … }"),
+    kw(
+        "oauth",
+        Place::Top,
+        Rule::oauth_block,
+        "oauth NAME { issuer \"https://…\" }",
+    ),
+    kw(
+        "audit",
+        Place::Top,
+        Rule::audit_block,
+        "audit { file \"/var/log/mcp2/audit.jsonl\" }",
+    ),
+    kw(
+        "issuer",
+        Place::OAuth,
+        Rule::issuer,
+        "issuer \"https://auth.example.com\"",
+    ),
+    kw(
+        "jwks",
+        Place::OAuth,
+        Rule::jwks,
+        "jwks \"https://auth.example.com/jwks.json\"",
+    ),
+    kw(
+        "resource",
+        Place::OAuth,
+        Rule::resource_uri,
+        "resource \"https://mcp.example.com/mcp\"",
+    ),
+    kw("leeway", Place::OAuth, Rule::leeway, "leeway 30s"),
+    kw(
+        "scopes",
+        Place::OAuth,
+        Rule::scopes,
+        "scopes \"mcp:read\" \"mcp:call\"",
+    ),
+    kw(
+        "introspect",
+        Place::OAuth,
+        Rule::introspect,
+        "introspect \"https://auth.example.com/introspect\"",
+    ),
+    kw(
+        "client-id",
+        Place::OAuth,
+        Rule::client_id,
+        "client-id \"mcp2\"",
+    ),
+    kw(
+        "client-secret",
+        Place::OAuth,
+        Rule::client_secret,
+        "client-secret \"${SECRET}\"",
+    ),
+    kw("stdout", Place::Audit, Rule::audit_stdout, "stdout true"),
     kw(
         "http",
         Place::Upstream,
@@ -349,6 +411,11 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         kw_matching => "`matching /REGEX/`",
         kw_header => "`header`",
         kw_when => "`when`",
+        kw_unless => "`unless`",
+        kw_oauth => "`oauth`",
+        kw_audit => "`audit`",
+        rule_condition => "`when …` or `unless …`",
+        cond_op => "`==`, `contains` or `has`",
         kw_per => "`per`",
         kw_tool => "`tool`",
         kw_prompt => "`prompt`",

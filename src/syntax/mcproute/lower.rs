@@ -34,6 +34,8 @@ pub(super) fn lower_file(cx: &mut Cx<'_>, file: P<'_>) -> ast::File {
             Rule::profile_block => profile::lower_profile(cx, pair).map(Item::Profile),
             Rule::logging_block => settings::lower_logging(cx, pair).map(Item::Logging),
             Rule::admin_block => settings::lower_admin(cx, pair).map(Item::Admin),
+            Rule::oauth_block => super::auth::lower_oauth(cx, pair).map(Item::OAuth),
+            Rule::audit_block => super::auth::lower_audit(cx, pair).map(Item::Audit),
             Rule::listen => lower_listen(cx, pair).map(Item::Listen),
             Rule::default_profile => lower_default_profile(cx, pair).map(Item::DefaultProfile),
             Rule::endpoint => lower_endpoint(cx, pair).map(Item::Endpoint),
@@ -159,17 +161,24 @@ fn lower_endpoint(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
     let path = str_of(cx, it.next()?);
     let _arrow = it.next()?;
     let profile = str_of(cx, it.next()?);
-    let (mut when, mut auth, mut sse) = (None, None, None);
+    let (mut when, mut auth, mut sse) = (None, Vec::new(), None);
     for part in it {
         match part.as_rule() {
             Rule::condition => when = Some(lower_condition(cx, part)?),
             Rule::endpoint_sse => sse = part.into_inner().nth(1).map(|p| str_of(cx, p)),
             Rule::endpoint_auth => {
                 let span = cx.span_of(&part);
-                let mut parts = part.into_inner().skip(1);
-                auth = Some(ast::EndpointAuth {
-                    kind: str_of(cx, parts.next()?),
-                    secret: str_of(cx, parts.next()?),
+                let parts: Vec<P<'_>> = part.into_inner().skip(1).collect();
+                let mut words = parts.into_iter().map(|p| str_of(cx, p));
+                let kind = words.next()?;
+                let (name, value) = match (words.next()?, words.next()) {
+                    (name, Some(value)) => (Some(name), value),
+                    (value, None) => (None, value),
+                };
+                auth.push(ast::EndpointAuth {
+                    kind,
+                    name,
+                    value,
                     span: span.into(),
                 });
             }
@@ -215,7 +224,7 @@ fn lower_expose(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Endpoint> {
         path,
         profile,
         when: None,
-        auth: None,
+        auth: Vec::new(),
         sse: None,
         span: span.into(),
     })

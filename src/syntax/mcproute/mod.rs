@@ -10,6 +10,7 @@
 //! No pest type leaves this module. [`lexes_as`] lets the printer ask whether a value can be
 //! written bare, so the printer and the grammar cannot disagree.
 
+mod auth;
 mod blocks;
 mod keywords;
 mod lower;

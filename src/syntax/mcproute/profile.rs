@@ -109,9 +109,43 @@ fn lower_filter(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Rule> {
     );
     let kind = lower_kind(&it.next()?);
     let target = lower_target(cx, it.next()?)?;
+    let condition = match it.next() {
+        Some(c) => Some(lower_rule_condition(cx, c)?),
+        None => None,
+    };
     Some(ast::Rule {
         kind,
-        body: ast::RuleBody::Filter { action, target },
+        body: ast::RuleBody::Filter {
+            action,
+            target,
+            condition,
+        },
+        span: span.into(),
+    })
+}
+
+/// `when|unless SOURCE [SUBJECT] [OP VALUE]`.
+fn lower_rule_condition(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::RuleCondition> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let negate = it.next()?.as_rule() == Rule::kw_unless;
+    let source = str_of(cx, it.next()?.into_inner().next()?);
+    let (mut subject, mut test) = (None, None);
+    while let Some(part) = it.next() {
+        match part.as_rule() {
+            Rule::cond_subject => subject = Some(str_of(cx, part.into_inner().next()?)),
+            Rule::cond_op => {
+                let op = Spanned::new(part.as_str().to_owned(), cx.span_of(&part));
+                test = Some((op, str_of(cx, it.next()?)));
+            }
+            _ => return None,
+        }
+    }
+    Some(ast::RuleCondition {
+        negate,
+        source,
+        subject,
+        test,
         span: span.into(),
     })
 }

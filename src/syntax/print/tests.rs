@@ -116,6 +116,7 @@ fn quotes_what_a_bare_word_cannot_say() {
         body: RuleBody::Filter {
             action: Spanned::new(Action::Deny, Span::default()),
             target: t,
+            condition: None,
         },
         span: Span::default().into(),
     };
@@ -209,13 +210,30 @@ fn target() -> impl Strategy<Value = Target> {
     })
 }
 
+fn rule_condition() -> impl Strategy<Value = RuleCondition> {
+    let op = prop::sample::select(vec!["==", "contains", "has"])
+        .prop_map(|o| Spanned::new(o.to_string(), Span::default()));
+    (any::<bool>(), st(), opt_st(), prop::option::of((op, st()))).prop_map(
+        |(negate, source, subject, test)| RuleCondition {
+            negate,
+            source,
+            subject,
+            test,
+            span: Span::default().into(),
+        },
+    )
+}
+
 fn rule() -> impl Strategy<Value = Rule> {
     let action = prop::sample::select(vec![Action::Allow, Action::Deny]);
     let body = prop_oneof![
-        (action, target()).prop_map(|(a, target)| RuleBody::Filter {
-            action: Spanned::new(a, Span::default()),
-            target,
-        }),
+        (action, target(), prop::option::of(rule_condition())).prop_map(
+            |(a, target, condition)| RuleBody::Filter {
+                action: Spanned::new(a, Span::default()),
+                target,
+                condition,
+            }
+        ),
         (st(), st(), st()).prop_map(|(upstream, name, to)| RuleBody::Rename { upstream, name, to }),
         (st(), st(), st()).prop_map(|(upstream, name, text)| RuleBody::Describe {
             upstream,
@@ -346,11 +364,19 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
             span: Span::default().into()
         })),
     ];
-    let auth = prop::option::of((st(), st()).prop_map(|(kind, secret)| EndpointAuth {
-        kind,
-        secret,
-        span: Span::default().into(),
-    }));
+    let auth = prop::collection::vec(
+        (st(), opt_st(), st())
+            .prop_filter("`auth oauth` names only its block", |(kind, name, _)| {
+                kind.node != "oauth" || name.is_none()
+            })
+            .prop_map(|(kind, name, value)| EndpointAuth {
+                kind,
+                name,
+                value,
+                span: Span::default().into(),
+            }),
+        0..3,
+    );
     (st(), st(), when, auth, opt_st()).prop_map(|(path, profile, when, auth, sse)| Endpoint {
         path,
         profile,

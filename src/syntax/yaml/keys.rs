@@ -28,8 +28,11 @@ pub enum Place {
     PerKind,
     Limits,
     Hub,
+    /// One entry of `oauth:`.
+    OAuth,
+    Audit,
     /// `hub.auth`.
-    Auth,
+    HubAuth,
 }
 
 /// Help for a key that is not in the schema but says what its writer meant.
@@ -58,7 +61,9 @@ impl Place {
             Place::PerKind => "this setting",
             Place::Limits => "`limits`",
             Place::Hub => "`hub`",
-            Place::Auth => "`auth`",
+            Place::OAuth => "an `oauth` entry",
+            Place::Audit => "`audit`",
+            Place::HubAuth => "`hub.auth`",
         }
     }
 
@@ -73,7 +78,7 @@ impl Place {
             .unwrap_or(&[])
     }
 
-    const ALL: [Place; 15] = [
+    const ALL: [Place; 17] = [
         Place::Top,
         Place::Listen,
         Place::Logging,
@@ -88,7 +93,9 @@ impl Place {
         Place::PerKind,
         Place::Limits,
         Place::Hub,
-        Place::Auth,
+        Place::OAuth,
+        Place::Audit,
+        Place::HubAuth,
     ];
 
     /// Computed once per place (see [`Place::keys`]); the names live for the whole process.
@@ -108,7 +115,9 @@ impl Place {
             Place::Limits => schema::properties_of::<schema::Limits>(),
             Place::Hub => schema::properties_of::<schema::Hub>(),
             Place::Admin => schema::properties_of::<schema::Admin>(),
-            Place::Auth => schema::properties_of::<schema::Auth>(),
+            Place::OAuth => schema::properties_of::<schema::OAuth>(),
+            Place::Audit => schema::properties_of::<schema::Audit>(),
+            Place::HubAuth => schema::properties_of::<schema::Auth>(),
         };
         let names: Vec<&'static str> = names
             .into_iter()

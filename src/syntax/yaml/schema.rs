@@ -36,6 +36,10 @@ pub struct Document {
     /// Audiences: which servers each sees and through which filters, by name.
     pub profiles: Option<BTreeMap<String, Option<Profile>>>,
     pub hub: Option<Hub>,
+    /// Authorization servers whose tokens endpoints accept, by name (`hub.auth.oauth`).
+    pub oauth: Option<BTreeMap<String, OAuth>>,
+    /// One record per call, read, prompt get and authentication failure.
+    pub audit: Option<Audit>,
     /// Also serve each server alone at `/servers/{upstream}/mcp`.
     pub expose_per_server: Option<bool>,
 }
@@ -268,14 +272,48 @@ pub struct Hub {
     pub auth: Option<Auth>,
 }
 
-/// `auth: { bearer: "${TOKEN}" }` or `auth: { apiKey: "${KEY}" }`.
+/// What clients must present; any one of the given credentials is enough.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Auth {
+    /// The name of an `oauth` entry whose access tokens are accepted.
+    pub oauth: Option<Text>,
     /// An `Authorization: Bearer` token.
     pub bearer: Option<Text>,
     /// An `X-API-Key` value.
     pub api_key: Option<Text>,
+    /// Named `X-API-Key` values (key name → secret); rules can test the name.
+    pub keys: Option<BTreeMap<String, Text>>,
+}
+
+/// An OAuth 2.1 authorization server (mcp2 validates its access tokens).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OAuth {
+    /// The issuer URL (`iss`); its metadata names the JWKS unless `jwks` is given.
+    pub issuer: Option<Text>,
+    pub jwks: Option<Text>,
+    /// The audience tokens must name; default: the endpoint's URL.
+    pub resource: Option<Text>,
+    /// Clock leeway for `exp`/`nbf`, such as `30s`.
+    pub leeway: Option<Text>,
+    /// Scopes every token must carry.
+    pub scopes: Option<Vec<Text>>,
+    /// RFC 7662 introspection endpoint for opaque tokens.
+    pub introspect: Option<Text>,
+    pub client_id: Option<Text>,
+    pub client_secret: Option<Text>,
+}
+
+/// The audit trail's sink: a rotated JSON-lines file or stdout.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Audit {
+    pub file: Option<Text>,
+    pub stdout: Option<bool>,
+    #[serde(rename = "maxSizeMB")]
+    pub max_size_mb: Option<u64>,
+    pub max_backups: Option<u64>,
 }
 
 /// The generated JSON Schema of a YAML route file.

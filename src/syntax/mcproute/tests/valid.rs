@@ -95,6 +95,7 @@ fn filter(action: Action, kind: ItemKind, target: Target) -> Rule {
         body: RuleBody::Filter {
             action: Spanned::new(action, span()),
             target,
+            condition: None,
         },
         span: span(),
     }
@@ -105,7 +106,7 @@ fn endpoint(path: &str, profile: &str, when: Option<Condition>) -> Item {
         path: s(path),
         profile: s(profile),
         when,
-        auth: None,
+        auth: Vec::new(),
         sse: None,
         span: span(),
     })
@@ -314,7 +315,7 @@ fn spans_cover_the_tokens_as_written() {
     let Item::Profile(profile) = &parsed.file.items[5] else {
         panic!("not a profile");
     };
-    let RuleBody::Filter { target, action } = &profile.rules[2].body else {
+    let RuleBody::Filter { target, action, .. } = &profile.rules[2].body else {
         panic!("not a filter");
     };
     assert_eq!(

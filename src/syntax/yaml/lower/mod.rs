@@ -2,10 +2,11 @@
 //!
 //! This module reads the top level (`listen`, `logging`, `defaultProfile`, `hub`,
 //! `exposePerServer`) and hands `servers` and `profiles` to [`server`] and [`profile`]. Items come
-//! out in one canonical order whatever order the keys were written in: listen, logging,
+//! out in one canonical order whatever order the keys were written in: listen, logging, oauth, audit,
 //! upstreams, profiles, default profile, endpoints. The hub is always served: `exposePerServer`
 //! without `hub` yields the hub at `/mcp` as well as the per-server endpoints.
 
+mod auth;
 mod profile;
 mod server;
 
@@ -37,6 +38,12 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
     }
     if let Some(pair) = f.get("admin") {
         items.push(Item::Admin(admin(r, pair)));
+    }
+    if let Some(node) = f.value("oauth") {
+        items.extend(auth::oauth_servers(r, node).into_iter().map(Item::OAuth));
+    }
+    if let Some(pair) = f.get("audit") {
+        items.push(Item::Audit(auth::audit(r, pair)));
     }
     let servers = f
         .value("servers")
@@ -89,7 +96,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
                     path: Spanned::new(HUB_PATH.to_string(), pair.key.span),
                     profile: served(pair.key.span),
                     when: None,
-                    auth: None,
+                    auth: Vec::new(),
                     sse: None,
                     span: pair.span().into(),
                 }));
@@ -101,7 +108,7 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
             path: Spanned::new(PER_SERVER_PATH.to_string(), pair.value.span),
             profile: served(pair.key.span),
             when: None,
-            auth: None,
+            auth: Vec::new(),
             sse: None,
             span: pair.span().into(),
         }));
@@ -234,7 +241,10 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
     let sse = f
         .value("ssePath")
         .and_then(|n| r.string(n, "a path such as `/sse`"));
-    let auth = f.get("auth").and_then(|pair| auth(r, pair));
+    let auth = f
+        .get("auth")
+        .map(|p| auth::hub_auth(r, p))
+        .unwrap_or_default();
     Some(ast::Endpoint {
         path,
         profile,
@@ -243,45 +253,4 @@ fn hub(r: &mut Reader, pair: &Pair, served: Str) -> Option<ast::Endpoint> {
         sse,
         span: pair.span().into(),
     })
-}
-
-/// `auth: { bearer: "${TOKEN}" }` or `auth: { apiKey: "${KEY}" }` → the route language's
-/// `auth bearer "…"` / `auth key "…"`: exactly one of the two.
-fn auth(r: &mut Reader, pair: &Pair) -> Option<ast::EndpointAuth> {
-    let f = r.fields(&pair.value, Place::Auth)?;
-    let given: Vec<(&str, &Pair)> = [("bearer", "bearer"), ("apiKey", "key")]
-        .into_iter()
-        .filter_map(|(yaml, kind)| Some((kind, f.get(yaml)?)))
-        .collect();
-    match given.as_slice() {
-        [(kind, found)] => {
-            let secret = r.string(&found.value, "a secret such as `${HUB_TOKEN}`")?;
-            Some(ast::EndpointAuth {
-                kind: Spanned::new((*kind).to_string(), found.key.span),
-                secret,
-                span: pair.span().into(),
-            })
-        }
-        [] => {
-            r.missing(
-                pair.key.span,
-                "bearer` or `apiKey",
-                "`auth`",
-                "write `auth: { bearer: \"${HUB_TOKEN}\" }` (an `Authorization: Bearer` header) \
-                 or `auth: { apiKey: \"${HUB_KEY}\" }` (an `X-API-Key` header)",
-            );
-            None
-        }
-        [_, (_, second), ..] => {
-            r.push(
-                Diag::error(
-                    codes::YAML_BAD_VALUE,
-                    "`auth` takes one credential: `bearer` or `apiKey`, not both",
-                )
-                .at(second.key.span, "second credential")
-                .help("an endpoint checks one kind of credential; keep the one clients send"),
-            );
-            None
-        }
-    }
 }

@@ -155,6 +155,7 @@ fn filter(r: &mut Reader, server: &Str, kind: ItemKind, node: &Node, rules: &mut
                 body: RuleBody::Filter {
                     action: Spanned::new(action, pair.key.span),
                     target: target(server, pattern),
+                    condition: None,
                 },
                 span: span.into(),
             });

@@ -87,6 +87,7 @@ fn filter(kind: ItemKind, action: Action, upstream: &str, name: NamePattern) -> 
         body: RuleBody::Filter {
             action: sp(action),
             target,
+            condition: None,
         },
         span: Span::default().into(),
     }
@@ -101,7 +102,7 @@ fn endpoint(path: &str, profile: &str) -> Item {
         path: s(path),
         profile: s(profile),
         when: None,
-        auth: None,
+        auth: Vec::new(),
         sse: None,
         span: Span::default().into(),
     })
@@ -298,7 +299,7 @@ fn spans_point_at_what_was_written() {
                 seen += 1;
             }
             Item::Profile(p) if p.name.node == "safe" => {
-                let RuleBody::Filter { action, target } = &p.rules[0].body else {
+                let RuleBody::Filter { action, target, .. } = &p.rules[0].body else {
                     panic!()
                 };
                 assert_eq!(parsed.text(action.span), "deny");
