@@ -38,8 +38,8 @@ const CANNOT_JUDGE: &[(&str, &str)] = &[
     ),
     (
         "tests/check/yaml/hub_security.yaml",
-        "an origin without a scheme and a misspelt protocol date are strings the checker parses; \
-         `auth` with both `bearer` and `apiKey` is a choice the checker explains better",
+        "an origin without a scheme, a misspelt protocol date and an empty credential are \
+         strings the checker parses and expands",
     ),
 ];
 
