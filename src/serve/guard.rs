@@ -101,11 +101,12 @@ pub fn check_host(headers: &HeaderMap, loopback_only: bool) -> Result<(), Box<Re
     if !loopback_only {
         return Ok(());
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    // Browsers always send `Host`; a request without one (an HTTP/1.0 health check from a
+    // load balancer) cannot be a DNS-rebinding attack.
+    let Some(host) = headers.get(header::HOST) else {
+        return Ok(());
+    };
+    let host = host.to_str().unwrap_or("").to_ascii_lowercase();
     if is_loopback_origin(&format!("http://{host}")) {
         return Ok(());
     }

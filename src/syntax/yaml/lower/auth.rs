@@ -101,6 +101,20 @@ pub fn hub_auth(r: &mut Reader, pair: &Pair) -> Vec<ast::EndpointAuth> {
             span: p.span().into(),
         });
     }
+    if ["oauth", "bearer", "apiKey", "keys"]
+        .iter()
+        .all(|k| f.get(k).is_none())
+    {
+        // An empty `auth:` must not quietly serve the endpoint without a credential.
+        r.missing(
+            pair.key.span,
+            "oauth`, `bearer`, `apiKey` or `keys",
+            "`auth`",
+            "write `auth: { bearer: \"${HUB_TOKEN}\" }`, `auth: { apiKey: \"${HUB_KEY}\" }`, \
+             named `keys: { ci-bot: \"${CI_KEY}\" }` or `oauth: NAME`; remove `auth` to serve \
+             without a credential",
+        );
+    }
     if let Some(p) = f.get("apiKey")
         && let Some(value) = r.string(&p.value, "a secret such as \"${KEY}\"")
     {
