@@ -361,3 +361,87 @@ async fn sighup_and_the_http_endpoint_reload_too() {
         "a rules-only reload restarted the child"
     );
 }
+
+/// Reading the routes (as every reload does, or an operator's `cat`) is not a change: one write
+/// gives one reload, not a reload loop that re-reads the files a few times a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_write_reloads_once_and_reads_never_reload() {
+    let dir = Routes::new(&routes(&["a"], ""));
+    let mcp2 = Mcp2::serve(&dir, &[], &[]).await;
+    write(
+        dir.path(),
+        &routes(&["a"], "  rename tool a/get-sum -> sum"),
+    );
+    let applied = support::eventually(Duration::from_secs(10), || {
+        mcp2.count_in_stderr("routes reloaded") >= 1
+    })
+    .await;
+    assert!(
+        applied,
+        "the write was not reloaded:\n{}",
+        mcp2.stderr_tail(40)
+    );
+    for _ in 0..3 {
+        let text = std::fs::read_to_string(dir.path().join("routes.mcproute")).expect("read");
+        assert!(text.contains("sum"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several debounce periods (100 ms each) with nothing written.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        mcp2.count_in_stderr("routes reloaded"),
+        1,
+        "routes reloaded without a change:\n{}",
+        mcp2.stderr_tail(40)
+    );
+}
+
+/// A save that truncates the file before writing it can be seen empty: that must never be
+/// applied (it would stop every upstream and list nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_routes_file_is_rejected_and_the_old_plan_keeps_serving() {
+    let dir = Routes::new(&routes(&["a"], ""));
+    let mcp2 = Mcp2::serve(&dir, &[], &[]).await;
+    let c = client(&mcp2).await;
+    until_listed(
+        &mcp2,
+        &c,
+        Duration::from_secs(30),
+        |n| has(n, "a__get-sum"),
+        |_| true,
+    )
+    .await;
+    let pid = mcp2.upstream_pid("a").await.expect("a has a child process");
+    let before = tool_names(&c).await;
+
+    write(dir.path(), "");
+    let rejected = support::eventually(Duration::from_secs(5), || {
+        mcp2.count_in_stderr("reload rejected") >= 1
+    })
+    .await;
+    assert!(
+        rejected,
+        "the empty file was not rejected:\n{}",
+        mcp2.stderr_tail(40)
+    );
+    assert_eq!(
+        tool_names(&c).await,
+        before,
+        "the empty file changed the list"
+    );
+    assert_eq!(mcp2.upstream_pid("a").await, Some(pid), "a was stopped");
+
+    write(
+        dir.path(),
+        &routes(&["a"], "  rename tool a/get-sum -> sum"),
+    );
+    until_listed(
+        &mcp2,
+        &c,
+        Duration::from_secs(2),
+        |n| has(n, "sum"),
+        |n| *n == before,
+    )
+    .await;
+    assert_eq!(mcp2.upstream_pid("a").await, Some(pid), "a was restarted");
+}

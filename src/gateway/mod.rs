@@ -223,9 +223,17 @@ impl Gateway {
 
     /// Swaps in a new plan: reconciles the upstreams first (new ones started, unchanged ones
     /// kept), then swaps the plan whole, and tells clients whose visible lists changed.
+    ///
+    /// Unchanged upstreams keep their cached lists. Those of removed and restarted upstreams
+    /// are dropped: they describe a connection that is going away (the retiring connection's
+    /// own state changes no longer reach the cache), and kept, they would be served for an
+    /// upstream added back later before its new connection has said what it offers.
     pub async fn swap_plan(&self, plan: Plan) -> ReconcileReport {
         let report = self.registry.reconcile(&plan.upstreams).await;
         self.plan.store(Arc::new(plan));
+        for gone in report.stopped.iter().chain(&report.restarted) {
+            self.lists.invalidate_upstream(gone).await;
+        }
         lock(&self.views).clear();
         self.schedule_announce();
         report

@@ -6,6 +6,10 @@
 //! failure is counted. A clean plan is handed to the gateway, which reconnects only the upstreams
 //! whose spec changed (unchanged ones keep their connection and child process), swaps the plan
 //! atomically and drains removed upstreams. Reloads run one at a time.
+//!
+//! Routes that are empty (every file blank) are rejected rather than applied: that is what a
+//! file looks like between an editor truncating it and writing it, and applying it would stop
+//! every upstream and show clients empty lists. (Starting on empty routes stays allowed.)
 
 pub mod watch;
 
@@ -152,6 +156,12 @@ impl Reloader {
     fn compile(&self) -> Result<(Plan, Vec<String>), Box<ReloadOutcome>> {
         let sources =
             SourceSet::load(&self.routes).map_err(|e| Box::new(rejected_with(e.to_string())))?;
+        if sources.files().iter().all(|f| f.text.trim().is_empty()) {
+            return Err(Box::new(rejected_with(format!(
+                "{} is empty (a file caught while it is being written?)",
+                self.routes.display()
+            ))));
+        }
         let compiled = check::compile(&sources, self.env.as_ref());
         let rendered = |d: &Diagnostics| -> Vec<String> {
             d.sorted()

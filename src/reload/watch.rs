@@ -5,13 +5,19 @@
 //! one reload: long enough to cover a save burst (a few ms to ~100 ms), short enough that a change
 //! is serving well within a second. The quiet period restarts with every new event, so a reload
 //! compiles the files only once they have stopped changing.
+//!
+//! Only events that can change what a route file holds count. Opening or reading a file is an
+//! event too (inotify reports `IN_OPEN`), and every reload opens the routes: counting those made
+//! each reload trigger the next, so the routes were re-read a few times a second forever, and
+//! sooner or later one of those reads caught an editor's save between truncating the file and
+//! writing it (see `changes_content`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, new_debouncer};
+use notify_debouncer_mini::notify::event::{AccessKind, AccessMode};
+use notify_debouncer_mini::notify::{self, Event, EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -19,10 +25,6 @@ use super::{Reloader, Trigger};
 use crate::source::SourceKind;
 
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
-
-/// How often the underlying watcher batches raw events; the quiet period above is counted from
-/// the last batch.
-const BATCH: Duration = Duration::from_millis(25);
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot watch {path}: {reason}")]
@@ -48,12 +50,17 @@ pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
         (parent, routes.file_name().map(|n| n.to_os_string()))
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let mut debouncer = new_debouncer(BATCH, move |result: DebounceEventResult| {
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| {
         let relevant = match result {
-            Ok(events) => events.iter().any(|e| match &only {
-                Some(name) => e.path.file_name() == Some(name.as_os_str()),
-                None => SourceKind::of(&e.path).is_some() || e.path.is_dir(),
-            }),
+            // A rescan means events were lost: reload to be safe.
+            Ok(event) if event.need_rescan() => true,
+            Ok(event) => {
+                changes_content(&event.kind)
+                    && event.paths.iter().any(|path| match &only {
+                        Some(name) => path.file_name() == Some(name.as_os_str()),
+                        None => SourceKind::of(path).is_some() || path.is_dir(),
+                    })
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "file watch error; reloading to be safe");
                 true
@@ -67,16 +74,15 @@ pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
         path: dir.clone(),
         reason: e.to_string(),
     })?;
-    debouncer
-        .watcher()
+    watcher
         .watch(&dir, RecursiveMode::NonRecursive)
         .map_err(|e| WatchError {
             path: dir.clone(),
             reason: e.to_string(),
         })?;
     tokio::spawn(async move {
-        // The debouncer lives as long as this task; dropping it stops the watch.
-        let _debouncer = debouncer;
+        // The watcher lives as long as this task; dropping it stops the watch.
+        let _watcher = watcher;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -98,4 +104,43 @@ pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
         }
     });
     Ok(())
+}
+
+/// Whether an event of this kind can mean a route file now holds something else: creation,
+/// removal, any modification, and the close after a write. Opening, reading and closing after
+/// a read never do (the reloader's own reads are such events).
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, DataChange, ModifyKind, RemoveKind};
+
+    #[test]
+    fn reads_never_count_as_changes_but_writes_do() {
+        for read in [
+            AccessKind::Open(AccessMode::Any),
+            AccessKind::Open(AccessMode::Read),
+            AccessKind::Read,
+            AccessKind::Close(AccessMode::Read),
+        ] {
+            assert!(!changes_content(&EventKind::Access(read)), "{read:?}");
+        }
+        for change in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Create(CreateKind::File),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Any,
+        ] {
+            assert!(changes_content(&change), "{change:?}");
+        }
+    }
 }
