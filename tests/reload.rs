@@ -238,8 +238,10 @@ async fn routes_rewritten_twenty_times_under_load_lose_no_call() {
         match version.expect {
             Some(expect) => {
                 let before = current.clone();
-                // Within 1 s of the write; 2 s when an upstream process has to start first.
-                let limit = Duration::from_secs(if version.starts_upstream { 2 } else { 1 });
+                // Within 1 s of the write. When an upstream process has to start first, the bound
+                // is the reference server's own start-up (node: 0.5–1 s on a quiet machine, past
+                // 2.5 s on a loaded 2-core one), not mcp2's: 5 s.
+                let limit = Duration::from_secs(if version.starts_upstream { 5 } else { 1 });
                 let took = until_listed(&mcp2, &watcher, limit, expect, |n| {
                     *n == before || expect(n)
                 })
