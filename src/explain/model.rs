@@ -284,6 +284,9 @@ pub struct UpstreamTrace {
     pub headers: Vec<HeaderLine>,
     /// Environment variables a stdio child is given; values are `<redacted>`.
     pub env: Vec<HeaderLine>,
+    /// How mcp2 obtains the upstream's credentials beyond static headers (OAuth), secrets
+    /// redacted; `None` when it does not.
+    pub credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
