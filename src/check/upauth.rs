@@ -128,15 +128,15 @@ fn client_credentials(
             None
         }
         (None, None) => {
-            missing(auth.span.into(), "token-url", cx);
+            missing(auth.flow.span, "token-url", cx);
             None
         }
     };
     if !params.contains_key("client-id") {
-        missing(auth.span.into(), "client-id", cx);
+        missing(auth.flow.span, "client-id", cx);
     }
     if !params.contains_key("client-secret") {
-        missing(auth.span.into(), "client-secret", cx);
+        missing(auth.flow.span, "client-secret", cx);
     }
     if cx.error_count() > errors_before {
         return None;
