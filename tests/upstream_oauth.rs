@@ -150,3 +150,49 @@ async fn an_upstream_behind_oauth_is_reachable_with_renewed_tokens_that_are_neve
         "fetches are logged (without the token)"
     );
 }
+
+/// Legacy HTTP+SSE: the token goes on the event stream's GET and on every POST, and a refused
+/// POST is retried once with a new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_sse_upstream_behind_oauth_gets_the_token_on_every_request() {
+    init_tracing();
+    let auth_server = spawn_python_server(
+        "oauth_server.py",
+        &[("CLIENTS", &format!("mcp2:{SECRET}:"))],
+    )
+    .await;
+    let issuer = auth_server
+        .url("")
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let upstream = spawn_python_server(
+        "oauth_upstream_server.py",
+        &[
+            ("ISSUER", &issuer),
+            ("AUDIENCE", AUDIENCE),
+            ("TRANSPORT", "sse"),
+        ],
+    )
+    .await;
+    let text = routes(&issuer, upstream.url("/sse").as_str()).replace("http \"", "sse \"");
+    let routes = Routes::new(&text);
+    let mcp2 = Mcp2::serve(&routes, &[], &[("CC_SECRET", SECRET)]).await;
+    let ready = mcp2
+        .wait_for_stderr("upstream connected", Duration::from_secs(60))
+        .await;
+    assert!(ready, "the upstream connects:\n{}", mcp2.stderr_tail(30));
+    let hub = connect(&mcp2.url("/mcp")).await;
+    let (sub, tokens, refused) = counts(&call_text(&hub, "whoami", json!({})).await);
+    assert_eq!((sub.as_str(), tokens, refused), ("mcp2", 1, 0));
+
+    reqwest::Client::new()
+        .post(upstream.url("/_test/revoke"))
+        .send()
+        .await
+        .expect("revoke");
+    let (_, tokens, refused) = counts(&call_text(&hub, "whoami", json!({})).await);
+    assert_eq!((tokens, refused), (2, 1), "one refusal, then a new token");
+    let captured = mcp2.stderr();
+    assert!(!captured.contains(SECRET) && !captured.contains("eyJ"));
+}
