@@ -100,6 +100,7 @@ impl Gen {
             connect_timeout: None,
             session: None,
             protocol: None,
+            auth: None,
             span: (Span::new(self.file, start as usize, end as usize)).into(),
         })
     }

@@ -29,6 +29,7 @@ mod profiles;
 mod resolve;
 pub mod rules;
 mod settings;
+mod upauth;
 mod upstreams;
 pub mod values;
 

@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 
 use super::declare::Decls;
 use super::env::{Expanded, Origin, expand};
-use super::{Cx, errors, values};
+use super::{Cx, errors, upauth, values};
 use crate::diag::{Diag, codes, did_you_mean};
 use crate::plan::{ProtocolMode, Secret, SessionMode, TransportSpec, UpstreamId, UpstreamSpec};
 use crate::source::Span;
@@ -42,6 +42,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         connect_timeout,
         session,
         protocol,
+        auth,
         span,
     } = up;
     let errors_before = cx.error_count();
@@ -70,6 +71,16 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
                     "header", "stdio", *kv.span,
                 ));
             }
+            if let Some(auth) = auth {
+                cx.push(
+                    Diag::error(
+                        codes::BAD_UPSTREAM_AUTH,
+                        "`auth oauth` is for HTTP upstreams",
+                    )
+                    .at(*auth.span, "a stdio upstream sends no HTTP requests")
+                    .help("pass credentials to a stdio server with `env NAME = \"${VAR}\"`"),
+                );
+            }
         }
         Some(kind) => {
             for kv in env {
@@ -80,6 +91,10 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
             }
         }
     }
+    let auth = match (auth, kind) {
+        (Some(a), Some(k)) if k != "stdio" => upauth::build(name, a, headers, cx),
+        _ => None,
+    };
     let headers = build_headers(name, headers, cx);
     let timeout = positive_duration(timeout.as_ref(), UpstreamSpec::DEFAULT_TIMEOUT, cx);
     let connect_timeout = positive_duration(
@@ -96,6 +111,7 @@ fn build_one(up: &ast::Upstream, cx: &mut Cx<'_>) -> Option<UpstreamSpec> {
         id: UpstreamId::new(name),
         transport: transport?,
         headers,
+        auth,
         timeout: timeout?,
         connect_timeout: connect_timeout?,
         session: session?,

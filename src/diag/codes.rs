@@ -125,6 +125,11 @@ pub const UNKNOWN_OAUTH: Code = "mcp2::check::unknown_oauth";
 pub const BAD_OAUTH: Code = "mcp2::check::bad_oauth";
 /// An `audit` block with neither or both sinks.
 pub const BAD_AUDIT: Code = "mcp2::check::bad_audit";
+/// An upstream `auth oauth …` with an unknown flow, an unknown, missing or repeated parameter,
+/// a bad URL or an empty value, or on a stdio upstream.
+pub const BAD_UPSTREAM_AUTH: Code = "mcp2::check::bad_upstream_auth";
+/// An upstream with both a static `Authorization` header and an `auth oauth …`.
+pub const AUTH_HEADER_CONFLICT: Code = "mcp2::check::auth_header_conflict";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

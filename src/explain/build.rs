@@ -341,6 +341,7 @@ fn upstream_trace(spec: &crate::plan::UpstreamSpec) -> UpstreamTrace {
         timeout: fmt_duration(spec.timeout),
         connect_timeout: fmt_duration(spec.connect_timeout),
         session: spec.session.to_string(),
+        credentials: spec.auth.as_ref().map(|a| a.summary()),
         headers: spec
             .headers
             .iter()

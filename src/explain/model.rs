@@ -284,6 +284,10 @@ pub struct UpstreamTrace {
     pub headers: Vec<HeaderLine>,
     /// Environment variables a stdio child is given; values are `<redacted>`.
     pub env: Vec<HeaderLine>,
+    /// How mcp2 obtains the upstream's credentials beyond static headers (OAuth), secrets
+    /// redacted; `None` (and absent from the JSON) when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -183,6 +183,9 @@ pub fn render(e: &Explanation, style: Style) -> String {
         for v in &u.env {
             let _ = writeln!(out, "   environment set: {}={}", v.name, v.value);
         }
+        if let Some(c) = &u.credentials {
+            let _ = writeln!(out, "   credentials: {c} (sent as `Authorization: Bearer`)");
+        }
     }
 
     if e.upstream.is_some() {

@@ -64,6 +64,7 @@ fn upstream(server: &ClientServer) -> ast::Upstream {
         connect_timeout: None,
         session: None,
         protocol: None,
+        auth: None,
         span: nowhere().into(),
     }
 }

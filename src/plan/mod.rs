@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod rules;
 pub mod secret;
+pub mod upauth;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,7 @@ use url::Url;
 pub use auth::{AuditSettings, AuditSink, EndpointAuth, Introspection, OAuthSpec};
 pub use rules::{Caller, Decision, ItemKind, ItemRef, RuleTable};
 pub use secret::Secret;
+pub use upauth::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec};
 
 use crate::source::Location;
 
@@ -141,6 +143,8 @@ pub struct UpstreamSpec {
     /// Sent on every HTTP request to the upstream; configured values always win over anything a
     /// client sends.
     pub headers: Vec<(String, Secret)>,
+    /// Credentials mcp2 obtains and sends as `Authorization: Bearer` (OAuth), if any.
+    pub auth: Option<UpstreamAuthSpec>,
     /// Per-request timeout.
     #[serde(with = "humantime_ser")]
     pub timeout: Duration,
@@ -221,6 +225,7 @@ impl UpstreamSpec {
             k.hash(&mut h);
             v.expose().hash(&mut h);
         }
+        self.auth.hash(&mut h);
         self.timeout.hash(&mut h);
         self.connect_timeout.hash(&mut h);
         self.protocol.hash(&mut h);

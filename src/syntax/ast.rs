@@ -67,6 +67,22 @@ pub struct Upstream {
     pub session: Option<Str>,
     /// Which protocol era to speak to it (`auto`, `initialize`, `2026-07-28`), as written.
     pub protocol: Option<Str>,
+    /// How mcp2 obtains credentials for it beyond static headers (`auth oauth …`).
+    pub auth: Option<UpstreamAuth>,
+    pub span: NodeSpan,
+}
+
+/// `auth oauth client-credentials token-url "…" client-id "…" client-secret "${S}"` (YAML
+/// `auth: { oauth: clientCredentials, tokenUrl: …, clientId: …, clientSecret: … }`): credentials
+/// mcp2 obtains for one upstream. The flow and the parameter names stay as written (kebab-case;
+/// YAML's camelCase keys are converted by its front-end); the checker knows which parameters
+/// each flow takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamAuth {
+    /// `client-credentials`, as written.
+    pub flow: Str,
+    /// `token-url "…"`, `client-id "…"`, …: in the order written.
+    pub params: Vec<KeyValue>,
     pub span: NodeSpan,
 }
 

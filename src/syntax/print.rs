@@ -144,6 +144,7 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
         connect_timeout,
         session,
         protocol,
+        auth,
         span: _,
     } = up;
     let mut lines = Vec::new();
@@ -183,6 +184,13 @@ fn upstream_lines(up: &ast::Upstream) -> Vec<String> {
     }
     if let Some(p) = protocol {
         lines.push(format!("protocol {}", name(p)));
+    }
+    if let Some(auth) = auth {
+        let mut text = format!("auth oauth {}", name(&auth.flow));
+        for kv in &auth.params {
+            let _ = write!(text, " {} {}", name(&kv.key), quote(&kv.value));
+        }
+        lines.push(text);
     }
     lines
 }

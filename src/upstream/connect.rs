@@ -157,6 +157,7 @@ async fn connect_as(
                 headers,
                 handle.counters().clone(),
                 handle.lane().clone(),
+                handle.tokens().cloned(),
             );
             let watched = Watched::new(transport, closed.clone());
             let target = display_url(url);
@@ -173,7 +174,14 @@ async fn connect_as(
             let headers = http::header_map(spec)?;
             let opened = tokio::time::timeout_at(
                 deadline,
-                sse::connect(&spec.id, url, client.clone(), headers, spec.timeout),
+                sse::connect(
+                    &spec.id,
+                    url,
+                    client.clone(),
+                    headers,
+                    handle.tokens().cloned(),
+                    spec.timeout,
+                ),
             )
             .await
             .map_err(|_| timed_out())?;

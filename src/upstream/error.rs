@@ -145,6 +145,7 @@ mod tests {
                 "Authorization".into(),
                 Secret::new("Bearer tok-123456", vec![]),
             )],
+            auth: None,
             timeout: UpstreamSpec::DEFAULT_TIMEOUT,
             connect_timeout: UpstreamSpec::DEFAULT_CONNECT_TIMEOUT,
             session: Default::default(),

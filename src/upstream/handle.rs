@@ -93,6 +93,8 @@ struct Inner {
     counters: Arc<Counters>,
     /// What the gateway's fast path needs to reach this upstream directly (HTTP only).
     lane: Arc<super::raw::Lane>,
+    /// Access tokens, for an upstream with `auth oauth …`; kept across reconnects.
+    tokens: Option<Arc<super::oauth::TokenSource>>,
 }
 
 /// A cheap-to-clone handle on one upstream.
@@ -111,6 +113,10 @@ impl UpstreamHandle {
             inner: Arc::new(Inner {
                 identity: spec.identity(),
                 instance,
+                tokens: spec
+                    .auth
+                    .as_ref()
+                    .map(|a| Arc::new(super::oauth::TokenSource::new(spec.id.clone(), a))),
                 spec,
                 published,
                 pid: AtomicU32::new(0),
@@ -266,6 +272,10 @@ impl UpstreamHandle {
 
     pub(crate) fn lane(&self) -> &Arc<super::raw::Lane> {
         &self.inner.lane
+    }
+
+    pub(crate) fn tokens(&self) -> Option<&Arc<super::oauth::TokenSource>> {
+        self.inner.tokens.as_ref()
     }
 }
 

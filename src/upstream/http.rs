@@ -9,6 +9,10 @@
 //!   marked sensitive so `Debug` never shows them.
 //! - No per-request timeout on the client: it would cut the long-lived SSE streams. The caller
 //!   bounds each request with `spec.timeout` (see `UpstreamHandle::request_options`).
+//! - An upstream with OAuth (`auth oauth …`) gets its access token from the upstream's
+//!   [`TokenSource`] on every request (rmcp sends it as `Authorization: Bearer`); a 401 fetches a
+//!   new token and retries that request once. Such an upstream has no fast lane: the gateway's
+//!   fast path would send requests without the token.
 //! - rmcp re-initialises an expired session (HTTP 404) by itself. [`CountingClient`] sees the
 //!   second `initialize` of a session go out, logs it and counts it in the upstream's stats.
 
@@ -30,6 +34,7 @@ use url::Url;
 
 use super::error::{UpstreamError, display_url};
 use super::handle::Counters;
+use super::oauth::{TokenError, TokenSource};
 use super::raw::Lane;
 use crate::plan::{UpstreamId, UpstreamSpec};
 
@@ -107,17 +112,21 @@ pub(crate) fn transport(
     headers: HashMap<HeaderName, HeaderValue>,
     counters: Arc<Counters>,
     lane: Arc<Lane>,
+    tokens: Option<Arc<TokenSource>>,
 ) -> StreamableHttpClientTransport<CountingClient> {
-    lane.set_fixed(
-        &client,
-        url,
-        headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    );
+    if tokens.is_none() {
+        lane.set_fixed(
+            &client,
+            url,
+            headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
+    }
     let client = CountingClient {
         lane,
+        tokens,
         inner: client,
         upstream: upstream.clone(),
         target: Arc::from(display_url(url)),
@@ -141,6 +150,38 @@ pub(crate) struct CountingClient {
     lane: Arc<Lane>,
     /// Whether this connection's first `initialize` went out; one transport per connection.
     initialized: Arc<AtomicBool>,
+    /// The upstream's access tokens, when it has OAuth.
+    tokens: Option<Arc<TokenSource>>,
+}
+
+type HttpError = StreamableHttpError<reqwest::Error>;
+
+/// A token that could not be had fails the request like a server that answered oddly; the
+/// message names the token endpoint, never a secret.
+fn token_error(e: TokenError) -> HttpError {
+    StreamableHttpError::UnexpectedServerResponse(e.to_string().into())
+}
+
+impl CountingClient {
+    /// Runs `send` with the upstream's access token when it has OAuth (else with rmcp's own
+    /// `auth_header`); after a 401, once more with a new token.
+    async fn authed<T, F, Fut>(&self, auth_header: Option<String>, send: F) -> Result<T, HttpError>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: Future<Output = Result<T, HttpError>>,
+    {
+        let Some(tokens) = &self.tokens else {
+            return send(auth_header).await;
+        };
+        let token = tokens.token().await.map_err(token_error)?;
+        match send(Some(token.to_string())).await {
+            Err(StreamableHttpError::AuthRequired(_)) => {
+                let token = tokens.refresh(&token).await.map_err(token_error)?;
+                send(Some(token.to_string())).await
+            }
+            other => other,
+        }
+    }
 }
 
 fn is_initialize(message: &ClientJsonRpcMessage) -> bool {
@@ -219,16 +260,17 @@ impl StreamableHttpClient for CountingClient {
                  subscriptions and log level is lost)"
             );
         }
-        self.inner
-            .post_message_with_response_limits(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
+        self.authed(auth_header, |auth| {
+            self.inner.post_message_with_response_limits(
+                uri.clone(),
+                message.clone(),
+                session_id.clone(),
+                auth,
+                custom_headers.clone(),
                 limits,
             )
-            .await
+        })
+        .await
     }
 
     async fn delete_session(
@@ -238,9 +280,15 @@ impl StreamableHttpClient for CountingClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), StreamableHttpError<reqwest::Error>> {
-        self.inner
-            .delete_session(uri, session_id, auth_header, custom_headers)
-            .await
+        self.authed(auth_header, |auth| {
+            self.inner.delete_session(
+                uri.clone(),
+                session_id.clone(),
+                auth,
+                custom_headers.clone(),
+            )
+        })
+        .await
     }
 
     async fn get_stream(
@@ -252,9 +300,16 @@ impl StreamableHttpClient for CountingClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<reqwest::Error>>
     {
-        self.inner
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await
+        self.authed(auth_header, |auth| {
+            self.inner.get_stream(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                auth,
+                custom_headers.clone(),
+            )
+        })
+        .await
     }
 
     async fn get_stream_with_max_sse_event_size(
@@ -267,15 +322,16 @@ impl StreamableHttpClient for CountingClient {
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<reqwest::Error>>
     {
-        self.inner
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
+        self.authed(auth_header, |auth| {
+            self.inner.get_stream_with_max_sse_event_size(
+                uri.clone(),
+                session_id.clone(),
+                last_event_id.clone(),
+                auth,
+                custom_headers.clone(),
                 max_sse_event_size,
             )
-            .await
+        })
+        .await
     }
 }

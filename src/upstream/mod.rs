@@ -27,6 +27,7 @@ mod era;
 mod error;
 mod handle;
 mod http;
+mod oauth;
 mod raw;
 mod sse;
 mod stdio;
@@ -49,6 +50,7 @@ pub use client::{
 pub use era::is_modern;
 pub use error::UpstreamError;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
+pub use oauth::TokenError;
 pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;
 

@@ -25,6 +25,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
 use super::error::display_url;
+use super::oauth::{TokenError, TokenSource};
 use crate::plan::UpstreamId;
 
 /// Messages buffered between the stream reader and rmcp's service loop.
@@ -49,6 +50,8 @@ pub(crate) enum SseTransportError {
     BadEndpoint { endpoint: String, reason: String },
     #[error("HTTP request failed: {0}")]
     Request(#[from] reqwest::Error),
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error("the event stream failed: {0}")]
     Stream(String),
     #[error("could not encode the message: {0}")]
@@ -72,6 +75,8 @@ pub(crate) struct SseTransport {
     post_timeout: Duration,
     endpoint: Arc<Url>,
     headers: Arc<HeaderMap>,
+    /// The upstream's access tokens, when it has OAuth.
+    tokens: Option<Arc<TokenSource>>,
     rx: mpsc::Receiver<ServerJsonRpcMessage>,
     reader: CancellationToken,
     _stop_reader: DropGuard,
@@ -83,16 +88,19 @@ pub(crate) async fn connect(
     url: &Url,
     client: reqwest::Client,
     headers: HashMap<HeaderName, HeaderValue>,
+    tokens: Option<Arc<TokenSource>>,
     post_timeout: Duration,
 ) -> Result<SseTransport, SseTransportError> {
     let headers: HeaderMap = headers.into_iter().collect();
     let target = display_url(url);
-    let response = client
-        .get(url.as_str())
-        .headers(headers.clone())
-        .header(ACCEPT, "text/event-stream")
-        .send()
-        .await?;
+    let response = authed(tokens.as_ref(), |token| {
+        let get = client
+            .get(url.as_str())
+            .headers(headers.clone())
+            .header(ACCEPT, "text/event-stream");
+        bearer(get, token).send()
+    })
+    .await?;
     let status = response.status();
     if !status.is_success() {
         return Err(SseTransportError::Http {
@@ -137,6 +145,7 @@ pub(crate) async fn connect(
         post_timeout,
         endpoint: Arc::new(endpoint),
         headers: Arc::new(headers),
+        tokens,
         rx,
         _stop_reader: reader.clone().drop_guard(),
         reader,
@@ -233,6 +242,36 @@ async fn read_messages<S>(
     }
 }
 
+fn bearer(request: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) => request.bearer_auth(t),
+        None => request,
+    }
+}
+
+/// Sends with the upstream's access token when it has OAuth; after a 401, once more with a new
+/// token (the first answer is returned when no new token can be had).
+async fn authed<F, Fut>(
+    tokens: Option<&Arc<TokenSource>>,
+    send: F,
+) -> Result<reqwest::Response, SseTransportError>
+where
+    F: Fn(Option<&str>) -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
+{
+    let Some(tokens) = tokens else {
+        return Ok(send(None).await?);
+    };
+    let token = tokens.token().await?;
+    let response = send(Some(&token)).await?;
+    if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(response);
+    }
+    let _ = response.bytes().await;
+    let token = tokens.refresh(&token).await?;
+    Ok(send(Some(&token)).await?)
+}
+
 impl Transport<RoleClient> for SseTransport {
     type Error = SseTransportError;
 
@@ -243,17 +282,20 @@ impl Transport<RoleClient> for SseTransport {
         let client = self.client.clone();
         let endpoint = self.endpoint.clone();
         let headers = self.headers.clone();
+        let tokens = self.tokens.clone();
         let timeout = self.post_timeout;
         async move {
-            let body = serde_json::to_vec(&item)?;
-            let response = client
-                .post(endpoint.as_str())
-                .headers((*headers).clone())
-                .header(CONTENT_TYPE, "application/json")
-                .timeout(timeout)
-                .body(body)
-                .send()
-                .await?;
+            let body = bytes::Bytes::from(serde_json::to_vec(&item)?);
+            let response = authed(tokens.as_ref(), |token| {
+                let post = client
+                    .post(endpoint.as_str())
+                    .headers((*headers).clone())
+                    .header(CONTENT_TYPE, "application/json")
+                    .timeout(timeout)
+                    .body(body.clone());
+                bearer(post, token).send()
+            })
+            .await?;
             let status = response.status();
             // The answer comes on the stream; the body is only "Accepted". Read it so the
             // connection goes back to the pool.

@@ -212,6 +212,7 @@ pub fn spec(id: &str, transport: TransportSpec, headers: &[(&str, &str)]) -> Arc
             .iter()
             .map(|(k, v)| (k.to_string(), Secret::new(*v, vec![])))
             .collect(),
+        auth: None,
         timeout: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(20),
         session: Default::default(),

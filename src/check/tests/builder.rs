@@ -180,6 +180,7 @@ impl Src {
             connect_timeout: None,
             session: None,
             protocol: None,
+            auth: None,
             span: span.into(),
         }
     }

@@ -248,6 +248,7 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
         connect_timeout: None,
         session: None,
         protocol: None,
+        auth: None,
         span: span.into(),
     };
     for p in it {
@@ -287,6 +288,15 @@ fn lower_upstream(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Upstream> {
             Rule::connect_timeout => block.set(cx, &mut up.connect_timeout, "connect-timeout", p),
             Rule::session => block.set(cx, &mut up.session, "session", p),
             Rule::protocol => block.set(cx, &mut up.protocol, "protocol", p),
+            Rule::upstream_auth => {
+                let Some(auth) = lower_upstream_auth(cx, p) else {
+                    cx.internal(at, "auth");
+                    continue;
+                };
+                if block.first(cx, "auth".into(), "`auth`", at) {
+                    up.auth = Some(auth);
+                }
+            }
             _ => block.other(cx, p, Place::Upstream),
         }
     }
@@ -307,6 +317,30 @@ fn lower_transport(cx: &mut Cx<'_>, pair: P<'_>) -> Option<Spanned<ast::Transpor
         },
     };
     Some(Spanned::new(transport, span))
+}
+
+/// `auth oauth FLOW NAME VALUE …` inside an upstream block.
+fn lower_upstream_auth(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::UpstreamAuth> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner().skip(2);
+    let flow = str_of(cx, it.next()?);
+    let mut params = Vec::new();
+    for param in it {
+        let at = cx.span_of(&param);
+        let mut kv = param.into_inner();
+        let key = str_of(cx, kv.next()?);
+        let value = str_of(cx, kv.next()?);
+        params.push(ast::KeyValue {
+            key,
+            value,
+            span: at.into(),
+        });
+    }
+    Some(ast::UpstreamAuth {
+        flow,
+        params,
+        span: span.into(),
+    })
 }
 
 fn lower_key_value(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::KeyValue> {

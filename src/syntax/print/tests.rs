@@ -302,6 +302,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
         key_values(true),
         key_values(false),
         (opt_st(), opt_st(), opt_st(), opt_st(), opt_st()),
+        prop::option::of((st(), key_values(false))),
     )
         .prop_map(
             |(
@@ -310,6 +311,7 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 headers,
                 env,
                 (cwd, timeout, connect_timeout, session, protocol),
+                auth,
             )| Upstream {
                 name,
                 transport,
@@ -320,6 +322,11 @@ fn upstream() -> impl Strategy<Value = Upstream> {
                 connect_timeout,
                 session,
                 protocol,
+                auth: auth.map(|(flow, params)| UpstreamAuth {
+                    flow,
+                    params,
+                    span: Span::default().into(),
+                }),
                 span: Span::default().into(),
             },
         )

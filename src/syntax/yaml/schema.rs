@@ -141,6 +141,29 @@ pub struct Server {
     pub protocol: Option<Text>,
     /// `{ requests: 100, per: 1m }` or `100/min`.
     pub rate_limit: Option<RateLimit>,
+    /// Credentials mcp2 obtains for the server (OAuth), beside any static `headers`.
+    pub auth: Option<ServerAuth>,
+}
+
+/// `auth: { oauth: clientCredentials, tokenUrl: …, clientId: …, clientSecret: "${SECRET}" }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerAuth {
+    /// The flow: `clientCredentials`.
+    pub oauth: Text,
+    /// The authorization server's token endpoint.
+    pub token_url: Option<Text>,
+    /// The authorization server's issuer (its token endpoint found from its metadata).
+    pub issuer: Option<Text>,
+    pub client_id: Option<Text>,
+    /// Normally `${VAR}`.
+    pub client_secret: Option<Text>,
+    /// Space-separated scopes to ask for.
+    pub scope: Option<Text>,
+    /// `audience` parameter of the token request.
+    pub audience: Option<Text>,
+    /// RFC 8707 `resource` parameter of the token request.
+    pub resource: Option<Text>,
 }
 
 /// How mcp2 reaches the server; `kind` says which keys apply.

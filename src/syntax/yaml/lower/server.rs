@@ -57,6 +57,7 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
         connect_timeout: None,
         session: None,
         protocol: None,
+        auth: None,
         span: pair.span().into(),
     };
     let Some(f) = r.fields(&pair.value, Place::Server) else {
@@ -93,8 +94,55 @@ fn server(r: &mut Reader, name: Str, pair: &Pair) -> (ast::Upstream, Option<Limi
     up.protocol = f
         .value("protocol")
         .and_then(|n| r.string(n, "`auto`, `initialize` or `2026-07-28`"));
+    up.auth = f.get("auth").and_then(|p| auth(r, p));
     let limit = f.get("rateLimit").and_then(|p| rate_limit(r, &name, p));
     (up, limit)
+}
+
+/// `auth: { oauth: clientCredentials, tokenUrl: …, … }`: the flow and every other key, in
+/// the route language's kebab-case spelling. The checker knows which keys each flow takes.
+fn auth(r: &mut Reader, pair: &Pair) -> Option<ast::UpstreamAuth> {
+    let mut flow = None;
+    let mut params = Vec::new();
+    for kv in r.key_values(
+        &pair.value,
+        "a mapping such as `{ oauth: clientCredentials, … }`",
+    ) {
+        let key = Spanned::new(kebab(&kv.key.node), kv.key.span);
+        if key.node == "oauth" {
+            flow = Some(Spanned::new(kebab(&kv.value.node), kv.value.span));
+        } else {
+            params.push(ast::KeyValue { key, ..kv });
+        }
+    }
+    let Some(flow) = flow else {
+        r.missing(
+            pair.key.span,
+            "oauth",
+            "`auth`",
+            "add `oauth: clientCredentials`",
+        );
+        return None;
+    };
+    Some(ast::UpstreamAuth {
+        flow,
+        params,
+        span: pair.span().into(),
+    })
+}
+
+/// `clientCredentials` → `client-credentials`.
+fn kebab(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for c in camel.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('-');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn transport(r: &mut Reader, up: &mut ast::Upstream, pair: &Pair) {

@@ -49,6 +49,7 @@ fn upstream(name: &str, transport: Transport) -> Upstream {
         connect_timeout: None,
         session: None,
         protocol: None,
+        auth: None,
         span: Span::default().into(),
     }
 }

@@ -1,0 +1,263 @@
+//! Access tokens mcp2 obtains for an upstream (`auth oauth client-credentials …`).
+//!
+//! One [`TokenSource`] per upstream, shared by every connection to it (so per-client sessions
+//! and reconnects reuse one token). A token is cached until shortly before it expires (a fifth
+//! of its lifetime, at most 30 s, early), then fetched again; concurrent callers wait for one
+//! fetch. After the upstream answers 401, [`TokenSource::refresh`] drops the token that was
+//! refused (only that one: a newer token fetched meanwhile is kept) and fetches another; the
+//! transports retry the request once with it.
+//!
+//! The token request is made by the `oauth2` crate over our `reqwest`, never following
+//! redirects. The client secret and the tokens never reach a log line or an error: errors name
+//! the token endpoint, the HTTP status and the server's OAuth error code only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponse};
+use oauth2::{ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::display_url;
+use crate::plan::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId};
+
+/// The longest a token is renewed before it expires.
+const MAX_MARGIN: Duration = Duration::from_secs(30);
+/// Bounds one token (or metadata) request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why no token could be obtained. Never holds a secret or a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("token request to {endpoint} failed: {reason}")]
+    Request { endpoint: String, reason: String },
+    #[error("token endpoint {endpoint} refused the request: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        endpoint: String,
+        code: String,
+        description: Option<String>,
+    },
+    #[error("could not find the token endpoint of issuer {issuer}: {reason}")]
+    Discovery { issuer: String, reason: String },
+}
+
+struct Cached {
+    token: Arc<str>,
+    /// When to fetch a new one; `None` when the server gave no lifetime (kept until a 401).
+    renew_at: Option<Instant>,
+}
+
+/// See the module docs.
+pub(crate) struct TokenSource {
+    upstream: UpstreamId,
+    spec: ClientCredentials,
+    cached: Mutex<Option<Cached>>,
+    /// The token endpoint once discovered from the issuer.
+    endpoint: Mutex<Option<Url>>,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    pub(crate) fn new(upstream: UpstreamId, spec: &UpstreamAuthSpec) -> Self {
+        let UpstreamAuthSpec::ClientCredentials(cc) = spec;
+        TokenSource {
+            upstream,
+            spec: cc.clone(),
+            cached: Mutex::new(None),
+            endpoint: Mutex::new(None),
+        }
+    }
+
+    /// A token to send now: the cached one while it is fresh, else a new one.
+    pub(crate) async fn token(&self) -> Result<Arc<str>, TokenError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref()
+            && c.renew_at.is_none_or(|at| Instant::now() < at)
+        {
+            return Ok(c.token.clone());
+        }
+        let fresh = self.fetch().await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// The upstream refused `stale` (HTTP 401): a token other than it.
+    pub(crate) async fn refresh(&self, stale: &str) -> Result<Arc<str>, TokenError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref()
+            && &*c.token != stale
+        {
+            return Ok(c.token.clone());
+        }
+        tracing::info!(upstream = %self.upstream, "upstream refused its access token; fetching a new one");
+        *cached = None;
+        let fresh = self.fetch().await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    async fn fetch(&self) -> Result<Cached, TokenError> {
+        let endpoint = self.token_endpoint().await?;
+        let shown = display_url(&endpoint);
+        let failed = |reason: String| TokenError::Request {
+            endpoint: shown.clone(),
+            reason,
+        };
+        let http = http_client().map_err(|e| failed(e.to_string()))?;
+        let client = BasicClient::new(ClientId::new(self.spec.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                self.spec.client_secret.expose().to_string(),
+            ))
+            .set_token_uri(TokenUrl::from_url(endpoint.clone()));
+        let mut request = client.exchange_client_credentials();
+        for scope in &self.spec.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if let Some(audience) = &self.spec.audience {
+            request = request.add_extra_param("audience", audience.clone());
+        }
+        if let Some(resource) = &self.spec.resource {
+            request = request.add_extra_param("resource", resource.clone());
+        }
+        let send = |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            async move { send(&http, req).await }
+        };
+        let started = Instant::now();
+        let response = request.request_async(&send).await.map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => refused(&shown, &r),
+            RequestTokenError::Request(e) => failed(e.to_string()),
+            // The body may hold a token: never quoted.
+            RequestTokenError::Parse(e, _) => {
+                failed(format!("unreadable token response ({})", e.path()))
+            }
+            RequestTokenError::Other(s) => failed(s),
+        })?;
+        let lifetime = response.expires_in();
+        tracing::info!(
+            upstream = %self.upstream,
+            token_endpoint = %shown,
+            expires_in_s = lifetime.map(|d| d.as_secs()),
+            "fetched an access token for the upstream"
+        );
+        Ok(Cached {
+            token: Arc::from(response.access_token().secret().as_str()),
+            renew_at: lifetime.map(|l| started + l - margin(l)),
+        })
+    }
+
+    async fn token_endpoint(&self) -> Result<Url, TokenError> {
+        let issuer = match &self.spec.token {
+            TokenEndpoint::Url(u) => return Ok(u.clone()),
+            TokenEndpoint::Issuer(i) => i,
+        };
+        let mut known = self.endpoint.lock().await;
+        if let Some(u) = known.as_ref() {
+            return Ok(u.clone());
+        }
+        let found = discover(issuer)
+            .await
+            .map_err(|reason| TokenError::Discovery {
+                issuer: display_url(issuer),
+                reason,
+            })?;
+        *known = Some(found.clone());
+        Ok(found)
+    }
+}
+
+/// How long before expiry a token is renewed.
+fn margin(lifetime: Duration) -> Duration {
+    (lifetime / 5).min(MAX_MARGIN)
+}
+
+fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
+    TokenError::Refused {
+        endpoint: endpoint.to_string(),
+        code: r.error().to_string(),
+        description: r.error_description().cloned(),
+    }
+}
+
+fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+}
+
+/// One request of the `oauth2` crate, sent with `reqwest`.
+async fn send(
+    http: &reqwest::Client,
+    req: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let req = reqwest::Request::try_from(req)?;
+    let response = http.execute(req).await?;
+    let mut out = http::Response::builder().status(response.status());
+    if let Some(headers) = out.headers_mut() {
+        *headers = response.headers().clone();
+    }
+    let body = response.bytes().await?.to_vec();
+    // Status and headers came from a valid response, so the builder cannot fail; an empty
+    // response is what a broken one would look like anyway.
+    Ok(out.body(body).unwrap_or_default())
+}
+
+/// RFC 8414 metadata (then OpenID discovery) of `issuer`: its `token_endpoint`.
+async fn discover(issuer: &Url) -> Result<Url, String> {
+    let http = http_client().map_err(|e| e.to_string())?;
+    let path = issuer.path().trim_end_matches('/');
+    let mut last = String::new();
+    for well_known in ["oauth-authorization-server", "openid-configuration"] {
+        let mut url = issuer.clone();
+        url.set_path(&format!("/.well-known/{well_known}{path}"));
+        let answer = match http.get(url.as_str()).send().await {
+            Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await,
+            Ok(r) => {
+                last = format!(
+                    "{} answered HTTP {}",
+                    display_url(&url),
+                    r.status().as_u16()
+                );
+                continue;
+            }
+            Err(e) => {
+                last = e.to_string();
+                continue;
+            }
+        };
+        let endpoint = answer
+            .map_err(|e| e.to_string())?
+            .get("token_endpoint")
+            .and_then(|v| v.as_str())
+            .map(Url::parse);
+        return match endpoint {
+            Some(Ok(u)) => Ok(u),
+            Some(Err(e)) => Err(format!("its `token_endpoint` is not a URL: {e}")),
+            None => Err("its metadata names no `token_endpoint`".into()),
+        };
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_a_fifth_of_their_lifetime_early_at_most_thirty_seconds() {
+        assert_eq!(margin(Duration::from_secs(5)), Duration::from_secs(1));
+        assert_eq!(margin(Duration::from_secs(3600)), MAX_MARGIN);
+    }
+}
