@@ -71,6 +71,16 @@ impl ClientFacts {
         caps.sampling = self.capabilities.sampling.clone();
         caps.elicitation = self.capabilities.elicitation.clone();
         caps.roots = self.capabilities.roots.clone();
+        if self.capabilities.supports_tasks() {
+            caps.extensions = Some(
+                [(
+                    rmcp::model::TASKS_EXTENSION_ID.to_string(),
+                    Default::default(),
+                )]
+                .into_iter()
+                .collect(),
+            );
+        }
         caps
     }
 }
