@@ -8,15 +8,17 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::ServiceExt;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientCapabilities, ClientConfig,
     GetTaskParams, GetTaskResult, Implementation, TaskPayload, TaskStatus,
+    TaskStatusNotificationParams,
 };
-use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::service::{NotificationContext, Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, ServiceExt};
 use serde_json::json;
 use support::client::texts;
 use support::process::{Mcp2, Routes, quoted};
@@ -52,14 +54,42 @@ fn routes(with_tasks: bool) -> Routes {
     Routes::new(&text)
 }
 
-async fn connect(url: &str, tasks: bool) -> RunningService<RoleClient, ClientConfig> {
+/// A client that records the task ids of the `notifications/tasks` it gets.
+#[derive(Clone)]
+struct Watcher {
+    info: ClientConfig,
+    heard: Arc<Mutex<Vec<(String, TaskStatus)>>>,
+}
+
+impl ClientHandler for Watcher {
+    fn get_info(&self) -> ClientConfig {
+        self.info.clone()
+    }
+
+    async fn on_task_status(
+        &self,
+        params: TaskStatusNotificationParams,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let task = &params.task.task;
+        self.heard
+            .lock()
+            .expect("lock")
+            .push((task.task_id.clone(), task.status));
+    }
+}
+
+async fn connect(url: &str, tasks: bool) -> RunningService<RoleClient, Watcher> {
     let mut caps = ClientCapabilities::default();
     if tasks {
         caps = ClientCapabilities::builder().enable_tasks().build();
     }
-    let info = ClientConfig::new(caps, Implementation::new("tasks-test", "1.0.0"));
+    let watcher = Watcher {
+        info: ClientConfig::new(caps, Implementation::new("tasks-test", "1.0.0")),
+        heard: Arc::default(),
+    };
     let transport = StreamableHttpClientTransport::from_uri(url.to_string());
-    tokio::time::timeout(LIMIT, info.serve(transport))
+    tokio::time::timeout(LIMIT, watcher.serve(transport))
         .await
         .expect("initialize hung")
         .expect("initialize")
@@ -144,6 +174,20 @@ async fn a_client_follows_tasks_of_two_upstreams_through_the_hub() {
         cancelled.task.status(),
         TaskStatus::Cancelled,
         "beta's task was not cancelled upstream"
+    );
+    // The upstream's push about the cancellation reaches this client, under the id it knows.
+    let heard = client.service().heard.clone();
+    let pushed = eventually(LIMIT, || {
+        heard
+            .lock()
+            .expect("lock")
+            .contains(&(long.clone(), TaskStatus::Cancelled))
+    })
+    .await;
+    assert!(
+        pushed,
+        "notifications/tasks did not arrive namespaced: {:?}",
+        heard.lock().expect("lock")
     );
     // The quick task on alpha, also `task-1` there, is untouched by beta's cancellation.
     assert_eq!(

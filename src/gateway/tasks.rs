@@ -18,19 +18,21 @@
 //! then the one expiring soonest.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CancelTaskParams, CancelTaskRequest, ClientRequest, CreateTaskResult, GetTaskParams,
-    GetTaskRequest, GetTaskResult, ServerCapabilities, UpdateTaskParams, UpdateTaskRequest,
+    GetTaskRequest, GetTaskResult, ServerCapabilities, ServerNotification, UpdateTaskParams,
+    UpdateTaskRequest,
 };
 use rmcp::service::{RequestContext, RoleServer};
 
 use super::forward::coerce;
 use super::handler::HubSession;
-use super::lock;
+use super::session::ClientSession;
+use super::{Gateway, lock};
 use crate::plan::UpstreamId;
 use crate::plan::rules::ItemKind;
 
@@ -45,6 +47,8 @@ const PREFIX: &str = "mcp2~";
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Entry {
     owner: String,
+    /// The downstream session that may hear of the task (`notifications/tasks`), if it has one.
+    session: Option<u64>,
     upstream: UpstreamId,
     original: String,
     expires: Instant,
@@ -71,6 +75,7 @@ impl TaskBook {
     pub fn remember(
         &self,
         owner: &str,
+        session: Option<u64>,
         upstream: &UpstreamId,
         original: &str,
         ttl_ms: Option<u64>,
@@ -93,6 +98,7 @@ impl TaskBook {
             public.clone(),
             Entry {
                 owner: owner.to_string(),
+                session,
                 upstream: upstream.clone(),
                 original: original.to_string(),
                 expires: expiry(now, ttl_ms),
@@ -119,6 +125,11 @@ impl TaskBook {
         }
     }
 
+    /// The session to tell about task `public`, if it has one.
+    pub fn session_of(&self, public: &str) -> Option<u64> {
+        lock(&self.entries).get(public)?.session
+    }
+
     pub fn len(&self) -> usize {
         lock(&self.entries).len()
     }
@@ -143,6 +154,35 @@ pub fn merge_capability(caps: &mut ServerCapabilities, upstream: &ServerCapabili
         .or_insert_with(|| theirs.clone());
 }
 
+/// An upstream's `notifications/tasks` with the task id the client knows.
+pub(super) fn namespace(
+    upstream: &UpstreamId,
+    notification: ServerNotification,
+) -> ServerNotification {
+    match notification {
+        ServerNotification::TaskStatusNotification(mut n) => {
+            let task = &mut n.params.task.task;
+            task.task_id = public_id(upstream, &task.task_id);
+            ServerNotification::TaskStatusNotification(n)
+        }
+        other => other,
+    }
+}
+
+impl Gateway {
+    /// The client whose task a `notifications/tasks` (already [`namespace`]d) is about.
+    pub(super) fn task_client(
+        &self,
+        notification: &ServerNotification,
+    ) -> Option<Arc<ClientSession>> {
+        let ServerNotification::TaskStatusNotification(n) = notification else {
+            return None;
+        };
+        let id = self.tasks.session_of(&n.params.task.task.task_id)?;
+        lock(&self.sessions).get(&id)?.upgrade()
+    }
+}
+
 fn unknown(public: &str) -> McpError {
     McpError::invalid_params(
         format!("unknown task `{public}` (it expired, or was not created through this session)"),
@@ -151,14 +191,16 @@ fn unknown(public: &str) -> McpError {
 }
 
 impl HubSession {
-    /// Whose tasks this request may see; see the module docs.
-    fn task_owner(&self, context: &RequestContext<RoleServer>) -> String {
+    /// Whose tasks this request may see (see the module docs), and the session to tell about
+    /// them, if the owner is one.
+    fn task_owner(&self, context: &RequestContext<RoleServer>) -> (String, Option<u64>) {
         if self.http && context.meta.protocol_version().is_some() {
             let identity = self.identity();
             let key = identity.key.as_deref().unwrap_or("");
-            format!("{}|{key}", self.session.endpoint())
+            (format!("{}|{key}", self.session.endpoint()), None)
         } else {
-            format!("session {}", self.session.id())
+            let id = self.session.id();
+            (format!("session {id}"), Some(id))
         }
     }
 
@@ -171,9 +213,10 @@ impl HubSession {
     ) -> Result<CreateTaskResult, McpError> {
         let (_, view) = self.view().await;
         let route = Self::route(&view, ItemKind::Tool, public)?;
-        let owner = self.task_owner(context);
+        let (owner, session) = self.task_owner(context);
         task.task.task_id = self.gateway.tasks.remember(
             &owner,
+            session,
             &route.upstream,
             &task.task.task_id,
             task.task.ttl_ms,
@@ -187,7 +230,7 @@ impl HubSession {
         public: &str,
         context: &RequestContext<RoleServer>,
     ) -> Result<(UpstreamId, String), McpError> {
-        let owner = self.task_owner(context);
+        let (owner, _) = self.task_owner(context);
         self.gateway
             .tasks
             .find(&owner, public, Instant::now())
@@ -267,8 +310,8 @@ mod tests {
     fn the_same_id_from_two_upstreams_stays_apart() {
         let book = TaskBook::default();
         let now = Instant::now();
-        let a = book.remember("s1", &up("a"), "1", None, now);
-        let b = book.remember("s1", &up("b"), "1", None, now);
+        let a = book.remember("s1", None, &up("a"), "1", None, now);
+        let b = book.remember("s1", None, &up("b"), "1", None, now);
         assert_ne!(a, b);
         assert_eq!(book.find("s1", &a, now), Some((up("a"), "1".into())));
         assert_eq!(book.find("s1", &b, now), Some((up("b"), "1".into())));
@@ -278,7 +321,7 @@ mod tests {
     fn another_owner_does_not_find_the_task() {
         let book = TaskBook::default();
         let now = Instant::now();
-        let id = book.remember("s1", &up("a"), "t", None, now);
+        let id = book.remember("s1", None, &up("a"), "t", None, now);
         assert_eq!(book.find("s2", &id, now), None);
     }
 
@@ -286,7 +329,7 @@ mod tests {
     fn an_entry_expires_with_the_tasks_ttl() {
         let book = TaskBook::default();
         let now = Instant::now();
-        let id = book.remember("s1", &up("a"), "t", Some(1_000), now);
+        let id = book.remember("s1", None, &up("a"), "t", Some(1_000), now);
         assert!(
             book.find("s1", &id, now + Duration::from_millis(999))
                 .is_some()
@@ -299,12 +342,12 @@ mod tests {
     fn a_full_book_drops_the_entry_expiring_soonest() {
         let book = TaskBook::default();
         let now = Instant::now();
-        let soon = book.remember("s", &up("a"), "soon", Some(10), now);
+        let soon = book.remember("s", None, &up("a"), "soon", Some(10), now);
         for i in 0..CAPACITY - 1 {
-            book.remember("s", &up("a"), &i.to_string(), None, now);
+            book.remember("s", None, &up("a"), &i.to_string(), None, now);
         }
         assert_eq!(book.len(), CAPACITY);
-        let last = book.remember("s", &up("a"), "last", None, now);
+        let last = book.remember("s", None, &up("a"), "last", None, now);
         assert_eq!(book.len(), CAPACITY);
         assert!(book.find("s", &last, now).is_some());
         assert_eq!(book.find("s", &soon, now), None);
