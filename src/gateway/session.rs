@@ -250,6 +250,12 @@ impl ClientSession {
         caps.sampling.is_some() || caps.elicitation.is_some() || caps.roots.is_some()
     }
 
+    /// Whether the client declared the tasks extension (its calls may come back as tasks,
+    /// which `tasks.rs` must namespace), without copying its facts.
+    pub fn follows_tasks(&self) -> bool {
+        lock(&self.facts).capabilities.supports_tasks()
+    }
+
     /// Records the client's peer (first call wins: it is the same peer for the whole session)
     /// and what it declared (the outbox starts with the first notification).
     pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
