@@ -16,7 +16,8 @@
 //! anything goes upstream ([`Fast::Fallback`]): progress tokens, protocol `_meta` keys, task or
 //! input-round parameters, unknown names (for the "did you mean" error), per-client upstream
 //! sessions, stdio and legacy SSE upstreams, 2026-07-28 clients and upstreams, sessions not yet
-//! initialised, clients that declared sampling, elicitation or roots (a request the upstream
+//! initialised, clients that declared tasks (a task's id is namespaced and remembered by
+//! `tasks.rs`), clients that declared sampling, elicitation or roots (a request the upstream
 //! sends them during the call belongs on the call's own response stream, which only the full
 //! stack has). The one exception is an upstream that no longer knows the session (404): it
 //! did not run the call, so the full stack takes it and re-initialises the session. Rate
@@ -168,6 +169,10 @@ impl HubSession {
         // so a client that could be asked something stays on the full stack.
         if self.session.answers_server_requests() {
             return Err("client answers server requests");
+        }
+        // A call answered with a task needs its id namespaced and remembered (`tasks.rs`).
+        if self.session.follows_tasks() {
+            return Err("client follows tasks");
         }
         let (plan, view) = self.view().await;
         // Each call gets its audit record on the full stack (`audited.rs`).

@@ -16,14 +16,15 @@ use futures::future::join_all;
 use rmcp::ErrorData as McpError;
 use rmcp::ServerHandler;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CancelledNotificationParam,
-    ClientRequest, CompleteRequest, CompleteRequestParams, CompleteResult, GetPromptRequest,
-    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams,
-    InitializeResult, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequest,
-    ReadResourceRequestParams, ReadResourceResponse, Reference, ServerCapabilities, ServerConfig,
-    ServerResult, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
-    UnsubscribeRequestParams,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CancelTaskParams,
+    CancelledNotificationParam, ClientRequest, CompleteRequest, CompleteRequestParams,
+    CompleteResult, GetPromptRequest, GetPromptRequestParams, GetPromptResponse, GetTaskParams,
+    GetTaskResult, Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ReadResourceRequest, ReadResourceRequestParams,
+    ReadResourceResponse, Reference, ServerCapabilities, ServerConfig, ServerResult,
+    SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RoleServer, SubscriptionContext};
 
@@ -276,6 +277,7 @@ impl HubSession {
             if up.completions.is_some() {
                 caps.completions = up.completions.clone();
             }
+            super::tasks::merge_capability(&mut caps, up);
             if let (Some(ours), Some(theirs)) = (caps.resources.as_mut(), up.resources.as_ref())
                 && theirs.subscribe == Some(true)
             {
@@ -440,13 +442,13 @@ impl ServerHandler for HubSession {
         self.touch(&context);
         let method = "tools/call";
         let state = request.request_state.as_deref();
+        let public = request.name.to_string();
         let answer = match self
             .resume(state, request.input_responses.as_ref(), &context)
             .await
         {
             Some(resumed) => resumed?,
             None => {
-                let public = request.name.to_string();
                 let make = |original: &str| {
                     request.name = original.to_string().into();
                     ClientRequest::CallToolRequest(CallToolRequest::new(request))
@@ -458,7 +460,9 @@ impl ServerHandler for HubSession {
         Ok(match answer {
             ServerResult::CallToolResult(r) => CallToolResponse::Complete(r),
             ServerResult::InputRequiredResult(r) => CallToolResponse::InputRequired(r),
-            ServerResult::CreateTaskResult(r) => CallToolResponse::Task(r),
+            ServerResult::CreateTaskResult(r) => {
+                CallToolResponse::Task(self.adopt_task(&public, r, &context).await?)
+            }
             other => CallToolResponse::Complete(coerce(method, other)?),
         })
     }
@@ -602,6 +606,33 @@ impl ServerHandler for HubSession {
     /// `subscriptions/listen` (2026-07-28); see `subscribe.rs`.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         self.listen_stream(context).await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        self.touch(&context);
+        self.get_task_upstream(request, &context).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.touch(&context);
+        self.update_task_upstream(request, &context).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.touch(&context);
+        self.cancel_task_upstream(request, &context).await
     }
 
     async fn on_cancelled(

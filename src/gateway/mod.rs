@@ -47,6 +47,7 @@ mod routing;
 pub mod session;
 mod subscribe;
 mod sweep;
+pub mod tasks;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -124,6 +125,8 @@ pub struct Gateway {
     suspended: mrtr::SuspendedCalls,
     /// `subscriptions/listen` streams on upstreams of 2026-07-28 (see `listens`).
     listens: listens::Listens,
+    /// Which upstream made each task a client follows (see `tasks`).
+    tasks: tasks::TaskBook,
     /// Where dropped sessions report (see `sweep`).
     departed: tokio::sync::mpsc::UnboundedSender<u64>,
 }
@@ -164,6 +167,7 @@ impl Gateway {
             announce_pending: AtomicBool::new(false),
             suspended: mrtr::SuspendedCalls::default(),
             listens: listens::Listens::default(),
+            tasks: tasks::TaskBook::default(),
             departed,
         });
         tokio::spawn(sweep::run(Arc::downgrade(&gateway), departures));
@@ -559,13 +563,14 @@ async fn watch_events(
 }
 
 /// What the shared connections claim the client side can do: everything the gateway knows how
-/// to forward to a client.
+/// to forward to a client, tasks included (`tasks.rs` routes them back to the upstream).
 #[allow(deprecated)] // sampling and roots are deprecated by SEP-2577; upstreams still use them.
 fn forwardable_capabilities() -> ClientCapabilities {
     let mut caps = ClientCapabilities::builder()
         .enable_roots()
         .enable_roots_list_changed()
         .enable_sampling()
+        .enable_tasks()
         .build();
     caps.elicitation = Some(
         rmcp::model::ElicitationCapability::new()

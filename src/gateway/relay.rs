@@ -48,6 +48,7 @@ impl Gateway {
         notification: ServerNotification,
     ) {
         let owner = self.owner(instance);
+        let notification = super::tasks::namespace(upstream, notification);
         match notification {
             ServerNotification::ProgressNotification(mut progress) => {
                 let token = &progress.params.progress_token;
@@ -80,9 +81,11 @@ impl Gateway {
             }
             ServerNotification::CancelledNotification(_) => {}
             other => {
-                let target = owner.or_else(|| match self.calls.attribute(instance, None) {
-                    Attribution::One(call) => Some(call.session),
-                    _ => None,
+                let target = owner.or_else(|| self.task_client(&other)).or_else(|| {
+                    match self.calls.attribute(instance, None) {
+                        Attribution::One(call) => Some(call.session),
+                        _ => None,
+                    }
                 });
                 match target {
                     Some(session) => session.notify(other),

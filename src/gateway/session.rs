@@ -71,6 +71,16 @@ impl ClientFacts {
         caps.sampling = self.capabilities.sampling.clone();
         caps.elicitation = self.capabilities.elicitation.clone();
         caps.roots = self.capabilities.roots.clone();
+        if self.capabilities.supports_tasks() {
+            caps.extensions = Some(
+                [(
+                    rmcp::model::TASKS_EXTENSION_ID.to_string(),
+                    Default::default(),
+                )]
+                .into_iter()
+                .collect(),
+            );
+        }
         caps
     }
 }
@@ -238,6 +248,12 @@ impl ClientSession {
         let facts = lock(&self.facts);
         let caps = &facts.capabilities;
         caps.sampling.is_some() || caps.elicitation.is_some() || caps.roots.is_some()
+    }
+
+    /// Whether the client declared the tasks extension (its calls may come back as tasks,
+    /// which `tasks.rs` must namespace), without copying its facts.
+    pub fn follows_tasks(&self) -> bool {
+        lock(&self.facts).capabilities.supports_tasks()
     }
 
     /// Records the client's peer (first call wins: it is the same peer for the whole session)
