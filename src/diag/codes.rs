@@ -125,6 +125,11 @@ pub const UNKNOWN_OAUTH: Code = "mcp2::check::unknown_oauth";
 pub const BAD_OAUTH: Code = "mcp2::check::bad_oauth";
 /// An `audit` block with neither or both sinks.
 pub const BAD_AUDIT: Code = "mcp2::check::bad_audit";
+/// A `limits` size (`max-body`) that is malformed, zero or too large.
+pub const BAD_SIZE: Code = "mcp2::check::bad_size";
+/// A `cluster` block with a session key that is not 32 bytes (or not from a variable), a bad
+/// Redis URL, or an unknown `on-redis-unavailable` policy.
+pub const BAD_CLUSTER: Code = "mcp2::check::bad_cluster";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

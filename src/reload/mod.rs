@@ -45,7 +45,8 @@ pub enum ReloadOutcome {
         upstreams_kept: usize,
         /// Warnings of the new plan, rendered.
         warnings: Vec<String>,
-        /// Settings that only take effect after a restart (a changed `listen` or `admin`).
+        /// Settings that only take effect after a restart (a changed `listen`, `admin`, `limits`
+        /// or `cluster`).
         needs_restart: Vec<String>,
     },
     /// The routes have errors (or could not be read); the previous plan keeps serving.
@@ -184,6 +185,20 @@ impl Reloader {
                 "the admin block changed; restart mcp2 to apply it (the running one stays)".into(),
             );
         }
+        let running = self.gateway.plan();
+        if plan.serve != running.serve {
+            needs_restart.push(
+                "the limits block changed; restart mcp2 to apply it (the running limits stay)"
+                    .into(),
+            );
+        }
+        if plan.cluster != running.cluster {
+            needs_restart.push(
+                "the cluster block changed; restart mcp2 to apply it (the running session key and Redis stay)"
+                    .into(),
+            );
+        }
+        drop(running);
         let report = self.gateway.swap_plan(plan).await;
         let names = |v: &[crate::plan::UpstreamId]| v.iter().map(|u| u.to_string()).collect();
         ReloadOutcome::Applied {
