@@ -21,7 +21,10 @@ const ENV: &[(&str, &str)] = &[
     ("MCP2_ADMIN_TOKEN", "admin_example"),
     ("HUB_TOKEN", "hub-example"),
     // 32 bytes, base64, as `openssl rand -base64 32` writes one.
-    ("MCP2_SESSION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+    (
+        "MCP2_SESSION_KEY",
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    ),
 ];
 
 #[test]

@@ -49,6 +49,13 @@ async fn initialize(url: &str, padding: usize) -> (StatusCode, Option<String>, S
     (status, id, response.text().await.unwrap_or_default())
 }
 
+/// The routes file with `max-body` back at 2KiB.
+fn text_with_2kib(routes: &Routes) -> String {
+    std::fs::read_to_string(routes.path().join("routes.mcproute"))
+        .expect("routes")
+        .replace("max-body 64KiB", "max-body 2KiB")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_routes_max_body_refuses_larger_bodies_and_the_flag_overrides_it() {
     init_tracing();
@@ -62,6 +69,28 @@ async fn the_routes_max_body_refuses_larger_bodies_and_the_flag_overrides_it() {
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(id.is_some());
 
+    // A reload that raises the limit says a restart is needed; the running limit stays.
+    let text = std::fs::read_to_string(routes.path().join("routes.mcproute")).expect("routes");
+    std::fs::write(
+        routes.path().join("routes.mcproute"),
+        text.replace("max-body 2KiB", "max-body 64KiB"),
+    )
+    .expect("rewrite routes");
+    let (status, outcome) = mcp2.admin(reqwest::Method::POST, "/_mcp2/reload").await;
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        outcome.to_string().contains("limits block changed"),
+        "{outcome}"
+    );
+    let (status, _, text) = initialize(&url, 4096).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    std::fs::write(
+        routes.path().join("routes.mcproute"),
+        text_with_2kib(&routes),
+    )
+    .expect("restore routes");
+
+    // Started again with `--max-body`: the flag wins over the routes' 2KiB.
     let mcp2 = Mcp2::serve(&routes, &["--max-body", "64KiB"], &[]).await;
     let (status, _, text) = initialize(&mcp2.url("/mcp"), 4096).await;
     assert_eq!(status, StatusCode::OK, "{text}");
