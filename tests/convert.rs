@@ -25,6 +25,10 @@ fn env() -> HashMap<String, String> {
         ("LEGACY_KEY", "legacy-k3y"),
         ("MCP2_ADMIN_TOKEN", "adm1n"),
         ("HUB_TOKEN", "hub-t0ken"),
+        (
+            "MCP2_SESSION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -20,6 +20,11 @@ const ENV: &[(&str, &str)] = &[
     ("GITHUB_TOKEN", "ghp_example"),
     ("MCP2_ADMIN_TOKEN", "admin_example"),
     ("HUB_TOKEN", "hub-example"),
+    // 32 bytes, base64, as `openssl rand -base64 32` writes one.
+    (
+        "MCP2_SESSION_KEY",
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    ),
 ];
 
 #[test]

@@ -22,6 +22,8 @@ pub(super) struct Decls<'a> {
     pub default_profile: Option<&'a ast::Str>,
     pub oauth: IndexMap<&'a str, &'a ast::OAuthServer>,
     pub audit: Option<&'a ast::Audit>,
+    pub limits: Option<&'a ast::Limits>,
+    pub cluster: Option<&'a ast::Cluster>,
 }
 
 pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> {
@@ -35,6 +37,8 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
         default_profile: None,
         oauth: IndexMap::new(),
         audit: None,
+        limits: None,
+        cluster: None,
     };
     for ast::File { items } in files {
         for item in items {
@@ -59,6 +63,10 @@ pub(super) fn collect<'a>(files: &'a [ast::File], cx: &mut Cx<'_>) -> Decls<'a> 
                     declare(&mut decls.oauth, "oauth", &o.name, o, cx, |o| o.name.span)
                 }
                 ast::Item::Audit(a) => set_once(&mut decls.audit, a, "audit", cx, |a| *a.span),
+                ast::Item::Limits(l) => set_once(&mut decls.limits, l, "limits", cx, |l| *l.span),
+                ast::Item::Cluster(c) => {
+                    set_once(&mut decls.cluster, c, "cluster", cx, |c| *c.span)
+                }
                 ast::Item::DefaultProfile(name) => set_once(
                     &mut decls.default_profile,
                     name,

@@ -28,6 +28,7 @@ pub mod errors;
 mod profiles;
 mod resolve;
 pub mod rules;
+pub mod serving;
 mod settings;
 mod upauth;
 mod upstreams;
@@ -113,6 +114,8 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let admin = settings::admin(&decls, &mut cx);
     let oauth = auth::oauth_servers(&decls, &mut cx);
     let audit = auth::audit(&decls, &mut cx);
+    let serve = serving::limits(&decls, &mut cx);
+    let cluster = serving::cluster(&decls, &mut cx);
     if !syntax_ok {
         return Compiled {
             plan: None,
@@ -127,23 +130,37 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let profiles = profiles::build(&decls, &resolved, &mut cx);
     let endpoints = endpoints::build(&decls, &resolved, &oauth, &mut cx);
     auth::check_reachable(&profiles, &endpoints, &decls, &mut cx);
-    let plan = match (resolved.default_profile, listen, logging, admin, audit) {
-        (Some(default_profile), Some(listen), Some(logging), Some(admin), Ok(audit))
-            if !cx.diags.has_errors() =>
-        {
-            Some(Plan {
-                listen,
-                allowed_origins,
-                upstreams,
-                profiles,
-                default_profile,
-                endpoints,
-                logging,
-                admin,
-                audit,
-                sources: sources.files().iter().map(|f| f.path.clone()).collect(),
-            })
-        }
+    let plan = match (
+        resolved.default_profile,
+        listen,
+        logging,
+        admin,
+        audit,
+        serve,
+        cluster,
+    ) {
+        (
+            Some(default_profile),
+            Some(listen),
+            Some(logging),
+            Some(admin),
+            Ok(audit),
+            Some(serve),
+            Some(cluster),
+        ) if !cx.diags.has_errors() => Some(Plan {
+            listen,
+            allowed_origins,
+            upstreams,
+            profiles,
+            default_profile,
+            endpoints,
+            logging,
+            admin,
+            audit,
+            serve,
+            cluster,
+            sources: sources.files().iter().map(|f| f.path.clone()).collect(),
+        }),
         _ => None,
     };
     Compiled {

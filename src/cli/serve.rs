@@ -13,7 +13,9 @@ use crate::check::{self, ProcessEnv};
 use crate::cluster::limiter::{RedisLimiter, Unavailable};
 use crate::cluster::seal::SessionKey;
 use crate::gateway::{Binding, CachePolicy, Gateway};
-use crate::plan::{AdminSettings, Plan, ProfileName, Secret};
+use crate::plan::{
+    AdminSettings, ClusterSettings, Plan, ProfileName, RedisUnavailable, Secret, ServeSettings,
+};
 use crate::reload::{self, Reloader, Trigger};
 use crate::source::SourceSet;
 use crate::{serve, telemetry};
@@ -53,6 +55,7 @@ pub struct ServeArgs {
     pub no_watch: bool,
     /// Seal Streamable HTTP session ids with this key (32 bytes as base64 or hex, e.g.
     /// `openssl rand -base64 32`): every replica given the same key serves every session.
+    /// Overrides the routes' `cluster { session-key … }`.
     #[arg(
         long,
         env = "MCP2_SESSION_KEY",
@@ -61,32 +64,37 @@ pub struct ServeArgs {
     )]
     pub session_key: Option<String>,
     /// Share rate limits and list changes with the other replicas through this Redis
-    /// (`redis://host:6379`).
-    #[arg(long, env = "MCP2_REDIS_URL", value_name = "URL")]
-    pub redis: Option<String>,
-    /// What a rate-limit check does when Redis cannot answer: admit (counted as a warning) or
-    /// refuse.
+    /// (`redis://host:6379`). Overrides the routes' `cluster { redis … }`.
     #[arg(
         long,
-        env = "MCP2_REDIS_UNAVAILABLE",
-        value_enum,
-        default_value_t = Unavailable::Allow
+        env = "MCP2_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
     )]
-    pub redis_unavailable: Unavailable,
-    /// Largest HTTP request body accepted, in bytes; larger ones get 413.
-    #[arg(long, env = "MCP2_MAX_BODY", value_name = "BYTES",
-          default_value_t = serve::ServeLimits::DEFAULT_MAX_BODY)]
-    pub max_body: usize,
+    pub redis: Option<String>,
+    /// What a rate-limit check does when Redis cannot answer: admit (counted as a warning) or
+    /// refuse. Overrides the routes' `cluster { on-redis-unavailable … }` (default: allow).
+    #[arg(long, env = "MCP2_REDIS_UNAVAILABLE", value_enum)]
+    pub redis_unavailable: Option<Unavailable>,
+    /// Largest HTTP request body accepted, in bytes or with a unit (`4MiB`); larger ones get
+    /// 413. Overrides the routes' `limits { max-body … }` (default 4MiB).
+    #[arg(long, env = "MCP2_MAX_BODY", value_name = "SIZE", value_parser = size)]
+    pub max_body: Option<usize>,
     /// How long a client may take to send a request's headers before its connection is closed
-    /// (slow clients, slow-loris).
-    #[arg(long, env = "MCP2_HEADER_TIMEOUT", value_name = "DURATION", default_value = "10s",
-          value_parser = duration)]
-    pub header_timeout: std::time::Duration,
+    /// (slow clients, slow-loris). Overrides the routes' `limits { header-timeout … }`
+    /// (default 10s).
+    #[arg(long, env = "MCP2_HEADER_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub header_timeout: Option<std::time::Duration>,
     /// How long a Streamable HTTP session may go without a request before it is closed; its
-    /// id then gets 404 and the client initializes a new one.
-    #[arg(long, env = "MCP2_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30m",
-          value_parser = duration)]
-    pub idle_timeout: std::time::Duration,
+    /// id then gets 404 and the client initializes a new one. Overrides the routes'
+    /// `limits { idle-timeout … }` (default 30m).
+    #[arg(long, env = "MCP2_IDLE_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    pub idle_timeout: Option<std::time::Duration>,
+}
+
+/// `--max-body 4MiB`: the routes' size syntax.
+fn size(text: &str) -> Result<usize, String> {
+    crate::check::serving::parse_size(text)
 }
 
 /// `--header-timeout 10s`: the routes' duration syntax; never zero.
@@ -99,13 +107,46 @@ fn duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 impl ServeArgs {
-    fn limits(&self) -> serve::ServeLimits {
+    /// The routes' `limits { … }`, each value overridden by its flag or variable.
+    fn limits(&self, routes: &ServeSettings) -> serve::ServeLimits {
         serve::ServeLimits {
-            max_body: self.max_body,
-            header_read_timeout: self.header_timeout,
-            idle_session: self.idle_timeout,
+            max_body: self.max_body.unwrap_or(routes.max_body),
+            header_read_timeout: self.header_timeout.unwrap_or(routes.header_timeout),
+            idle_session: self.idle_timeout.unwrap_or(routes.idle_timeout),
         }
     }
+
+    /// The routes' `cluster { … }`, each value overridden by its flag or variable. An empty
+    /// flag or variable counts as unset.
+    fn cluster(&self, routes: Option<&ClusterSettings>) -> Cluster {
+        let key = match self.session_key.as_deref().filter(|k| !k.is_empty()) {
+            Some(k) => Some(("MCP2_SESSION_KEY", k.to_owned())),
+            None => routes
+                .and_then(|c| c.session_key.as_ref())
+                .map(|k| ("cluster { session-key }", k.expose().to_owned())),
+        };
+        let redis = match self.redis.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => Some(u.to_owned()),
+            None => routes
+                .and_then(|c| c.redis.as_ref())
+                .map(|u| u.expose().to_owned()),
+        };
+        let policy = self.redis_unavailable.unwrap_or_else(|| {
+            match routes.map(|c| c.on_redis_unavailable).unwrap_or_default() {
+                RedisUnavailable::Allow => Unavailable::Allow,
+                RedisUnavailable::Deny => Unavailable::Deny,
+            }
+        });
+        Cluster { key, redis, policy }
+    }
+}
+
+/// What replicas share, flags and routes combined.
+struct Cluster {
+    /// Where the key came from (for its error) and the key.
+    key: Option<(&'static str, String)>,
+    redis: Option<String>,
+    policy: Unavailable,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -164,16 +205,18 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
         .collect();
     let configured_listen = plan.listen;
     let admin_settings = plan.admin.clone();
-    let key = match args.session_key.as_deref().filter(|k| !k.is_empty()) {
-        Some(k) => Some(SessionKey::parse(k).map_err(|e| format!("MCP2_SESSION_KEY: {e}"))?),
+    let limits = args.limits(&plan.serve);
+    let cluster = args.cluster(plan.cluster.as_ref());
+    let key = match &cluster.key {
+        Some((from, k)) => Some(SessionKey::parse(k).map_err(|e| format!("{from}: {e}"))?),
         None => None,
     };
     let gateway = Gateway::start(plan, CachePolicy::default()).await;
-    if let Some(url) = args.redis.as_deref().filter(|u| !u.is_empty()) {
-        let limiter = RedisLimiter::new(url, args.redis_unavailable).map_err(|e| e.to_string())?;
+    if let Some(url) = cluster.redis.as_deref() {
+        let limiter = RedisLimiter::new(url, cluster.policy).map_err(|e| e.to_string())?;
         gateway.use_limiter(Box::new(limiter));
         crate::cluster::bus::spawn(&gateway, url, shutdown.clone()).map_err(|e| e.to_string())?;
-        tracing::info!("rate limits and list changes shared through Redis");
+        tracing::info!(on_unavailable = ?cluster.policy, "rate limits and list changes shared through Redis");
     }
     let reloader = Reloader::new(
         gateway.clone(),
@@ -210,7 +253,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             Arc::clone(&gateway),
             Some(reloader),
             admin,
-            args.limits(),
+            limits,
             key,
             shutdown.clone(),
         )

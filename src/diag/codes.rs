@@ -130,6 +130,11 @@ pub const BAD_AUDIT: Code = "mcp2::check::bad_audit";
 pub const BAD_UPSTREAM_AUTH: Code = "mcp2::check::bad_upstream_auth";
 /// An upstream with both a static `Authorization` header and an `auth oauth …`.
 pub const AUTH_HEADER_CONFLICT: Code = "mcp2::check::auth_header_conflict";
+/// A `limits` size (`max-body`) that is malformed, zero or too large.
+pub const BAD_SIZE: Code = "mcp2::check::bad_size";
+/// A `cluster` block with a session key that is not 32 bytes (or not from a variable), a bad
+/// Redis URL, or an unknown `on-redis-unavailable` policy.
+pub const BAD_CLUSTER: Code = "mcp2::check::bad_cluster";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod rules;
 pub mod secret;
+pub mod serving;
 pub mod upauth;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use url::Url;
 pub use auth::{AuditSettings, AuditSink, EndpointAuth, Introspection, OAuthSpec};
 pub use rules::{Caller, Decision, ItemKind, ItemRef, RuleTable};
 pub use secret::Secret;
+pub use serving::{ClusterSettings, RedisUnavailable, ServeSettings};
 pub use upauth::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec};
 
 use crate::source::Location;
@@ -88,6 +90,10 @@ pub struct Plan {
     pub admin: AdminSettings,
     /// The audit trail (`audit { … }`); `None`: no audit records.
     pub audit: Option<AuditSettings>,
+    /// Body size and timeouts of HTTP serving (`limits { … }`).
+    pub serve: ServeSettings,
+    /// What replicas share (`cluster { … }`); `None`: nothing is shared.
+    pub cluster: Option<ClusterSettings>,
     /// The files this plan was compiled from, for `explain` and reload.
     pub sources: Vec<PathBuf>,
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::check::{self, Env};
 use crate::diag::{self, Diagnostics, RenderOptions};
 use crate::gateway::Gateway;
-use crate::plan::Plan;
+use crate::plan::{ClusterSettings, Plan, ServeSettings};
 use crate::source::SourceSet;
 
 /// What started a reload.
@@ -49,7 +49,8 @@ pub enum ReloadOutcome {
         upstreams_kept: usize,
         /// Warnings of the new plan, rendered.
         warnings: Vec<String>,
-        /// Settings that only take effect after a restart (a changed `listen` or `admin`).
+        /// Settings that only take effect after a restart (a changed `listen`, `admin`, `limits`
+        /// or `cluster`).
         needs_restart: Vec<String>,
     },
     /// The routes have errors (or could not be read); the previous plan keeps serving.
@@ -94,6 +95,10 @@ pub struct Reloader {
     env: Box<dyn Env + Send + Sync>,
     /// The `listen` the process started with (changing it needs a restart).
     listen: SocketAddr,
+    /// The `limits { … }` and `cluster { … }` the process started with: they are read once, so
+    /// every reload whose routes differ from them says a restart is needed.
+    started_serve: ServeSettings,
+    started_cluster: Option<ClusterSettings>,
     /// One reload at a time: a trigger during a reload waits, then compiles the newest files.
     running: tokio::sync::Mutex<()>,
     history: Mutex<VecDeque<ReloadRecord>>,
@@ -108,7 +113,10 @@ impl Reloader {
         env: Box<dyn Env + Send + Sync>,
         listen: SocketAddr,
     ) -> Arc<Self> {
+        let started = gateway.plan();
         Arc::new(Self {
+            started_serve: started.serve,
+            started_cluster: started.cluster.clone(),
             gateway,
             routes,
             env,
@@ -192,6 +200,18 @@ impl Reloader {
         if plan.admin != self.gateway.plan().admin {
             needs_restart.push(
                 "the admin block changed; restart mcp2 to apply it (the running one stays)".into(),
+            );
+        }
+        if plan.serve != self.started_serve {
+            needs_restart.push(
+                "the limits block changed; restart mcp2 to apply it (the running limits stay)"
+                    .into(),
+            );
+        }
+        if plan.cluster != self.started_cluster {
+            needs_restart.push(
+                "the cluster block changed; restart mcp2 to apply it (the running session key and Redis stay)"
+                    .into(),
             );
         }
         let report = self.gateway.swap_plan(plan).await;

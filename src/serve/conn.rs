@@ -40,9 +40,10 @@ pub struct ServeLimits {
 }
 
 impl ServeLimits {
-    pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
-    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-    pub const DEFAULT_IDLE_SESSION: Duration = Duration::from_secs(30 * 60);
+    pub const DEFAULT_MAX_BODY: usize = crate::plan::ServeSettings::DEFAULT_MAX_BODY;
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration =
+        crate::plan::ServeSettings::DEFAULT_HEADER_TIMEOUT;
+    pub const DEFAULT_IDLE_SESSION: Duration = crate::plan::ServeSettings::DEFAULT_IDLE_TIMEOUT;
 }
 
 impl Default for ServeLimits {

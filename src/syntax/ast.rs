@@ -31,6 +31,11 @@ pub enum Item {
     OAuth(OAuthServer),
     /// `audit { … }` (YAML `audit:`).
     Audit(Audit),
+    /// `limits { max-body 4MiB  header-timeout 10s  idle-timeout 30m }` (YAML `limits:`).
+    Limits(Limits),
+    /// `cluster { session-key "${VAR}"  redis "redis://…"  on-redis-unavailable allow }`
+    /// (YAML `cluster:`).
+    Cluster(Cluster),
     /// `default-profile NAME` (YAML `defaultProfile`): the profile served at `/mcp` when no
     /// `endpoint` says otherwise.
     DefaultProfile(Str),
@@ -316,6 +321,31 @@ pub struct Logging {
     /// JSON object keys whose values are redacted in logged bodies, besides the built-in ones
     /// (`redact-keys "session_id" …`, YAML `redactKeys: [...]`).
     pub redact_keys: Vec<Str>,
+    pub span: NodeSpan,
+}
+
+/// `limits { … }` (YAML `limits:`): what one HTTP request or session may take. Values as
+/// written (`4MiB`, `10s`); the checker parses them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Largest request body (`4MiB`, `512kb`, `1000000`).
+    pub max_body: Option<Str>,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Option<Str>,
+    /// How long a Streamable HTTP session may go without a request.
+    pub idle_timeout: Option<Str>,
+    pub span: NodeSpan,
+}
+
+/// `cluster { … }` (YAML `cluster:`): what replicas share. Values as written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cluster {
+    /// The session sealing key, normally `"${MCP2_SESSION_KEY}"`.
+    pub session_key: Option<Str>,
+    /// `redis://host:6379`: shared rate limits and list changes.
+    pub redis: Option<Str>,
+    /// `allow` or `deny`: what a rate-limit check does when Redis cannot answer.
+    pub on_redis_unavailable: Option<Str>,
     pub span: NodeSpan,
 }
 

@@ -7,6 +7,7 @@
 //! Items keep their order; in a profile, rules keep theirs and limits follow them.
 
 mod auth;
+mod serving;
 
 use std::fmt::Write as _;
 
@@ -45,6 +46,8 @@ impl Group {
             | Item::Profile(_)
             | Item::Logging(_)
             | Item::Admin(_)
+            | Item::Limits(_)
+            | Item::Cluster(_)
             | Item::OAuth(_)
             | Item::Audit(_) => Group::Block,
         }
@@ -79,6 +82,8 @@ fn item_to(out: &mut String, item: &Item) {
         ),
         Item::Logging(logging) => block(out, "logging", &logging_lines(logging)),
         Item::Admin(admin) => block(out, "admin", &admin_lines(admin)),
+        Item::Limits(limits) => block(out, "limits", &serving::limits_lines(limits)),
+        Item::Cluster(cluster) => block(out, "cluster", &serving::cluster_lines(cluster)),
         Item::OAuth(server) => block(
             out,
             &format!("oauth {}", name(&server.name)),

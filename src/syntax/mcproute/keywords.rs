@@ -12,6 +12,8 @@ pub(super) enum Place {
     Profile,
     Logging,
     Admin,
+    Limits,
+    Cluster,
     OAuth,
     Audit,
 }
@@ -25,6 +27,8 @@ impl Place {
             Place::Profile => "a profile setting",
             Place::Logging => "a logging setting",
             Place::Admin => "an admin setting",
+            Place::Limits => "a limits setting",
+            Place::Cluster => "a cluster setting",
             Place::OAuth => "an oauth setting",
             Place::Audit => "an audit setting",
         }
@@ -38,6 +42,8 @@ impl Place {
             Place::Profile => "`profile NAME { … }`",
             Place::Logging => "`logging { … }`",
             Place::Admin => "`admin { … }`",
+            Place::Limits => "`limits { … }`",
+            Place::Cluster => "`cluster { … }`",
             Place::OAuth => "`oauth NAME { … }`",
             Place::Audit => "`audit { … }`",
         }
@@ -99,6 +105,8 @@ pub(super) static KEYWORDS: &[Keyword] = &[
     ),
     kw("logging", Place::Top, Rule::logging_block, "logging { … }"),
     kw("admin", Place::Top, Rule::admin_block, "admin { … }"),
+    kw("limits", Place::Top, Rule::limits_block, "limits { … }"),
+    kw("cluster", Place::Top, Rule::cluster_block, "cluster { … }"),
     kw(
         "oauth",
         Place::Top,
@@ -316,6 +324,42 @@ pub(super) static KEYWORDS: &[Keyword] = &[
         Rule::admin_token,
         "token \"${MCP2_ADMIN_TOKEN}\"",
     ),
+    kw(
+        "max-body",
+        Place::Limits,
+        Rule::limits_max_body,
+        "max-body 4MiB",
+    ),
+    kw(
+        "header-timeout",
+        Place::Limits,
+        Rule::limits_header_timeout,
+        "header-timeout 10s",
+    ),
+    kw(
+        "idle-timeout",
+        Place::Limits,
+        Rule::limits_idle_timeout,
+        "idle-timeout 30m",
+    ),
+    kw(
+        "session-key",
+        Place::Cluster,
+        Rule::cluster_session_key,
+        "session-key \"${MCP2_SESSION_KEY}\"",
+    ),
+    kw(
+        "redis",
+        Place::Cluster,
+        Rule::cluster_redis,
+        "redis \"redis://127.0.0.1:6379\"",
+    ),
+    kw(
+        "on-redis-unavailable",
+        Place::Cluster,
+        Rule::cluster_on_redis_unavailable,
+        "on-redis-unavailable allow",
+    ),
 ];
 
 /// The keyword `word` is, in any place.
@@ -361,6 +405,11 @@ static FOREIGN: &[(&str, &str)] = &[
     ("logResponses", "log-responses"),
     ("maxSizeKB", "max-size-kb"),
     ("maxBodyKB", "max-body-kb"),
+    ("maxBody", "max-body"),
+    ("headerTimeout", "header-timeout"),
+    ("idleTimeout", "idle-timeout"),
+    ("sessionKey", "session-key"),
+    ("onRedisUnavailable", "on-redis-unavailable"),
     ("redactKeys", "redact-keys"),
 ];
 
@@ -408,6 +457,8 @@ pub(super) fn describe(rule: Rule) -> Option<&'static str> {
         kw_expose => "`expose-per-upstream`",
         kw_logging => "`logging`",
         kw_admin => "`admin`",
+        kw_limits => "`limits`",
+        kw_cluster => "`cluster`",
         kw_matching => "`matching /REGEX/`",
         kw_header => "`header`",
         kw_when => "`when`",

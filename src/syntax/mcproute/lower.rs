@@ -34,6 +34,8 @@ pub(super) fn lower_file(cx: &mut Cx<'_>, file: P<'_>) -> ast::File {
             Rule::profile_block => profile::lower_profile(cx, pair).map(Item::Profile),
             Rule::logging_block => settings::lower_logging(cx, pair).map(Item::Logging),
             Rule::admin_block => settings::lower_admin(cx, pair).map(Item::Admin),
+            Rule::limits_block => settings::lower_limits(cx, pair).map(Item::Limits),
+            Rule::cluster_block => settings::lower_cluster(cx, pair).map(Item::Cluster),
             Rule::oauth_block => super::auth::lower_oauth(cx, pair).map(Item::OAuth),
             Rule::audit_block => super::auth::lower_audit(cx, pair).map(Item::Audit),
             Rule::listen => lower_listen(cx, pair).map(Item::Listen),

@@ -1,4 +1,5 @@
-//! Lowering of the file-global setting blocks: `logging { … }` and `admin { … }`.
+//! Lowering of the file-global setting blocks: `logging { … }`, `admin { … }`, `limits { … }`
+//! and `cluster { … }`.
 //!
 //! Each setting is allowed once per block (a second one is reported with both places); values
 //! stay as written for the checker.
@@ -74,4 +75,53 @@ pub(super) fn lower_admin(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Admin> {
         }
     }
     Some(admin)
+}
+
+pub(super) fn lower_limits(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Limits> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let kw = it.next()?;
+    let mut block = blocks::Block::new(cx.span_of(&kw), "limits");
+    let mut limits = ast::Limits {
+        span: span.into(),
+        ..ast::Limits::default()
+    };
+    for p in it {
+        let b = &mut block;
+        match p.as_rule() {
+            Rule::limits_max_body => b.set(cx, &mut limits.max_body, "max-body", p),
+            Rule::limits_header_timeout => {
+                b.set(cx, &mut limits.header_timeout, "header-timeout", p)
+            }
+            Rule::limits_idle_timeout => b.set(cx, &mut limits.idle_timeout, "idle-timeout", p),
+            _ => block.other(cx, p, Place::Limits),
+        }
+    }
+    Some(limits)
+}
+
+pub(super) fn lower_cluster(cx: &mut Cx<'_>, pair: P<'_>) -> Option<ast::Cluster> {
+    let span = cx.span_of(&pair);
+    let mut it = pair.into_inner();
+    let kw = it.next()?;
+    let mut block = blocks::Block::new(cx.span_of(&kw), "cluster");
+    let mut cluster = ast::Cluster {
+        span: span.into(),
+        ..ast::Cluster::default()
+    };
+    for p in it {
+        let b = &mut block;
+        match p.as_rule() {
+            Rule::cluster_session_key => b.set(cx, &mut cluster.session_key, "session-key", p),
+            Rule::cluster_redis => b.set(cx, &mut cluster.redis, "redis", p),
+            Rule::cluster_on_redis_unavailable => b.set(
+                cx,
+                &mut cluster.on_redis_unavailable,
+                "on-redis-unavailable",
+                p,
+            ),
+            _ => block.other(cx, p, Place::Cluster),
+        }
+    }
+    Some(cluster)
 }

@@ -436,6 +436,24 @@ fn admin() -> impl Strategy<Value = Admin> {
     })
 }
 
+fn limits() -> impl Strategy<Value = Limits> {
+    (opt_st(), opt_st(), opt_st()).prop_map(|(max_body, header_timeout, idle_timeout)| Limits {
+        max_body,
+        header_timeout,
+        idle_timeout,
+        span: Span::default().into(),
+    })
+}
+
+fn cluster() -> impl Strategy<Value = Cluster> {
+    (opt_st(), opt_st(), opt_st()).prop_map(|(session_key, redis, on_redis_unavailable)| Cluster {
+        session_key,
+        redis,
+        on_redis_unavailable,
+        span: Span::default().into(),
+    })
+}
+
 fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
         (st(), prop::collection::vec(st(), 0..3)).prop_map(|(addr, origins)| Item::Listen(
@@ -451,6 +469,8 @@ fn item() -> impl Strategy<Value = Item> {
         endpoint().prop_map(Item::Endpoint),
         logging().prop_map(Item::Logging),
         admin().prop_map(Item::Admin),
+        limits().prop_map(Item::Limits),
+        cluster().prop_map(Item::Cluster),
     ]
 }
 

@@ -33,6 +33,9 @@ pub enum Place {
     Audit,
     /// `hub.auth`.
     HubAuth,
+    /// Top-level `limits:` (body size and timeouts).
+    ServeLimits,
+    Cluster,
 }
 
 /// Help for a key that is not in the schema but says what its writer meant.
@@ -64,6 +67,8 @@ impl Place {
             Place::OAuth => "an `oauth` entry",
             Place::Audit => "`audit`",
             Place::HubAuth => "`hub.auth`",
+            Place::ServeLimits => "`limits`",
+            Place::Cluster => "`cluster`",
         }
     }
 
@@ -78,7 +83,7 @@ impl Place {
             .unwrap_or(&[])
     }
 
-    const ALL: [Place; 17] = [
+    const ALL: [Place; 19] = [
         Place::Top,
         Place::Listen,
         Place::Logging,
@@ -96,6 +101,8 @@ impl Place {
         Place::OAuth,
         Place::Audit,
         Place::HubAuth,
+        Place::ServeLimits,
+        Place::Cluster,
     ];
 
     /// Computed once per place (see [`Place::keys`]); the names live for the whole process.
@@ -118,6 +125,8 @@ impl Place {
             Place::OAuth => schema::properties_of::<schema::OAuth>(),
             Place::Audit => schema::properties_of::<schema::Audit>(),
             Place::HubAuth => schema::properties_of::<schema::Auth>(),
+            Place::ServeLimits => schema::properties_of::<schema::ServeLimits>(),
+            Place::Cluster => schema::properties_of::<schema::Cluster>(),
         };
         let names: Vec<&'static str> = names
             .into_iter()
@@ -160,7 +169,7 @@ impl Place {
                 "YAML routes have `hub` and `exposePerServer`; for more endpoints write a .mcproute \
                  file beside this one (`endpoint \"/path\" -> profile`)",
             ),
-            (Place::Top, "rateLimit" | "rateLimits" | "limits") => help(
+            (Place::Top, "rateLimit" | "rateLimits") => help(
                 "rate limits belong to a server (`servers.NAME.rateLimit`) or to a profile's server \
                  entry (`limits`)",
             ),

@@ -42,6 +42,10 @@ pub struct Document {
     pub audit: Option<Audit>,
     /// Also serve each server alone at `/servers/{upstream}/mcp`.
     pub expose_per_server: Option<bool>,
+    /// What one HTTP request or session may take.
+    pub limits: Option<ServeLimits>,
+    /// What replicas share: the session key and Redis.
+    pub cluster: Option<Cluster>,
 }
 
 /// A string as written; numbers and booleans are read as their text.
@@ -101,6 +105,31 @@ pub struct Admin {
     pub listen: Option<Text>,
     /// Bearer token the admin endpoints require; normally `${VAR}`.
     pub token: Option<Text>,
+}
+
+/// `limits: { maxBody: 4MiB, headerTimeout: 10s, idleTimeout: 30m }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServeLimits {
+    /// Largest HTTP request body, such as `4MiB` (larger ones get 413).
+    pub max_body: Option<Text>,
+    /// How long a client may take to send a request's headers, such as `10s`.
+    pub header_timeout: Option<Text>,
+    /// How long a session may go without a request before it is closed, such as `30m`.
+    pub idle_timeout: Option<Text>,
+}
+
+/// `cluster: { sessionKey: "${MCP2_SESSION_KEY}", redis: "redis://…", onRedisUnavailable: allow }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    /// Key sealing session ids (32 bytes as base64 or hex); normally `${VAR}`.
+    pub session_key: Option<Text>,
+    /// Redis shared by the replicas for rate limits and list changes.
+    pub redis: Option<Text>,
+    /// `allow` (default, counted as a warning) or `deny`: a rate-limit check when Redis cannot
+    /// answer.
+    pub on_redis_unavailable: Option<Text>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

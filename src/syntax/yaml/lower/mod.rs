@@ -1,14 +1,15 @@
 //! Lowering: the marked YAML tree → [`ast::File`].
 //!
 //! This module reads the top level (`listen`, `logging`, `defaultProfile`, `hub`,
-//! `exposePerServer`) and hands `servers` and `profiles` to [`server`] and [`profile`]. Items come
-//! out in one canonical order whatever order the keys were written in: listen, logging, oauth, audit,
-//! upstreams, profiles, default profile, endpoints. The hub is always served: `exposePerServer`
+//! `exposePerServer`; `limits` and `cluster` in [`serving`]) and hands `servers` and `profiles` to [`server`] and [`profile`]. Items come
+//! out in one canonical order whatever order the keys were written in: listen, logging, admin, limits,
+//! cluster, oauth, audit, upstreams, profiles, default profile, endpoints. The hub is always served: `exposePerServer`
 //! without `hub` yields the hub at `/mcp` as well as the per-server endpoints.
 
 mod auth;
 mod profile;
 mod server;
+mod serving;
 
 use super::keys::Place;
 use super::read::Reader;
@@ -38,6 +39,12 @@ pub fn file(r: &mut Reader, root: &Node) -> ast::File {
     }
     if let Some(pair) = f.get("admin") {
         items.push(Item::Admin(admin(r, pair)));
+    }
+    if let Some(pair) = f.get("limits") {
+        items.push(Item::Limits(serving::limits(r, pair)));
+    }
+    if let Some(pair) = f.get("cluster") {
+        items.push(Item::Cluster(serving::cluster(r, pair)));
     }
     if let Some(node) = f.value("oauth") {
         items.extend(auth::oauth_servers(r, node).into_iter().map(Item::OAuth));
