@@ -119,12 +119,21 @@ pub fn run(args: ExplainArgs) -> ExitCode {
             Ok(rt) => rt,
             Err(e) => return usage(&format!("cannot start the async runtime: {e}")),
         };
-        rt.block_on(async {
+        // Connecting to real upstreams takes seconds: a bar on a terminal, nothing otherwise.
+        let progress = super::progress::Progress::new(3, "explain --live");
+        let explanation = rt.block_on(async {
+            progress.step(format!("connecting to {} upstreams", plan.upstreams.len()));
             let gateway = Gateway::start(plan, CachePolicy::default()).await;
+            progress.suspend(|| ());
+            progress.step("listing what they offer");
             let e = explain::explain_on(&gateway, &question, Source::Live).await;
+            progress.suspend(|| ());
+            progress.step("stopping upstreams");
             gateway.shutdown().await;
             e
-        })
+        });
+        progress.finish();
+        explanation
     } else {
         explain::build(&plan, &question, None, Source::Offline)
     };
