@@ -176,3 +176,46 @@ fn a_resource_uri_is_decided_by_resource_rules() {
         "{hidden}"
     );
 }
+
+#[test]
+fn the_caller_s_claims_and_key_decide_like_a_request_authenticated_that_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let eng = dir.path().join("eng.json");
+    std::fs::write(&eng, r#"{"sub":"ann","groups":["eng"],"scope":"mcp"}"#).unwrap();
+    let eng = eng.to_str().unwrap();
+    let rule = "hidden by `deny tool github/deploy unless claim groups contains \"eng\"`";
+    // Anonymous, and a CI key without the claim: the group rule hides `deploy`.
+    let anonymous = explain(&["docs/examples/identity", "tools/call", "deploy"]);
+    assert!(anonymous.contains(rule), "{anonymous}");
+    let ci = explain(&[
+        "docs/examples/identity",
+        "--api-key",
+        "ci-bot",
+        "tools/call",
+        "deploy",
+    ]);
+    assert!(ci.contains(rule), "{ci}");
+    // A token of the eng group: the same rule does not apply and the call is routed.
+    let member = explain(&[
+        "docs/examples/identity",
+        "--claims",
+        eng,
+        "tools/call",
+        "deploy",
+    ]);
+    assert!(
+        member.contains("routed to upstream `github` as `deploy`"),
+        "{member}"
+    );
+    // Only an authenticated caller may list anything: the allow rule says `when authenticated`.
+    let listed = explain(&[
+        "docs/examples/identity",
+        "--api-key",
+        "ci-bot",
+        "tools/call",
+        "search",
+    ]);
+    assert!(listed.contains("routed to upstream `github`"), "{listed}");
+    let anonymous = explain(&["docs/examples/identity", "tools/call", "search"]);
+    assert!(anonymous.contains("hidden"), "{anonymous}");
+}

@@ -86,6 +86,7 @@ fn question(method: Method, target: Option<&str>) -> Question {
         target: target.map(str::to_string),
         endpoint: "/mcp".into(),
         headers: Vec::new(),
+        identity: Default::default(),
     }
 }
 

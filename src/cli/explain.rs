@@ -39,6 +39,13 @@ pub struct ExplainArgs {
     /// Connect to the upstreams to show the real names and the decision for each.
     #[arg(long, conflicts_with = "server")]
     pub live: bool,
+    /// Explain for a caller with these verified token claims (a JSON object file), for rules
+    /// with `when claim …`, `scope has …` or `authenticated`.
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<std::path::PathBuf>,
+    /// Explain for a caller that presented the API key of this name (`auth key NAME …`).
+    #[arg(long, value_name = "NAME")]
+    pub api_key: Option<String>,
     /// Ask a running mcp2 at this base URL (`http://127.0.0.1:8210`) over its admin endpoint.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
@@ -179,11 +186,15 @@ fn question(rest: &[String], args: &ExplainArgs) -> Result<Question, String> {
                 .ok_or_else(|| "a --header is not K=V".to_string())
         })
         .collect::<Result<_, _>>()?;
+    let identity =
+        crate::plan::authz::load_identity(args.claims.as_deref(), args.api_key.as_deref())
+            .map_err(|e| e.to_string())?;
     Ok(Question {
         method,
         target,
         endpoint: args.endpoint.clone(),
         headers,
+        identity,
     })
 }
 

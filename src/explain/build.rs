@@ -140,11 +140,7 @@ pub(super) fn build_for(
         .collect();
     out.profile = Some(profile_trace(profile, &upstreams, q.method.kind()));
     out.cache = cache(q.method, Some(&upstreams), lists);
-    let caller = Caller {
-        endpoint: &q.endpoint,
-        api_key: None,
-        claims: None,
-    };
+    let caller: Caller<'_> = q.identity.caller(&q.endpoint);
     let rules = &profile.rules;
     match (q.method.kind(), q.method.targets_one()) {
         (None, _) => {

@@ -34,11 +34,7 @@ pub async fn explain_on(gateway: &Gateway, q: &Question, source: Source) -> Expl
             (u.id().clone(), hit)
         })
         .collect();
-    let caller = Caller {
-        endpoint: &q.endpoint,
-        api_key: None,
-        claims: None,
-    };
+    let caller: Caller<'_> = q.identity.caller(&q.endpoint);
     let view = gateway.view(&plan, &binding, caller).await;
     with_lists(gateway, &plan, q, endpoint, &binding, &view, cached, source).await
 }
@@ -89,6 +85,7 @@ pub async fn log_request(
         target: target.map(str::to_string),
         endpoint: endpoint.to_string(),
         headers: Vec::new(),
+        identity: Default::default(),
     };
     let trace = EndpointTrace {
         path: endpoint.to_string(),

@@ -106,6 +106,10 @@ pub struct Question {
     /// Request headers, for conditional endpoints. Their values are never echoed.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// Who asks (`--claims FILE`, `--api-key NAME`); anonymous by default. The rules that test
+    /// the caller decide with it, exactly as for a request authenticated that way.
+    #[serde(default)]
+    pub identity: crate::plan::authz::Identity,
 }
 
 fn default_endpoint() -> String {

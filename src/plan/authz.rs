@@ -134,7 +134,7 @@ fn contains(v: &serde_json::Value, want: &str) -> bool {
 
 /// Who a request was authenticated as: what the endpoint's guard found, owned, so it can travel
 /// in request extensions and live in a session. [`Identity::caller`] lends it to `decide`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// The name of the API key presented (`bearer` for an `auth bearer` secret).
     pub key: Option<Arc<str>>,
