@@ -6,12 +6,12 @@
 //! session, records each latency in an HDR histogram, checks every answer ([`Work`]) and counts
 //! the wrong ones instead of timing them as successes.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hdrhistogram::Histogram;
-use rmcp::model::{CallToolRequestParams, ClientConfig, JsonObject};
+use rmcp::model::{CallToolRequestParams, ClientConfig, JsonObject, ProtocolVersion};
 use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -23,6 +23,23 @@ use crate::procinfo::CpuSnapshot;
 /// One MCP client session.
 pub struct Session {
     running: RunningService<RoleClient, ClientConfig>,
+}
+
+/// The protocol revision every bench session asks for in `initialize` (see [`set_protocol`]).
+static PROTOCOL: OnceLock<ProtocolVersion> = OnceLock::new();
+
+/// Sets the revision the load generator's sessions ask for; the default is 2025-11-25, what
+/// shipped MCP clients (Claude Desktop, IDEs, the Python and TypeScript SDKs) negotiate today.
+/// rmcp's own default is 2026-07-28. Set once, before the first session.
+pub fn set_protocol(version: ProtocolVersion) {
+    let _ = PROTOCOL.set(version);
+}
+
+fn protocol() -> ProtocolVersion {
+    PROTOCOL
+        .get()
+        .cloned()
+        .unwrap_or(ProtocolVersion::V_2025_11_25)
 }
 
 impl Session {
@@ -37,6 +54,7 @@ impl Session {
             StreamableHttpClientTransportConfig::with_uri(url),
         );
         let running = ClientConfig::default()
+            .with_protocol_version(protocol())
             .serve(transport)
             .await
             .map_err(|e| BenchError::Client(format!("initialize {url}: {e}")))?;

@@ -27,6 +27,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use rmcp::model::ProtocolVersion;
 
 use crate::report::RunReport;
 use crate::scenarios::Settings;
@@ -76,6 +77,10 @@ struct Cli {
     /// Tiny settings, for checking the benchmark itself (what `cargo test` runs).
     #[arg(long)]
     quick: bool,
+    /// The protocol revision the load generator's sessions ask for in `initialize`:
+    /// 2025-11-25 (what shipped clients speak) or 2026-07-28 (rmcp's default).
+    #[arg(long, default_value = "2025-11-25", value_parser = ["2025-11-25", "2025-06-18", "2026-07-28"])]
+    client_protocol: String,
     /// Set by `cargo bench`; without it the run is a `--quick` smoke run.
     #[arg(long, hide = true)]
     bench: bool,
@@ -182,12 +187,18 @@ async fn run(cli: Cli) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    client::set_protocol(match cli.client_protocol.as_str() {
+        "2026-07-28" => ProtocolVersion::V_2026_07_28,
+        "2025-06-18" => ProtocolVersion::V_2025_06_18,
+        _ => ProtocolVersion::V_2025_11_25,
+    });
     if smoke {
         println!("load bench: smoke run (tiny settings; the figures are not measurements)");
     }
     println!(
-        "mcp2: {}\ncores: {}, load average at start: {}",
+        "mcp2: {}\nclients ask for protocol {}\ncores: {}, load average at start: {}",
         settings.mcp2.display(),
+        cli.client_protocol,
         cores(),
         loadavg_start
     );
