@@ -29,18 +29,20 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rmcp::ErrorData as McpError;
-use rmcp::model::RequestId;
+use rmcp::model::{ProgressToken, RequestId};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::GatewayError;
-use super::fast_reply::{Outcome, Reply};
+use super::fast_progress::{self, AbortOnDrop, FastStream, First, ProgressRoute, Reason};
+use super::fast_reply::{Exchange, Outcome, Reply};
 use super::handler::HubSession;
 use super::observe;
 use super::view::ListJson;
 use crate::plan::SessionMode;
 use crate::plan::rules::ItemKind;
 use crate::telemetry::events::FastPath;
+use crate::upstream::{RawHttp, UpstreamHandle};
 
 /// What the fast path did with a request.
 #[derive(Debug)]
@@ -49,6 +51,14 @@ pub enum Fast {
     Fallback,
     /// The complete JSON-RPC answer for the client.
     Answer(Vec<u8>),
+    /// Progress notifications for the client, then its answer: an event stream.
+    Stream(FastStream),
+}
+
+/// What the fast path served.
+enum Served {
+    Answer(Vec<u8>),
+    Stream(FastStream),
 }
 
 /// The JSON-RPC envelope, borrowed from the body.
@@ -63,9 +73,6 @@ struct Envelope<'a> {
 }
 
 type Fields<'a> = HashMap<&'a str, &'a RawValue>;
-
-/// Why a request went to the full stack (a metrics label).
-type Reason = &'static str;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -91,7 +98,8 @@ impl HubSession {
         }
         .emit();
         match outcome {
-            Ok(answer) => Fast::Answer(answer),
+            Ok(Served::Answer(answer)) => Fast::Answer(answer),
+            Ok(Served::Stream(stream)) => Fast::Stream(stream),
             Err(_) => Fast::Fallback,
         }
     }
@@ -100,7 +108,7 @@ impl HubSession {
         &self,
         list: Option<ListJson>,
         envelope: &Envelope<'_>,
-    ) -> Result<Vec<u8>, Reason> {
+    ) -> Result<Served, Reason> {
         if envelope.jsonrpc != "2.0" {
             return Err("not JSON-RPC 2.0");
         }
@@ -117,7 +125,10 @@ impl HubSession {
             None => Fields::new(),
         };
         match list {
-            Some(kind) => self.fast_list(kind, id_json, &params).await,
+            Some(kind) => self
+                .fast_list(kind, id_json, &params)
+                .await
+                .map(Served::Answer),
             None => self.fast_call(id_json, id, &params).await,
         }
     }
@@ -141,7 +152,7 @@ impl HubSession {
         id_json: &RawValue,
         id: RequestId,
         params: &Fields<'_>,
-    ) -> Result<Vec<u8>, Reason> {
+    ) -> Result<Served, Reason> {
         if params
             .keys()
             .any(|k| !matches!(*k, "name" | "arguments" | "_meta"))
@@ -152,18 +163,25 @@ impl HubSession {
             .get("name")
             .and_then(|n| serde_json::from_str(n.get()).ok())
             .ok_or("name missing or escaped")?;
-        if let Some(meta) = params.get("_meta") {
-            let meta: Fields<'_> = serde_json::from_str(meta.get()).map_err(|_| "odd _meta")?;
-            if meta.contains_key("progressToken") {
-                return Err("progress token");
-            }
-            if meta
-                .keys()
+        let meta: Option<Fields<'_>> = match params.get("_meta") {
+            Some(meta) => Some(serde_json::from_str(meta.get()).map_err(|_| "odd _meta")?),
+            None => None,
+        };
+        if meta.as_ref().is_some_and(|meta| {
+            meta.keys()
                 .any(|k| k.starts_with("io.modelcontextprotocol/"))
-            {
-                return Err("protocol _meta");
-            }
+        }) {
+            return Err("protocol _meta");
         }
+        let progress = meta.as_ref().and_then(|m| m.get("progressToken").copied());
+        // The in-flight table keeps the client's token (progress that arrives elsewhere than
+        // on the answer stream goes back through the client's session under it).
+        let client_token: Option<ProgressToken> = match progress {
+            Some(token) => {
+                Some(serde_json::from_str(token.get()).map_err(|_| "unusual progress token")?)
+            }
+            None => None,
+        };
         // A server→client request caused by a call reaches the client on that call's own
         // response stream on the full stack; a fast call has no such stream at rmcp's side,
         // so a client that could be asked something stays on the full stack.
@@ -189,17 +207,81 @@ impl HubSession {
             return Err("2026-07-28 upstream");
         }
         let upstream_id = format!("mcp2-fast-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        let body = upstream_body(&upstream_id, &route.original, params);
+        let upstream_meta = meta.as_ref().map(|meta| own_meta(meta, &upstream_id));
+        let body = upstream_body(
+            &upstream_id,
+            &route.original,
+            params.get("arguments").copied(),
+            upstream_meta.as_deref(),
+        );
         let call = route.call("tools/call", name);
         let identity = self.identity();
         let api_key = identity.key.as_deref();
-        let observed =
-            match observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call).await {
-                Ok(observed) => observed,
-                Err(refused) => return Ok(error_message(id_json, &refused.to_mcp())),
-            };
+        let observed = match observe::begin(&self.gateway, &self.tag, &self.binding, api_key, call)
+            .await
+        {
+            Ok(observed) => observed,
+            Err(refused) => return Ok(Served::Answer(error_message(id_json, &refused.to_mcp()))),
+        };
         observed.request_body_raw(&body);
-        let (answer, error) = match self.fast_send(&handle, raw, body, upstream_id, id).await {
+        let sent = Sent {
+            handle,
+            raw,
+            body,
+            upstream_id,
+            id,
+            id_json: id_json.to_owned(),
+            observed,
+            client_token,
+        };
+        let Some(token) = progress else {
+            return self.fast_run(sent, None).await.map(Served::Answer);
+        };
+        // Progress goes back on this call's own response, as it arrives: the call runs in a
+        // task of its own and reports on a channel (`fast_progress.rs`).
+        let (route, events) = fast_progress::route(token);
+        let hub = self.clone();
+        let task = AbortOnDrop(tokio::spawn(async move {
+            let outcome = hub.fast_run(sent, Some(route.clone())).await;
+            route.done(outcome);
+        }));
+        let broken = || {
+            let error = McpError::internal_error("the fast call ended without an answer", None);
+            error_message(id_json, &error)
+        };
+        match fast_progress::first(events, task, broken).await {
+            First::Answer(answer) => Ok(Served::Answer(answer)),
+            First::Stream(stream) => Ok(Served::Stream(stream)),
+            First::Fallback(reason) => Err(reason),
+        }
+    }
+
+    /// Sends the call upstream and makes the client's answer of the upstream's.
+    async fn fast_run(
+        &self,
+        sent: Sent,
+        progress: Option<ProgressRoute>,
+    ) -> Result<Vec<u8>, Reason> {
+        let Sent {
+            handle,
+            raw,
+            body,
+            upstream_id,
+            id,
+            id_json,
+            observed,
+            client_token,
+        } = sent;
+        let id_json = &*id_json;
+        let exchange = Exchange {
+            raw,
+            body,
+            upstream_id,
+            downstream: id,
+            client_token,
+            progress,
+        };
+        let (answer, error) = match self.fast_send(&handle, exchange).await {
             Outcome::NotSent => return Err("upstream session expired"),
             Outcome::Reply(Reply::Result(r)) => (message(id_json, "result", r.get()), None),
             Outcome::Reply(Reply::Error(e)) => {
@@ -217,22 +299,61 @@ impl HubSession {
     }
 }
 
-/// The call as the upstream gets it: the client's `arguments` and `_meta` untouched.
-fn upstream_body(id: &str, original: &str, params: &Fields<'_>) -> Vec<u8> {
-    let arguments = params.get("arguments").map_or(0, |a| a.get().len());
-    let meta = params.get("_meta").map_or(0, |m| m.get().len());
-    let mut out = Vec::with_capacity(96 + id.len() + original.len() + arguments + meta);
+/// A call ready to go upstream, owned (it may run in a task of its own).
+struct Sent {
+    handle: UpstreamHandle,
+    raw: RawHttp,
+    body: Vec<u8>,
+    upstream_id: String,
+    id: RequestId,
+    id_json: Box<RawValue>,
+    observed: observe::Observed,
+    client_token: Option<ProgressToken>,
+}
+
+/// The client's `_meta` with its `progressToken` replaced by the call's own upstream token.
+fn own_meta(meta: &Fields<'_>, upstream_id: &str) -> String {
+    let token = serde_json::to_string(upstream_id).unwrap_or_default();
+    let mut out = String::with_capacity(64 + token.len());
+    out.push('{');
+    for (n, (key, value)) in meta.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key).unwrap_or_default());
+        out.push(':');
+        if *key == "progressToken" {
+            out.push_str(&token);
+        } else {
+            out.push_str(value.get());
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// The call as the upstream gets it: the client's `arguments` untouched, its `_meta` as
+/// [`own_meta`] made it.
+fn upstream_body(
+    id: &str,
+    original: &str,
+    arguments: Option<&RawValue>,
+    meta: Option<&str>,
+) -> Vec<u8> {
+    let arguments = arguments.map(RawValue::get);
+    let size = arguments.map_or(0, str::len) + meta.map_or(0, str::len);
+    let mut out = Vec::with_capacity(96 + id.len() + original.len() + size);
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":""#);
     out.extend_from_slice(id.as_bytes());
     out.extend_from_slice(br#"","method":"tools/call","params":{"name":"#);
     // A string always serialises.
     let _ = serde_json::to_writer(&mut out, original);
-    for key in ["arguments", "_meta"] {
-        if let Some(value) = params.get(key) {
+    for (key, value) in [("arguments", arguments), ("_meta", meta)] {
+        if let Some(value) = value {
             out.extend_from_slice(b",\"");
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(b"\":");
-            out.extend_from_slice(value.get().as_bytes());
+            out.extend_from_slice(value.as_bytes());
         }
     }
     out.extend_from_slice(b"}}");
@@ -269,13 +390,29 @@ mod tests {
             r#"{"name":"pub","arguments":{"a": [1, 2.50]},"_meta":{"trace":"x"}}"#,
         )
         .unwrap();
-        let body = upstream_body("mcp2-fast-7", "orig\"inal", &params);
+        let body = upstream_body(
+            "mcp2-fast-7",
+            "orig\"inal",
+            params.get("arguments").copied(),
+            params.get("_meta").map(|m| m.get()),
+        );
         let text = String::from_utf8(body).unwrap();
         assert!(text.contains(r#""arguments":{"a": [1, 2.50]}"#), "{text}");
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["id"], "mcp2-fast-7");
         assert_eq!(value["params"]["name"], "orig\"inal");
         assert_eq!(value["params"]["_meta"]["trace"], "x");
+    }
+
+    #[test]
+    fn the_upstream_sees_its_own_progress_token_and_every_other_meta_key() {
+        let meta: Fields<'_> =
+            serde_json::from_str(r#"{"progressToken":7,"trace":{"a":[1, 2]},"k":"v"}"#).unwrap();
+        let own: serde_json::Value = serde_json::from_str(&own_meta(&meta, "mcp2-fast-9")).unwrap();
+        assert_eq!(
+            own,
+            serde_json::json!({"progressToken":"mcp2-fast-9","trace":{"a":[1,2]},"k":"v"})
+        );
     }
 
     #[test]

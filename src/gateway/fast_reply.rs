@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::GatewayError;
 use super::calls::Call;
+use super::fast_progress::ProgressRoute;
 use super::forward::CancelOnDrop;
 use super::handler::HubSession;
 use crate::upstream::{RawAnswer, RawHttp, ServerRequestCall, UpstreamHandle};
@@ -63,15 +64,30 @@ struct Incoming<'a> {
     error: Option<&'a RawValue>,
 }
 
+/// One call for the upstream's raw lane.
+pub(super) struct Exchange {
+    pub(super) raw: RawHttp,
+    /// The request, with `upstream_id` as its id (and progress token, if any).
+    pub(super) body: Vec<u8>,
+    pub(super) upstream_id: String,
+    /// The client's id of the call.
+    pub(super) downstream: RequestId,
+    /// The client's progress token, if it asked for progress.
+    pub(super) client_token: Option<ProgressToken>,
+    /// Where progress on the answer stream goes (the call's own response).
+    pub(super) progress: Option<ProgressRoute>,
+}
+
 impl HubSession {
-    pub(super) async fn fast_send(
-        &self,
-        handle: &UpstreamHandle,
-        raw: RawHttp,
-        body: Vec<u8>,
-        upstream_id: String,
-        downstream: RequestId,
-    ) -> Outcome {
+    pub(super) async fn fast_send(&self, handle: &UpstreamHandle, exchange: Exchange) -> Outcome {
+        let Exchange {
+            raw,
+            body,
+            upstream_id,
+            downstream,
+            client_token,
+            progress,
+        } = exchange;
         let _in_flight = handle.begin_request();
         let request_id = RequestId::String(upstream_id.as_str().into());
         let guard = self.gateway.calls.begin(
@@ -79,12 +95,11 @@ impl HubSession {
             Call {
                 session: self.session.clone(),
                 downstream: downstream.clone(),
-                progress: None,
+                progress: client_token,
                 inbox: None,
             },
         );
-        let token = ProgressToken(NumberOrString::String(upstream_id.as_str().into()));
-        guard.sent(&request_id, &token);
+        guard.sent(&request_id, &token_of(&upstream_id));
         let fast_call = self.session.fast_call(downstream);
         let mut cancel = CancelOnDrop {
             peer: handle.peer(),
@@ -92,7 +107,7 @@ impl HubSession {
         };
         let timeout = handle.spec().timeout;
         let upstream = handle.id();
-        let exchange = self.exchange(handle, raw, body, &upstream_id, request_id);
+        let exchange = self.exchange(handle, raw, body, &upstream_id, request_id, progress);
         let outcome = tokio::select! {
             answered = tokio::time::timeout(timeout, exchange) => match answered {
                 Ok(outcome) => outcome,
@@ -121,6 +136,7 @@ impl HubSession {
         body: Vec<u8>,
         upstream_id: &str,
         request_id: RequestId,
+        progress: Option<ProgressRoute>,
     ) -> Outcome {
         let failed = |message: String| {
             let error = GatewayError::Transport {
@@ -143,6 +159,7 @@ impl HubSession {
         let ours = format!("\"{upstream_id}\"");
         if content_type.starts_with(b"text/event-stream") && status.is_success() {
             let mut side = Side::new(self, handle, &raw, request_id);
+            side.progress = progress.map(|route| (token_of(upstream_id), route));
             let mut events = SseStream::from_bytes_stream(response.bytes_stream());
             while let Some(event) = events.next().await {
                 let event = match event {
@@ -198,6 +215,13 @@ struct Side<'a> {
     origin: RequestId,
     /// Server→client requests of this stream still running, to cancel on the upstream's word.
     running: HashMap<RequestId, CancellationToken>,
+    /// The call's own progress token upstream, and where its progress goes: the call's own
+    /// response (not the client's session, so it arrives once).
+    progress: Option<(ProgressToken, ProgressRoute)>,
+}
+
+fn token_of(upstream_id: &str) -> ProgressToken {
+    ProgressToken(NumberOrString::String(upstream_id.into()))
 }
 
 impl<'a> Side<'a> {
@@ -213,6 +237,7 @@ impl<'a> Side<'a> {
             raw,
             origin,
             running: HashMap::new(),
+            progress: None,
         }
     }
 
@@ -226,6 +251,13 @@ impl<'a> Side<'a> {
         };
         match message {
             ServerJsonRpcMessage::Notification(n) => {
+                if let ServerNotification::ProgressNotification(p) = &n.notification
+                    && let Some((ours, route)) = &self.progress
+                    && p.params.progress_token == *ours
+                {
+                    route.forward(data);
+                    return;
+                }
                 if let ServerNotification::CancelledNotification(c) = &n.notification
                     && let Some(token) = c
                         .params

@@ -33,6 +33,7 @@ mod audited;
 pub mod calls;
 pub mod error;
 mod fast;
+mod fast_progress;
 mod fast_reply;
 mod forward;
 pub mod handler;
@@ -70,6 +71,7 @@ use crate::upstream::{
 use calls::Calls;
 pub use error::GatewayError;
 pub use fast::Fast;
+pub use fast_progress::FastStream;
 pub use lists::{CachePolicy, ListCache, ListKind, Listed};
 use session::{ClientSession, WeakSession};
 pub use view::{Freshness, Route, UpstreamLists, View};

@@ -21,10 +21,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use rmcp::transport::streamable_http_server::SessionManager;
 
 use super::sessions::SealedSessions;
+use crate::gateway::FastStream;
 use crate::gateway::handler::{HubSession, WeakHub};
 
 tokio::task_local! {
@@ -192,5 +195,27 @@ pub fn respond(body: Vec<u8>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+/// The answer of the fast path to a call that reported progress: an event stream of the
+/// progress notifications as they arrive, then the answer (as rmcp answers on the request's
+/// response stream). Dropping the body (the client went away) cancels the call.
+pub fn respond_stream(stream: FastStream) -> Response {
+    let events = stream.messages().map(|message| {
+        let mut event = Vec::with_capacity(message.len() + 8);
+        event.extend_from_slice(b"data: ");
+        event.extend_from_slice(&message);
+        event.extend_from_slice(b"\n\n");
+        Ok::<_, std::convert::Infallible>(Bytes::from(event))
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }

@@ -25,6 +25,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::fast::{self, FastSessions};
 use super::sessions::{self, Issuer, SealStore, SealedSessions};
@@ -249,7 +250,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
         match fast_path(sessions, request, loopback).await {
-            Ok(answered) => return answered,
+            Ok(answered) => return held(answered, in_flight),
             Err(untouched) => request = untouched,
         }
     }
@@ -268,16 +269,19 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             .await
             .map(Body::new)
     };
+    held(response.into_response(), in_flight)
+}
+
+/// An event stream answering a request keeps the request in flight until it ends.
+fn held(response: Response, in_flight: Option<TaskTrackerToken>) -> Response {
     match in_flight {
-        Some(token) if is_event_stream(&response) => response
-            .map(|body| {
-                Body::from_stream(body.into_data_stream().map(move |chunk| {
-                    let _held_until_the_body_ends = &token;
-                    chunk
-                }))
-            })
-            .into_response(),
-        _ => response.into_response(),
+        Some(token) if is_event_stream(&response) => response.map(|body| {
+            Body::from_stream(body.into_data_stream().map(move |chunk| {
+                let _held_until_the_body_ends = &token;
+                chunk
+            }))
+        }),
+        _ => response,
     }
 }
 
@@ -303,6 +307,7 @@ async fn fast_path(
     };
     match hub.fast(&bytes).await {
         Fast::Answer(answer) => Ok(fast::respond(answer)),
+        Fast::Stream(stream) => Ok(fast::respond_stream(stream)),
         Fast::Fallback => Err(Request::from_parts(parts, Body::from(bytes))),
     }
 }
