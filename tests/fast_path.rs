@@ -1,10 +1,13 @@
 //! The fast path through the real `mcp2` binary, spoken to in raw JSON-RPC over HTTP: calls it
 //! takes give the same results as the full protocol stack (text, structured content, `_meta`,
 //! `isError`, images, JSON-RPC errors), lists are the same, and every case it must leave to the
-//! full stack is left there — as `/_mcp2/metrics` (`mcp2_fast_path_total`) shows. Needs
-//! `scripts/install-test-deps`.
+//! full stack is left there — as `/_mcp2/metrics` (`mcp2_fast_path_total`) shows. Calls with a
+//! progress token: `fast_path/progress.rs`. Needs `scripts/install-test-deps`.
 
 mod support;
+
+#[path = "fast_path/progress.rs"]
+mod progress;
 
 use std::collections::BTreeMap;
 
@@ -63,9 +66,9 @@ impl Raw {
         raw
     }
 
-    async fn post_raw(&mut self, body: Value) -> (u16, String) {
-        let response = self
-            .http
+    /// POSTs one message; the response as it starts.
+    async fn send(&self, body: Value) -> reqwest::Response {
+        self.http
             .post(&self.url)
             .header("accept", "application/json, text/event-stream")
             .header("mcp-session-id", &self.session)
@@ -73,7 +76,11 @@ impl Raw {
             .json(&body)
             .send()
             .await
-            .expect("POST");
+            .expect("POST")
+    }
+
+    async fn post_raw(&mut self, body: Value) -> (u16, String) {
+        let response = self.send(body).await;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -164,9 +171,12 @@ endpoint "/mcp" -> default
         bin = quoted(&everything_bin()),
     ));
     let mcp2 = Mcp2::serve(&routes, &[], &[]).await;
+    let full = Mcp2::serve(&routes, &[], &[("MCP2_FAST_PATH", "off")]).await;
     let mut raw = Raw::open(mcp2.url("/mcp"), json!({})).await;
+    let mut full_raw = Raw::open(full.url("/mcp"), json!({})).await;
 
-    // The same calls on the fast path and, with a progress token, on the full stack.
+    // The same calls on the fast path (with and without a progress token) and on the full
+    // stack.
     let calls = [
         ("echo", json!({"message": "héllo \"world\""})),
         ("get-structured-content", json!({"location": "Chicago"})),
@@ -188,18 +198,20 @@ endpoint "/mcp" -> default
         let fast = raw
             .request("tools/call", json!({"name": tool, "arguments": arguments}))
             .await;
-        let slow = raw
-            .request(
-                "tools/call",
-                json!({"name": tool, "arguments": arguments, "_meta": {"progressToken": "p"}}),
-            )
-            .await;
+        let with_token =
+            json!({"name": tool, "arguments": arguments, "_meta": {"progressToken": "p"}});
+        let tokened = raw.request("tools/call", with_token.clone()).await;
+        let slow = full_raw.request("tools/call", with_token).await;
         let key = if fast.get("error").is_some() {
             "error"
         } else {
             "result"
         };
         assert_eq!(fast[key], slow[key], "{tool}: fast {fast} vs full {slow}");
+        assert_eq!(
+            tokened[key], slow[key],
+            "{tool}: fast {tokened} vs full {slow}"
+        );
         assert!(!fast[key].is_null(), "{tool}: {fast}");
     }
     let images = raw
@@ -227,8 +239,8 @@ endpoint "/mcp" -> default
     let after = fast_counts(&mcp2).await;
     let delta =
         |reason: &str| count(&after, "tools/call", reason) - count(&before, "tools/call", reason);
-    assert_eq!(delta(""), calls.len() as f64 + 2.0, "{after:?}");
-    assert_eq!(delta("progress token"), calls.len() as f64, "{after:?}");
+    assert_eq!(delta(""), 2.0 * calls.len() as f64 + 2.0, "{after:?}");
+    assert_eq!(delta("progress token"), 0.0, "{after:?}");
 
     // Lists: served pre-serialised, equal to the full stack's answer (unknown list parameters
     // send a list there).
