@@ -10,9 +10,12 @@
 //! notification and then the answer. Dropping the stream (the client went away) aborts the
 //! task, which cancels the call upstream as a dropped fast call always does.
 
+use std::sync::Arc;
+
 use futures::Stream;
 use serde_json::Value;
 use serde_json::value::RawValue;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
@@ -34,11 +37,19 @@ pub(super) struct ProgressRoute {
     /// The client's token, as it wrote it.
     client: Box<RawValue>,
     events: UnboundedSender<Event>,
+    /// Notified on each progress report (the call's timeout restarts then).
+    alive: Arc<Notify>,
 }
 
 impl ProgressRoute {
+    /// Notified whenever the upstream reports progress on the call.
+    pub(super) fn alive(&self) -> Arc<Notify> {
+        self.alive.clone()
+    }
+
     /// Sends a progress notification (its JSON) on to the client under the client's token.
     pub(super) fn forward(&self, data: &str) {
+        self.alive.notify_one();
         let Ok(mut message) = serde_json::from_str::<Value>(data) else {
             return;
         };
@@ -66,6 +77,7 @@ pub(super) fn route(client: &RawValue) -> (ProgressRoute, UnboundedReceiver<Even
     let route = ProgressRoute {
         client: client.to_owned(),
         events,
+        alive: Arc::new(Notify::new()),
     };
     (route, received)
 }

@@ -107,11 +107,21 @@ impl HubSession {
         };
         let timeout = handle.spec().timeout;
         let upstream = handle.id();
+        // Like the full stack's, the timeout restarts whenever the upstream reports progress.
+        let alive = progress.as_ref().map(ProgressRoute::alive);
+        let reported = progress_reported(alive.as_deref());
         let exchange = self.exchange(handle, raw, body, &upstream_id, request_id, progress);
-        let outcome = tokio::select! {
-            answered = tokio::time::timeout(timeout, exchange) => match answered {
-                Ok(outcome) => outcome,
-                Err(_) => {
+        tokio::pin!(exchange, reported);
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut exchange => break outcome,
+                () = &mut reported => {
+                    deadline.as_mut().reset(tokio::time::Instant::now() + timeout);
+                    reported.set(progress_reported(alive.as_deref()));
+                }
+                () = &mut deadline => {
                     let timed_out = GatewayError::Timeout {
                         upstream: upstream.clone(),
                         method: "tools/call",
@@ -119,10 +129,10 @@ impl HubSession {
                     };
                     return Outcome::Failed(timed_out);
                 }
-            },
-            _ = fast_call.token.cancelled() => {
-                cancel.fire("cancelled by the client");
-                return Outcome::Failed(GatewayError::Cancelled { method: "tools/call" });
+                () = fast_call.token.cancelled() => {
+                    cancel.fire("cancelled by the client");
+                    return Outcome::Failed(GatewayError::Cancelled { method: "tools/call" });
+                }
             }
         };
         cancel.peer = None;
@@ -189,6 +199,14 @@ impl HubSession {
             }
         }
         failed(format!("unexpected answer: HTTP {status}"))
+    }
+}
+
+/// Resolves when the upstream reports progress on the call (never for a call without).
+async fn progress_reported(alive: Option<&tokio::sync::Notify>) {
+    match alive {
+        Some(alive) => alive.notified().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -128,6 +128,9 @@ async fn rmcp_clients_are_served_on_the_fast_path_with_their_progress() {
     assert_eq!(fast_progress.len(), 3, "{fast_progress:?}");
     let steps: Vec<f64> = fast_progress.iter().map(|p| p.progress).collect();
     assert_eq!(steps, [1.0, 2.0, 3.0]);
+    // Nothing more comes later (progress is not also delivered through the session).
+    call(&fast_client, "echo", json!({"message": "after"})).await;
+    assert!(fast_seen.seen.lock().unwrap().is_empty(), "duplicates");
     for progress in &fast_progress {
         assert_eq!(
             serde_json::to_value(&progress.progress_token).unwrap(),
@@ -334,4 +337,47 @@ async fn a_fast_call_with_progress_is_still_cancelled_upstream() {
         "{after:?}"
     );
     upstream.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_restarts_the_upstream_timeout_as_on_the_full_stack() {
+    let everything = spawn_everything("streamableHttp").await;
+    let routes = Routes::new(&format!(
+        "upstream web {{\n  http \"{}\"\n  timeout 1s\n}}\nprofile default {{\n  use web\n}}\nendpoint \"/mcp\" -> default\n",
+        everything.url("/mcp")
+    ));
+    let mcp2 = Mcp2::serve(&routes, &[], &[]).await;
+    let mut raw = Raw::open(mcp2.url("/mcp"), json!({})).await;
+    raw.request(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "warm"}}),
+    )
+    .await;
+    let before = fast_counts(&mcp2).await;
+    // 2.5 s in all, progress every 0.5 s: alive all along, longer than the timeout.
+    let long = raw
+        .send(
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "trigger-long-running-operation", "arguments": {"duration": 2.5, "steps": 5},
+            "_meta": {"progressToken": "t"}}}),
+        )
+        .await;
+    let events = events_of(long).await;
+    let answer = &events.last().expect("an answer").0;
+    assert!(answer["result"]["content"].is_array(), "{answer}");
+    assert_eq!(events.len(), 6, "{events:?}");
+    // Without progress the same wait times out.
+    let quiet = raw
+        .request(
+            "tools/call",
+            json!({"name": "trigger-long-running-operation", "arguments": {"duration": 2.5, "steps": 1}}),
+        )
+        .await;
+    assert!(quiet["error"]["message"].is_string(), "{quiet}");
+    let after = fast_counts(&mcp2).await;
+    assert_eq!(
+        count(&after, "tools/call", "") - count(&before, "tools/call", ""),
+        2.0
+    );
+    everything.stop().await;
 }
