@@ -11,19 +11,27 @@
 //!   ids here are strings (`mcp2-fast-N`); rmcp's own ids are numbers, so the two never meet.
 //!   The answer comes back with only the id rewritten (`fast_reply.rs` reads it, including
 //!   notifications and server→client requests on an SSE answer stream).
+//! - A call with a progress token (rmcp clients put one on every request) goes upstream with
+//!   that token replaced by the call's own (its upstream id: the upstream session is shared, so
+//!   a client's token never reaches it unmapped; the other `_meta` keys stay as written). It
+//!   runs in a task of its own (`fast_progress.rs`): answered before any progress, it is
+//!   answered with plain JSON; otherwise the response becomes an event stream of the progress,
+//!   under the client's own token, then the answer. The timeout restarts on each progress
+//!   report, as on the full stack.
 //!
 //! Everything it cannot do exactly as the full stack would is left to it, decided BEFORE
-//! anything goes upstream ([`Fast::Fallback`]): progress tokens, protocol `_meta` keys, task or
-//! input-round parameters, unknown names (for the "did you mean" error), per-client upstream
-//! sessions, stdio and legacy SSE upstreams, 2026-07-28 clients and upstreams, sessions not yet
-//! initialised, clients that declared tasks (a task's id is namespaced and remembered by
-//! `tasks.rs`), clients that declared sampling, elicitation or roots (a request the upstream
-//! sends them during the call belongs on the call's own response stream, which only the full
-//! stack has). The one exception is an upstream that no longer knows the session (404): it
-//! did not run the call, so the full stack takes it and re-initialises the session. Rate
-//! limits, request logs and metrics go through the same `observe` calls as the full stack; the
-//! in-flight table (attribution of server→client requests) and the upstream's in-flight count
-//! see fast calls too.
+//! anything goes upstream ([`Fast::Fallback`]): progress tokens that are neither a string nor
+//! an integer, protocol `_meta` keys, task or input-round parameters, unknown names (for the
+//! "did you mean" error), per-client upstream sessions, stdio and legacy SSE upstreams,
+//! 2026-07-28 clients and upstreams, sessions not yet initialised, clients that declared tasks
+//! (a task's id is namespaced and remembered by `tasks.rs`), clients that declared sampling,
+//! elicitation or roots (a request the upstream sends them during the call belongs on the
+//! call's own response stream, which only the full stack has). The one exception is an
+//! upstream that no longer knows the session (404): it did not run the call, so the full stack
+//! takes it and re-initialises the session. Rate limits, request logs and metrics go through
+//! the same `observe` calls as the full stack; the in-flight table (attribution of
+//! server→client requests, and progress that arrives elsewhere than on the answer stream) and
+//! the upstream's in-flight count see fast calls too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -17,7 +17,7 @@
 //! | `session.rs`      | what the gateway knows about one client; its outbox           |
 //! | `ask.rs`          | server→client requests to one client, and their progress      |
 //! | `forward.rs`      | sending one request upstream: connection choice, meta, cancel |
-//! | `fast.rs`, `fast_reply.rs` | the fast path: raw calls and pre-serialised lists  |
+//! | `fast.rs`, `fast_reply.rs`, `fast_progress.rs` | the fast path: raw calls (progress streamed on their own response), pre-serialised lists |
 //! | `calls.rs`        | the in-flight table: progress routes, attribution             |
 //! | `mrtr.rs`         | server→client requests for 2026-07-28 clients, as input rounds |
 //! | `routing.rs`      | server→client requests to the right client                    |
