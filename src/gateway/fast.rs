@@ -215,12 +215,18 @@ impl HubSession {
             return Err("2026-07-28 upstream");
         }
         let upstream_id = format!("mcp2-fast-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        let upstream_meta = meta.as_ref().map(|meta| own_meta(meta, &upstream_id));
+        // Only a progress token is rewritten; any other `_meta` goes up byte for byte.
+        let rewritten = progress
+            .and(meta.as_ref())
+            .map(|meta| own_meta(meta, &upstream_id));
+        let upstream_meta = rewritten
+            .as_deref()
+            .or_else(|| params.get("_meta").map(|m| m.get()));
         let body = upstream_body(
             &upstream_id,
             &route.original,
             params.get("arguments").copied(),
-            upstream_meta.as_deref(),
+            upstream_meta,
         );
         let call = route.call("tools/call", name);
         let identity = self.identity();

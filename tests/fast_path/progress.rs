@@ -276,6 +276,17 @@ async fn a_fast_call_with_progress_is_still_cancelled_upstream() {
     };
     assert_eq!(cancellations(&mut raw).await, "0");
     let before = fast_counts(&mcp2).await;
+    // The other `_meta` keys reach the upstream as the client wrote them.
+    let meta = raw
+        .request(
+            "tools/call",
+            json!({"name": "echo_meta", "arguments": {},
+                "_meta": {"progressToken": 3, "trace": {"a": [1, "b"]}, "k": "v"}}),
+        )
+        .await;
+    let seen: Value = serde_json::from_str(meta["result"]["content"][0]["text"].as_str().unwrap())
+        .unwrap_or_else(|_| panic!("{meta}"));
+    assert_eq!(seen, json!({"trace": {"a": [1, "b"]}, "k": "v"}), "{meta}");
     let slow = |id: u64| {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
             "name": "slow", "arguments": {"seconds": 30}, "_meta": {"progressToken": id}}})
