@@ -6,7 +6,9 @@
 //! around the `initialize` request) and the session id rmcp answered with. A later `POST`
 //! carrying that id goes to [`HubSession::fast`] when it passes the same checks rmcp would
 //! make (host, `Accept`, `Content-Type`, protocol version header, no SEP-2243 headers, a live
-//! session); otherwise, or when the gateway falls back, it goes to rmcp unchanged. Entries
+//! session); otherwise, or when the gateway falls back, it goes to rmcp unchanged. The answer
+//! is one JSON message ([`respond`]) or, for a call that reported progress, an event stream
+//! of that progress and then the answer ([`respond_stream`]). Entries
 //! hold the session weakly: a session rmcp closed is gone here too. rmcp closes a session
 //! that has seen no request for its keep-alive (the idle timeout), and fast requests never
 //! reach it: so once a quarter of that time has passed since rmcp last saw the session, the
