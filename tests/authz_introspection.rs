@@ -162,6 +162,32 @@ async fn opaque_tokens_are_introspected_and_their_claims_drive_the_rules() {
         ["deploy", "status"],
         "bob's refused call never reached the upstream"
     );
+    // The server's debug explain trace decides as the caller did, naming the rule that did.
+    let log = mcp2.stderr();
+    let trace = |caller: &str| -> String {
+        log.lines()
+            .find(|l| {
+                l.contains("mcp2::explain")
+                    && l.contains(&format!("caller={caller} "))
+                    && l.contains(r#""target":"deploy""#)
+            })
+            .unwrap_or_else(|| panic!("no explain trace of {caller}'s call:\n{log}"))
+            .to_string()
+    };
+    let alice_trace = trace("alice");
+    assert!(
+        alice_trace.contains(r#""outcome":{"kind":"routed""#)
+            && alice_trace.contains(
+                r#""decided_by":{"text":"allow tool ops/deploy when claim groups contains \"eng\"""#
+            ),
+        "{alice_trace}"
+    );
+    let bob_trace = trace("bob");
+    assert!(
+        bob_trace.contains(r#""outcome":{"kind":"hidden""#)
+            && bob_trace.contains(r#""decided_by":{"text":"deny tool ops/deploy""#),
+        "{bob_trace}"
+    );
     let asked: Value = reqwest::get(format!("{issuer}/_test/introspections"))
         .await
         .expect("the authorization server answers")

@@ -7,6 +7,7 @@
 //! Exit codes, for every subcommand: 0 success (warnings allowed), 1 the routes have errors,
 //! 2 usage errors (bad arguments, unreadable paths).
 
+mod admin_token;
 mod check;
 mod completions;
 mod convert;

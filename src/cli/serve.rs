@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::admin_token::AdminToken;
 use crate::check::{self, ProcessEnv};
 use crate::cluster::limiter::{RedisLimiter, Unavailable};
 use crate::cluster::seal::SessionKey;
@@ -41,15 +42,8 @@ pub struct ServeArgs {
     /// endpoints (`127.0.0.1:9210`; port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
-    /// Require `Authorization: Bearer <TOKEN>` on every admin endpoint but `health`. Prefer the
-    /// environment variable: a command line is visible to every local user.
-    #[arg(
-        long,
-        env = "MCP2_ADMIN_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminToken,
     /// Do not reload when route files change (SIGHUP and `POST /_mcp2/reload` still reload).
     #[arg(long)]
     pub no_watch: bool,
@@ -271,8 +265,8 @@ async fn admin_options(
     routes: &AdminSettings,
 ) -> Result<serve::admin::AdminOptions, String> {
     let token = args
-        .admin_token
-        .as_deref()
+        .admin
+        .get()
         .filter(|t| !t.is_empty())
         .map(|t| Secret::new(t, vec!["MCP2_ADMIN_TOKEN".into()]))
         .or_else(|| routes.token.clone());

@@ -169,16 +169,14 @@ impl HubSession {
         target: Option<&str>,
     ) -> (Arc<Plan>, Arc<View>) {
         let (plan, view) = self.view().await;
-        crate::explain::log_request(
-            &self.gateway,
-            &plan,
-            &self.binding,
-            &self.endpoint,
+        let identity = self.identity();
+        let request = crate::explain::LoggedRequest {
+            endpoint: &self.endpoint,
             method,
             target,
-            &view,
-        )
-        .await;
+            identity: &identity,
+        };
+        crate::explain::log_request(&self.gateway, &plan, &self.binding, request, &view).await;
         (plan, view)
     }
 
