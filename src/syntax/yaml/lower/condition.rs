@@ -71,6 +71,8 @@ pub fn pattern(r: &mut Reader, node: &Node) -> Option<(Str, Option<RuleCondition
         }
         (Some(pair), None) => condition(r, pair, false)?,
         (None, Some(pair)) => condition(r, pair, true)?,
+        // An unknown key (already reported) is most likely the misspelt condition.
+        (None, None) if has_unknown_keys(node, &f) => return None,
         (None, None) => {
             r.missing(
                 node.span,
@@ -82,6 +84,9 @@ pub fn pattern(r: &mut Reader, node: &Node) -> Option<(Str, Option<RuleCondition
             return None;
         }
     };
+    if has_unknown_keys(node, &f) {
+        return None;
+    }
     Some((name?, Some(condition)))
 }
 
@@ -100,6 +105,10 @@ fn condition(r: &mut Reader, pair: &Pair, negate: bool) -> Option<RuleCondition>
     }
     let f = r.fields(node, Place::Condition)?;
     let source = single_source(r, &f, pair)?;
+    if has_unknown_keys(node, &f) {
+        // Reported; a rule missing part of what its writer meant would decide wrongly.
+        return None;
+    }
     let kind = key_text(source);
     let expected = match kind {
         "claim" => "a claim name such as `groups` or `org.team`",
@@ -169,14 +178,10 @@ fn condition(r: &mut Reader, pair: &Pair, negate: bool) -> Option<RuleCondition>
 /// The one key of [`SOURCES`] a condition mapping has; none or several are reported.
 fn single_source<'n>(r: &mut Reader, f: &Fields<'n>, owner: &Pair) -> Option<&'n Pair> {
     let found: Vec<&Pair> = SOURCES.iter().filter_map(|k| f.get(k)).collect();
-    let written = match &owner.value.value {
-        Value::Map(pairs) => pairs.len(),
-        _ => 0,
-    };
     match found.as_slice() {
         [one] => Some(one),
         // An unknown key (already reported) is most likely the misspelt test.
-        [] if written > f.iter().count() => None,
+        [] if has_unknown_keys(&owner.value, f) => None,
         [] => {
             r.missing(
                 owner.key.span,
@@ -248,6 +253,14 @@ fn word(r: &mut Reader, node: &Node) -> Option<Str> {
         .help(help),
     );
     None
+}
+
+/// Whether the mapping has keys [`Reader::fields`] did not know (and so already reported).
+fn has_unknown_keys(node: &Node, f: &Fields<'_>) -> bool {
+    match &node.value {
+        Value::Map(pairs) => pairs.len() > f.iter().count(),
+        _ => false,
+    }
 }
 
 fn key_text(pair: &Pair) -> &str {

@@ -243,3 +243,28 @@ fn a_condition_beside_the_lists_says_where_it_goes() {
         "{d:?}"
     );
 }
+
+#[test]
+fn keys_in_the_wrong_place_say_where_they_go() {
+    let (code, _, at, help) = only_error("          allow: [{ name: x, claim: groups }]");
+    assert_eq!(
+        (code.as_str(), at.as_str()),
+        (codes::YAML_UNKNOWN_KEY, "claim")
+    );
+    assert!(help.contains("under `when`"), "{help}");
+
+    let (code, _, at, help) = only_error("          allow: [{ name: x, wen: authenticated }]");
+    assert_eq!(
+        (code.as_str(), at.as_str()),
+        (codes::YAML_UNKNOWN_KEY, "wen")
+    );
+    assert_eq!(help, "did you mean `when`?");
+
+    let (code, _, at, help) =
+        only_error("          allow: [{ name: x, when: { scope: s, has: admin } }]");
+    assert_eq!(
+        (code.as_str(), at.as_str()),
+        (codes::YAML_UNKNOWN_KEY, "has")
+    );
+    assert!(help.contains("{ scope: admin }"), "{help}");
+}
