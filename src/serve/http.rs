@@ -10,6 +10,13 @@
 //! ends their long-lived event streams so the HTTP server can stop.
 //! Every request passes the `guard` first (browser `Origin`, the endpoint's credential). A
 //! `POST` of a known session may then be served on the fast path (`fast`) instead of by rmcp.
+//!
+//! With a session key (several replicas), a request's response stream lives on the replica
+//! that runs the request: it cannot be resumed elsewhere. So those streams carry no priming
+//! event (a stream cut before its answer then fails its request at once in the client), and a
+//! `GET` that tries to resume one (`Last-Event-ID` of a request's stream) is refused with 405,
+//! which clients take as "cannot resume" and fail the request, instead of reconnecting forever
+//! to a replica that never ran it (see [`unresumable`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -129,7 +136,11 @@ impl McpRoutes {
                 let gateway = self.inner.gateway.clone();
                 let path: Arc<str> = endpoint.path.as_str().into();
                 let mut config = self.config();
+                let mut local = LocalSessionManager::default();
+                local.session_config.keep_alive = Some(self.inner.idle_session);
                 if let Some(key) = &self.inner.key {
+                    config.sse_retry = None;
+                    local.session_config.sse_retry = None;
                     config.session_store = Some(Arc::new(SealStore {
                         key: key.clone(),
                         endpoint: path.clone(),
@@ -141,8 +152,6 @@ impl McpRoutes {
                     fast::built(&hub);
                     Ok(hub)
                 };
-                let mut local = LocalSessionManager::default();
-                local.session_config.keep_alive = Some(self.inner.idle_session);
                 let manager = Arc::new(SealedSessions::new(local));
                 let service = StreamableHttpService::new(factory, manager.clone(), config);
                 (service, manager)
@@ -219,6 +228,9 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
         Ok(identity) => identity,
         Err(refused) => return refused,
     };
+    if routes.inner.key.is_some() && resumes_a_request(request.headers()) {
+        return unresumable();
+    }
     let mut request = request;
     request.extensions_mut().insert(identity);
     let (service, manager) = routes.service(endpoint);
@@ -279,6 +291,30 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             .into_response(),
         _ => response.into_response(),
     }
+}
+
+/// Whether a `GET` asks to resume a request's response stream: rmcp's event ids are
+/// `index/stream` on those, a bare `index` on the session's own stream.
+fn resumes_a_request(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|id| id.contains('/'))
+}
+
+/// The answer to resuming a request's stream on a replica (405: clients then stop trying and
+/// fail the request, where any other status makes them reconnect again and again). The stream
+/// belonged to the replica that ran the request; this one never saw it, and rmcp's stream
+/// numbers are per replica, so replaying a stream of the same number here would replay another
+/// request's messages.
+fn unresumable() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(http::header::ALLOW, "GET, POST, DELETE")],
+        "a request's response stream cannot be resumed on another mcp2 replica: the request \
+         was running on a replica that is gone or unreachable; send it again",
+    )
+        .into_response()
 }
 
 /// Serves a `POST` on the fast path, or gives it back (its body intact) for rmcp.
