@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::fast::{self, FastSessions};
-use super::sessions::{self, Issuer, SealStore, SealedSessions};
+use super::sessions::{self, Issuer, SealStore, SealedSessions, Sharing};
 use super::sse::LegacySessions;
 use super::{guard, oauth};
 use crate::cluster::seal::SessionKey;
@@ -66,6 +66,8 @@ struct Inner {
     listen: SocketAddr,
     /// Seals session ids so that any replica can serve them (`sessions`); `None`: local ids.
     key: Option<SessionKey>,
+    /// Where session ends are shared with the other replicas (`cluster::ended`).
+    ended: Option<Arc<crate::cluster::ended::EndedSessions>>,
     /// How long a session may go without a request before it is closed.
     idle_session: Duration,
     /// Access-token verifiers (and their key caches) of the `oauth` blocks.
@@ -80,6 +82,13 @@ impl McpRoutes {
     /// Like [`McpRoutes::new`]; with a key, session ids are sealed and any replica holding the
     /// same key serves them.
     pub fn with_key(gateway: Arc<Gateway>, listen: SocketAddr, key: Option<SessionKey>) -> Self {
+        Self::shared(gateway, listen, Sharing { key, ended: None })
+    }
+
+    /// Like [`McpRoutes::with_key`]; with `sharing.ended`, a `DELETE` ends a session on every
+    /// replica (call [`McpRoutes::close_ended`] for the ends the other replicas announce).
+    pub fn shared(gateway: Arc<Gateway>, listen: SocketAddr, sharing: Sharing) -> Self {
+        let Sharing { key, ended } = sharing;
         Self {
             inner: Arc::new(Inner {
                 gateway,
@@ -91,6 +100,7 @@ impl McpRoutes {
                 in_flight: TaskTracker::new(),
                 listen,
                 key,
+                ended,
                 idle_session: super::ServeLimits::DEFAULT_IDLE_SESSION,
                 verifiers: Default::default(),
             }),
@@ -119,6 +129,29 @@ impl McpRoutes {
         finished
     }
 
+    /// Closes the session `id` wherever this replica holds it (an end another replica
+    /// announced); its next request is then refused by the store, as anywhere else.
+    pub async fn close_ended(&self, id: &str) {
+        let managers: Vec<Arc<SealedSessions>> = self
+            .inner
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|(_, manager)| manager.clone())
+            .collect();
+        let id = rmcp::transport::streamable_http_server::SessionId::from(id);
+        for manager in managers {
+            use rmcp::transport::streamable_http_server::SessionManager;
+            if manager.has_session(&id).await.unwrap_or(false) {
+                match manager.close_session(&id).await {
+                    Ok(()) => tracing::info!("closed a session ended on another replica"),
+                    Err(e) => tracing::warn!(error = %e, "cannot close a session ended elsewhere"),
+                }
+            }
+        }
+    }
+
     fn service(&self, endpoint: &Endpoint) -> Served {
         let binding = Binding {
             profile: endpoint.profile.clone(),
@@ -145,6 +178,7 @@ impl McpRoutes {
                         key: key.clone(),
                         endpoint: path.clone(),
                         binding: binding.clone(),
+                        ended: self.inner.ended.clone(),
                     }));
                 }
                 let factory = move || {
