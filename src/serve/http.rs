@@ -336,17 +336,18 @@ fn resumes_a_request(headers: &http::HeaderMap) -> bool {
         .is_some_and(|id| id.contains('/'))
 }
 
-/// The answer to resuming a request's stream on a replica (405: clients then stop trying and
-/// fail the request, where any other status makes them reconnect again and again). The stream
-/// belonged to the replica that ran the request; this one never saw it, and rmcp's stream
-/// numbers are per replica, so replaying a stream of the same number here would replay another
-/// request's messages.
+/// The answer to resuming a request's stream with a session key (405: clients then stop trying
+/// and fail the request, where any other status makes them reconnect again and again). The
+/// stream belonged to the replica that ran the request, which a load balancer without
+/// stickiness rarely picks again, and rmcp's stream numbers are per replica, so replaying a
+/// stream of the same number here could replay another request's messages. So it is refused
+/// on every replica, the one that ran the request included: always the same clear failure.
 fn unresumable() -> Response {
     (
         StatusCode::METHOD_NOT_ALLOWED,
         [(http::header::ALLOW, "GET, POST, DELETE")],
-        "a request's response stream cannot be resumed on another mcp2 replica: the request \
-         was running on a replica that is gone or unreachable; send it again",
+        "mcp2 runs as several replicas here, and a request's response stream lives on the \
+         replica that ran the request: it cannot be resumed; send the request again",
     )
         .into_response()
 }
