@@ -109,6 +109,7 @@ async fn python_sdk_a_call_in_flight_on_a_killed_replica_fails_and_the_session_g
         .arg("12")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("run the Python client");

@@ -291,6 +291,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     // has been sent: that stream is the request in flight. (GET streams live as long as their
     // session; notifications and responses get an empty 202 at once.)
     let post = request.method() == http::Method::POST;
+    let delete = request.method() == http::Method::DELETE;
     let in_flight = post.then(|| routes.inner.in_flight.token());
     if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
@@ -314,6 +315,11 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             .await
             .map(Body::new)
     };
+    let response = if delete {
+        session_ended(response)
+    } else {
+        response
+    };
     match in_flight {
         Some(token) if is_event_stream(&response) => response
             .map(|body| {
@@ -325,6 +331,17 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             .into_response(),
         _ => response.into_response(),
     }
+}
+
+/// A `DELETE` that ended its session is answered 204 rather than rmcp's 202: the session is
+/// gone, nothing was merely accepted, and the Python SDK warns "Session termination failed" on
+/// anything but 200 or 204.
+fn session_ended(mut response: http::Response<Body>) -> http::Response<Body> {
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Body::empty();
+    }
+    response
 }
 
 /// Whether a `GET` asks to resume a request's response stream: rmcp's event ids are
