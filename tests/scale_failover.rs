@@ -67,13 +67,17 @@ async fn rmcp_a_call_in_flight_on_a_killed_replica_fails_and_the_session_goes_on
         .expect("the call's task");
     let failed_after = killed.elapsed();
     let error = outcome.expect_err("a call whose replica died cannot have an answer");
-    eprintln!("rmcp sees, {failed_after:?} after the kill: {error}");
+    eprintln!("rmcp sees, {failed_after:?} after the kill: {error} ({error:?})");
     assert!(
         failed_after < FAILS_WITHIN,
         "the error comes at once, not after {failed_after:?}"
     );
-    let shown = error.to_string();
-    assert!(!shown.is_empty(), "the error says something");
+    // What rmcp makes of a response stream cut before its answer (the replica cannot say more:
+    // it is dead): this request's transport closed; the session itself is fine, see below.
+    assert!(
+        matches!(error, rmcp::service::ServiceError::TransportClosed),
+        "{error:?}"
+    );
 
     // The same session goes on: every request succeeds, on the two survivors.
     let served = cluster.served();
