@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::admin_token::AdminToken;
 use crate::check::{self, ProcessEnv};
+use crate::cluster::ended::EndedSessions;
 use crate::cluster::limiter::{RedisLimiter, Unavailable};
 use crate::cluster::seal::SessionKey;
 use crate::gateway::{Binding, CachePolicy, Gateway};
@@ -206,7 +207,12 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
         None => None,
     };
     let gateway = Gateway::start(plan, CachePolicy::default()).await;
+    let mut sharing = serve::sessions::Sharing { key, ended: None };
     if let Some(url) = cluster.redis.as_deref() {
+        if sharing.key.is_some() {
+            let ended = EndedSessions::new(url, limits.idle_session).map_err(|e| e.to_string())?;
+            sharing.ended = Some(Arc::new(ended));
+        }
         let limiter = RedisLimiter::new(url, cluster.policy).map_err(|e| e.to_string())?;
         gateway.use_limiter(Box::new(limiter));
         crate::cluster::bus::spawn(&gateway, url, shutdown.clone()).map_err(|e| e.to_string())?;
@@ -248,7 +254,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             Some(reloader),
             admin,
             limits,
-            key,
+            sharing,
             shutdown.clone(),
         )
         .await

@@ -112,6 +112,11 @@ impl HubSession {
         }
     }
 
+    /// Names the session by its downstream `Mcp-Session-Id` (for `per session` limits).
+    pub fn name_session(&self, session_id: &str) {
+        self.tag.name_by(session_id);
+    }
+
     /// A handle on this session that does not keep it alive (for the fast path's table).
     pub fn downgrade(&self) -> WeakHub {
         WeakHub {
@@ -182,11 +187,15 @@ impl HubSession {
 
     /// Remembers the client's peer and what it declared, from the first request it sends.
     pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
+        let parts = context.extensions.get::<http::request::Parts>();
+        if let Some(id) = parts
+            .and_then(|p| p.headers.get("mcp-session-id"))
+            .and_then(|v| v.to_str().ok())
+        {
+            self.tag.name_by(id);
+        }
         // The guard put the request's identity into the HTTP request's extensions.
-        let identity = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Identity>());
+        let identity = parts.and_then(|parts| parts.extensions.get::<Identity>());
         if let Some(identity) = identity {
             self.session.set_identity(identity);
         }
