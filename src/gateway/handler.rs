@@ -157,8 +157,30 @@ impl HubSession {
         let plan = self.gateway.plan();
         let identity = self.identity();
         let caller: Caller<'_> = identity.caller(&self.endpoint);
-        let view = self.gateway.view(&plan, &self.binding, caller).await;
+        let upstreams = self.list_sources(&plan);
+        let view = self
+            .gateway
+            .view_from(&plan, &self.binding, caller, upstreams)
+            .await;
         (plan, view)
+    }
+
+    /// The connections the binding's lists come from: the registry's, except for an upstream
+    /// that propagates the caller's identity, whose registry connection never connects; its
+    /// lists come through this client's own connection (when the client has a token). The
+    /// list cache stays per upstream, as for every other upstream.
+    fn list_sources(&self, plan: &Plan) -> Vec<UpstreamHandle> {
+        let mut upstreams = self.gateway.upstreams_of(plan, &self.binding);
+        for handle in &mut upstreams {
+            let propagates = handle.spec().auth.as_ref().is_some_and(|a| a.propagates());
+            if propagates
+                && self.identity().token.is_some()
+                && let Ok((own, _link)) = self.dedicated(&handle.id().clone(), handle)
+            {
+                *handle = own;
+            }
+        }
+        upstreams
     }
 
     /// [`view`](Self::view), logging at debug level (target `mcp2::explain`) how this request
@@ -682,15 +704,23 @@ impl HubSession {
 
     /// Whether this client's requests to `upstream` go on the shared connection: always for a
     /// `shared` upstream, and for a client on the 2026-07-28 lifecycle over HTTP, which has no
-    /// session that outlives one request.
+    /// session that outlives one request, unless the upstream propagates the caller's identity.
     pub(super) fn uses_shared(
         &self,
         upstream: &UpstreamId,
         context: &RequestContext<RoleServer>,
     ) -> bool {
-        let per_client = self
-            .handle(upstream)
-            .is_ok_and(|h| h.spec().session == SessionMode::PerClient);
-        !per_client || (self.http && context.meta.protocol_version().is_some())
+        let Ok(handle) = self.handle(upstream) else {
+            return true;
+        };
+        let spec = handle.spec();
+        if spec.session != SessionMode::PerClient {
+            // (The checker refuses a shared upstream that propagates the caller's identity.)
+            return true;
+        }
+        // A propagating upstream's shared connection has no caller: even a client without a
+        // lasting session gets a connection of its own, carrying its token.
+        let propagates = spec.auth.as_ref().is_some_and(|a| a.propagates());
+        !propagates && self.http && context.meta.protocol_version().is_some()
     }
 }

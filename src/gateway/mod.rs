@@ -329,6 +329,19 @@ impl Gateway {
     /// The binding's view for this caller: cached while the plan and the lists it was built
     /// from are unchanged; otherwise rebuilt from the list cache, fetching misses in parallel.
     pub async fn view(&self, plan: &Arc<Plan>, binding: &Binding, caller: Caller<'_>) -> Arc<View> {
+        let upstreams = self.upstreams_of(plan, binding);
+        self.view_from(plan, binding, caller, upstreams).await
+    }
+
+    /// [`view`](Self::view), with the binding's lists fetched (on a miss) through `upstreams`
+    /// (a client's own connection may stand in for a registry one).
+    pub async fn view_from(
+        &self,
+        plan: &Arc<Plan>,
+        binding: &Binding,
+        caller: Caller<'_>,
+        upstreams: Vec<UpstreamHandle>,
+    ) -> Arc<View> {
         let generation = self.lists.generation();
         let class = self.caller_class(plan, binding, caller);
         let key = (binding.clone(), class);
@@ -342,7 +355,6 @@ impl Gateway {
         let Some(profile) = plan.profile(binding.profile.as_str()) else {
             return Arc::new(View::default());
         };
-        let upstreams = self.upstreams_of(plan, binding);
         let fetched = join_all(upstreams.iter().map(|u| self.fetch_lists(u))).await;
         let any_failed = fetched.iter().any(|(_, failed, _)| *failed);
         let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams
