@@ -53,7 +53,10 @@ pub(super) fn check(
             let serves = profiles
                 .get(&endpoint.profile)
                 .is_some_and(|p| p.upstreams.contains(id))
-                && endpoint.only_upstream.as_ref().is_none_or(|only| only == id);
+                && endpoint
+                    .only_upstream
+                    .as_ref()
+                    .is_none_or(|only| only == id);
             let validated = endpoint
                 .auth
                 .iter()
@@ -75,10 +78,7 @@ pub(super) fn check(
             }) {
                 diag = diag.also(
                     ast_ep.path.span,
-                    format!(
-                        "serves profile `{}` without `auth oauth`",
-                        endpoint.profile
-                    ),
+                    format!("serves profile `{}` without `auth oauth`", endpoint.profile),
                 );
             }
             cx.push(diag.help(format!(

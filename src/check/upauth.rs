@@ -71,7 +71,13 @@ pub(super) fn build(
     }
     match auth.flow.node.as_str() {
         "client-credentials" => {
-            let c = common(name, auth, "OAuth client credentials", CLIENT_CREDENTIALS, cx)?;
+            let c = common(
+                name,
+                auth,
+                "OAuth client credentials",
+                CLIENT_CREDENTIALS,
+                cx,
+            )?;
             Some(UpstreamAuthSpec::ClientCredentials(ClientCredentials {
                 token: c.token,
                 client_id: c.client_id,

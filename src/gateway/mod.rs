@@ -345,7 +345,14 @@ impl Gateway {
         let generation = self.lists.generation();
         let class = self.caller_class(plan, binding, caller);
         let key = (binding.clone(), class);
-        if let Some(cached) = lock(&self.views).get(&key)
+        // A view with an upstream that propagates the caller's identity depends on whether
+        // this caller's own connection could list it: never shared through the view cache
+        // (the lists themselves are cached per upstream, as always).
+        let personal = upstreams
+            .iter()
+            .any(|u| u.spec().auth.as_ref().is_some_and(|a| a.propagates()));
+        if !personal
+            && let Some(cached) = lock(&self.views).get(&key)
             && Arc::ptr_eq(&cached.plan, plan)
             && cached.generation == generation
             && cached.expires > Instant::now()
@@ -391,6 +398,9 @@ impl Gateway {
             .min()
             .unwrap_or(own);
         let view = Arc::new(view);
+        if personal {
+            return view;
+        }
         lock(&self.views).insert(
             key,
             CachedView {

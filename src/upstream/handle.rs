@@ -279,6 +279,12 @@ impl UpstreamHandle {
         &self.inner.lane
     }
 
+    /// Whether this is the registry's connection of an upstream that propagates the caller's
+    /// identity: it has no caller, so it never connects (clients' own connections do).
+    pub fn per_client_only(&self) -> bool {
+        self.tokens().is_some_and(|t| t.lacks_caller())
+    }
+
     pub(crate) fn tokens(&self) -> Option<&Arc<super::oauth::TokenSource>> {
         self.inner.tokens.as_ref()
     }

@@ -46,7 +46,10 @@ pub enum TokenError {
     #[error(
         "upstream `{upstream}` needs the caller's access token (`{flow}`), and this connection has none"
     )]
-    NoCallerToken { upstream: String, flow: &'static str },
+    NoCallerToken {
+        upstream: String,
+        flow: &'static str,
+    },
     /// `pass-through`: the upstream refused the caller's own token.
     #[error(
         "upstream `{upstream}` refused the caller's access token (pass-through); mcp2 cannot renew \
@@ -85,9 +88,9 @@ impl TokenSource {
             UpstreamAuthSpec::ClientCredentials(cc) => {
                 TokenSource::Client(ClientTokens::new(upstream, cc))
             }
-            UpstreamAuthSpec::PassThrough | UpstreamAuthSpec::TokenExchange(_) => TokenSource::Caller(
-                super::propagate::CallerTokens::new(upstream, spec, caller),
-            ),
+            UpstreamAuthSpec::PassThrough | UpstreamAuthSpec::TokenExchange(_) => {
+                TokenSource::Caller(super::propagate::CallerTokens::new(upstream, spec, caller))
+            }
         }
     }
 

@@ -180,7 +180,10 @@ impl CallerTokens {
                 form_encode(&spec.client_id),
                 Some(form_encode(spec.client_secret.expose())),
             )
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .header(http::header::ACCEPT, "application/json")
             .body(body)
             .send()
@@ -286,7 +289,8 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_caller_token_nothing_is_sent() {
-        let source = CallerTokens::new(UpstreamId::new("api"), &UpstreamAuthSpec::PassThrough, None);
+        let source =
+            CallerTokens::new(UpstreamId::new("api"), &UpstreamAuthSpec::PassThrough, None);
         assert!(matches!(
             source.token().await,
             Err(TokenError::NoCallerToken { .. })

@@ -90,7 +90,7 @@ fn publish(
 pub(crate) async fn run(handle: UpstreamHandle, shared: Arc<Shared>, stop: CancellationToken) {
     let spec = handle.spec().clone();
     let id = spec.id.clone();
-    if handle.tokens().is_some_and(|t| t.lacks_caller()) {
+    if handle.per_client_only() {
         return per_client_only(&shared, &handle, stop).await;
     }
     let redactor = Redactor::for_spec(&spec);
