@@ -139,8 +139,7 @@ impl RawClient {
         let json = text
             .lines()
             .filter_map(|l| l.strip_prefix("data:"))
-            .filter(|d| !d.trim().is_empty())
-            .last()
+            .rfind(|d| !d.trim().is_empty())
             .map(str::to_string)
             .unwrap_or(text);
         serde_json::from_str(json.trim()).ok()
