@@ -358,6 +358,17 @@ async fn token_exchange_sends_only_the_exchanged_token_upstream() {
         "one exchange, cached across the session's requests"
     );
 
+    // The client refreshes its token mid-session: the new one is exchanged (once).
+    let refreshed = caller_token(&s.issuer).await;
+    for _ in 0..2 {
+        client.whoami(&refreshed).await.expect("the call succeeds");
+    }
+    assert_eq!(
+        exchanged(s.issuer.clone()).await,
+        2,
+        "the newest caller token is exchanged, once"
+    );
+
     // The upstream refuses the exchanged token: one new exchange, one retry, the call works.
     reqwest::Client::new()
         .post(s._upstream.url("/_test/revoke"))
@@ -365,16 +376,17 @@ async fn token_exchange_sends_only_the_exchanged_token_upstream() {
         .await
         .expect("revoke");
     let answer = client
-        .whoami(&caller)
+        .whoami(&refreshed)
         .await
         .expect("retried with a new exchange");
     assert!(answer.starts_with("sub=alice "), "{answer}");
-    assert_eq!(exchanged(s.issuer.clone()).await, 2);
-    assert!(!received(&log).contains(&caller));
+    assert_eq!(exchanged(s.issuer.clone()).await, 3);
+    let all = received(&log);
+    assert!(!all.contains(&caller) && !all.contains(&refreshed));
 
     let seen = visible(&s.mcp2, &s.routes).await;
     assert!(seen.contains("token-exchange"), "the config names the flow");
     assert!(!seen.contains(MCP2_SECRET), "the client secret leaked");
-    assert!(!seen.contains(&caller));
+    assert!(!seen.contains(&caller) && !seen.contains(&refreshed));
     assert!(!seen.contains("eyJ"), "a token leaked");
 }

@@ -509,6 +509,16 @@ pub async fn connected(
     }
 }
 
+/// The list a `list_changed` notification is about.
+fn changed_list(notification: &ServerNotification) -> Option<ListKind> {
+    match notification {
+        ServerNotification::ToolListChangedNotification(_) => Some(ListKind::Tools),
+        ServerNotification::PromptListChangedNotification(_) => Some(ListKind::Prompts),
+        ServerNotification::ResourceListChangedNotification(_) => Some(ListKind::Resources),
+        _ => None,
+    }
+}
+
 /// Keeps the list cache honest: `list_changed` and reconnects invalidate what they affect.
 async fn watch_events(
     gateway: std::sync::Weak<Gateway>,
@@ -538,6 +548,19 @@ async fn watch_events(
                 notification,
             } => {
                 if !gw.is_shared(&upstream, instance) {
+                    // An upstream that propagates the caller's identity is listed through
+                    // clients' own connections: their changes are the cached lists' changes.
+                    if let Some(kind) = changed_list(&notification)
+                        && gw
+                            .registry
+                            .get(upstream.as_str())
+                            .is_some_and(|h| h.per_client_only())
+                    {
+                        gw.lists.invalidate(&upstream, kind).await;
+                        if kind == ListKind::Resources {
+                            gw.lists.invalidate(&upstream, ListKind::Templates).await;
+                        }
+                    }
                     gw.relay(&upstream, instance, notification);
                     continue;
                 }
