@@ -28,9 +28,10 @@ const UPSTREAM_AUDIENCE: &str = "https://upstream.example/mcp";
 const ALICE_SECRET: &str = "alice-secret-77c1";
 const MCP2_SECRET: &str = "tx-secret-5be0d3";
 
-fn routes(issuer: &str, upstream: &str, auth: &str) -> String {
+/// `transport`: `http` (Streamable HTTP at `upstream`) or `sse` (legacy HTTP+SSE).
+fn routes(issuer: &str, transport: &str, upstream: &str, auth: &str) -> String {
     format!(
-        "upstream api {{\n  http \"{upstream}\"\n  session per-client\n  {auth}\n}}\n\
+        "upstream api {{\n  {transport} \"{upstream}\"\n  session per-client\n  {auth}\n}}\n\
          oauth corp {{\n  issuer \"{issuer}\"\n  resource \"{MCP2_RESOURCE}\"\n}}\n\
          profile default {{\n  use api\n}}\n\
          endpoint \"/mcp\" -> default auth oauth corp\n\
@@ -214,6 +215,10 @@ struct Setup {
 }
 
 async fn setup(upstream_audience: &str, auth: &str) -> Setup {
+    setup_on("http", upstream_audience, auth).await
+}
+
+async fn setup_on(transport: &str, upstream_audience: &str, auth: &str) -> Setup {
     init_tracing();
     let auth_server = spawn_python_server(
         "oauth_server.py",
@@ -236,11 +241,13 @@ async fn setup(upstream_audience: &str, auth: &str) -> Setup {
             ("ISSUER", &issuer),
             ("AUDIENCE", upstream_audience),
             ("TOKEN_LOG", token_log.to_str().expect("utf-8 path")),
+            ("TRANSPORT", transport),
         ],
     )
     .await;
     let auth = auth.replace("{issuer}", &issuer);
-    let text = routes(&issuer, upstream.url("/mcp").as_str(), &auth);
+    let path = if transport == "sse" { "/sse" } else { "/mcp" };
+    let text = routes(&issuer, transport, upstream.url(path).as_str(), &auth);
     let routes = Routes::new(&text);
     let mcp2 = Mcp2::serve(&routes, &[], &[("TX_SECRET", MCP2_SECRET)]).await;
     Setup {
@@ -389,4 +396,41 @@ async fn token_exchange_sends_only_the_exchanged_token_upstream() {
     assert!(!seen.contains(MCP2_SECRET), "the client secret leaked");
     assert!(!seen.contains(&caller) && !seen.contains(&refreshed));
     assert!(!seen.contains("eyJ"), "a token leaked");
+}
+
+/// Legacy HTTP+SSE: the exchanged token goes on the event stream's GET and on every POST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_sse_upstream_gets_only_the_exchanged_token() {
+    let s = setup_on(
+        "sse",
+        UPSTREAM_AUDIENCE,
+        &format!(
+            "auth oauth token-exchange token-url \"{{issuer}}/token\" client-id \"mcp2\" \
+             client-secret \"${{TX_SECRET}}\" resource \"{UPSTREAM_AUDIENCE}\""
+        ),
+    )
+    .await;
+    let log = s.log.path().join("tokens.log");
+    let caller = caller_token(&s.issuer).await;
+    let mut client = RawClient::open(&s.mcp2.url("/mcp"), &caller).await;
+    let answer = client
+        .whoami(&caller)
+        .await
+        .unwrap_or_else(|e| panic!("the call succeeds: {e}\n{}", s.mcp2.stderr_tail(30)));
+    assert!(answer.starts_with("sub=alice "), "{answer}");
+    let seen = received(&log);
+    assert!(
+        seen.len() >= 2,
+        "the stream's GET and the POSTs: {}",
+        seen.len()
+    );
+    assert!(
+        !seen.contains(&caller),
+        "the caller's token never reached the upstream"
+    );
+    assert!(
+        seen.iter().all(|t| claims(t)["aud"] == UPSTREAM_AUDIENCE),
+        "every request carried the exchanged token"
+    );
+    assert!(!s.mcp2.stderr().contains("eyJ"), "a token leaked");
 }
