@@ -171,12 +171,12 @@ impl HubSession {
     /// list cache stays per upstream, as for every other upstream.
     fn list_sources(&self, plan: &Plan) -> Vec<UpstreamHandle> {
         let mut upstreams = self.gateway.upstreams_of(plan, &self.binding);
+        if self.identity().token.is_none() {
+            return upstreams;
+        }
         for handle in &mut upstreams {
             let propagates = handle.spec().auth.as_ref().is_some_and(|a| a.propagates());
-            if propagates
-                && self.identity().token.is_some()
-                && let Ok((own, _link)) = self.dedicated(&handle.id().clone(), handle)
-            {
+            if propagates && let Ok((own, _link)) = self.dedicated(handle.id(), handle) {
                 *handle = own;
             }
         }
