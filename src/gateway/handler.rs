@@ -204,9 +204,9 @@ impl HubSession {
         (plan, view)
     }
 
-    /// Remembers the client's peer and what it declared, from the first request it sends.
-    pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
-        // The guard put the request's identity into the HTTP request's extensions.
+    /// Takes the identity the request was authenticated as (the guard put it into the HTTP
+    /// request's extensions), when it carries one.
+    fn adopt_request_identity(&self, context: &RequestContext<RoleServer>) {
         let identity = context
             .extensions
             .get::<http::request::Parts>()
@@ -214,6 +214,11 @@ impl HubSession {
         if let Some(identity) = identity {
             self.session.set_identity(identity);
         }
+    }
+
+    /// Remembers the client's peer and what it declared, from the first request it sends.
+    pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
+        self.adopt_request_identity(context);
         if self.session.peer().is_some() {
             return;
         }
@@ -288,7 +293,7 @@ impl HubSession {
             .enable_resources()
             .enable_resources_list_changed()
             .build();
-        for u in self.upstreams() {
+        for u in self.list_sources(&self.gateway.plan()) {
             let Some(info) = u.server_info() else {
                 continue;
             };
@@ -384,7 +389,10 @@ impl ServerHandler for HubSession {
         {
             self.session.mark_moved();
         }
-        let ups = self.upstreams();
+        // A propagating upstream is reached through this client's own connection, opened now
+        // with the token `initialize` was authenticated with.
+        self.adopt_request_identity(&context);
+        let ups = self.list_sources(&self.gateway.plan());
         join_all(ups.iter().map(|u| {
             let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
             super::connected(u, wait)
