@@ -2,19 +2,22 @@
 //!
 //! Knows which parameters each flow takes, expands `${VAR}` in them (the client secret becomes a
 //! [`crate::plan::Secret`]), validates URLs, and reports a static `Authorization` header on the same upstream
-//! (the two would fight over one header).
+//! (the two would fight over one header). `pass-through` takes no parameters; `token-exchange`
+//! takes those of client credentials plus `requested-token-type`. Where a propagating upstream
+//! may be used (an endpoint with `auth oauth`, `session per-client`) is checked later, by
+//! `check::propagation`, which sees the endpoints.
 
 use std::collections::BTreeMap;
 
 use super::env::expand;
 use super::{Cx, values};
 use crate::diag::{Diag, codes, did_you_mean};
-use crate::plan::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec};
+use crate::plan::{ClientCredentials, TokenEndpoint, TokenExchange, UpstreamAuthSpec};
 use crate::source::Span;
 use crate::syntax::ast;
 
-const FLOWS: [&str; 1] = ["client-credentials"];
-const CLIENT_CREDENTIALS: [&str; 7] = [
+const FLOWS: [&str; 3] = ["client-credentials", "pass-through", "token-exchange"];
+const CLIENT_CREDENTIALS: &[&str] = &[
     "token-url",
     "issuer",
     "client-id",
@@ -23,6 +26,27 @@ const CLIENT_CREDENTIALS: [&str; 7] = [
     "audience",
     "resource",
 ];
+const TOKEN_EXCHANGE: &[&str] = &[
+    "token-url",
+    "issuer",
+    "client-id",
+    "client-secret",
+    "scope",
+    "audience",
+    "resource",
+    "requested-token-type",
+];
+
+/// What a token request of mcp2's own (client credentials, token exchange) needs.
+struct Common {
+    token: TokenEndpoint,
+    client_id: String,
+    client_secret: crate::plan::Secret,
+    scopes: Vec<String>,
+    audience: Option<String>,
+    resource: Option<String>,
+    requested_token_type: Option<String>,
+}
 
 /// `None` when the block has errors (they are reported).
 pub(super) fn build(
@@ -46,13 +70,59 @@ pub(super) fn build(
         );
     }
     match auth.flow.node.as_str() {
-        "client-credentials" => client_credentials(name, auth, cx),
+        "client-credentials" => {
+            let c = common(
+                name,
+                auth,
+                "OAuth client credentials",
+                CLIENT_CREDENTIALS,
+                cx,
+            )?;
+            Some(UpstreamAuthSpec::ClientCredentials(ClientCredentials {
+                token: c.token,
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+                scopes: c.scopes,
+                audience: c.audience,
+                resource: c.resource,
+            }))
+        }
+        "token-exchange" => {
+            let c = common(name, auth, "OAuth token exchange", TOKEN_EXCHANGE, cx)?;
+            Some(UpstreamAuthSpec::TokenExchange(TokenExchange {
+                token: c.token,
+                client_id: c.client_id,
+                client_secret: c.client_secret,
+                scopes: c.scopes,
+                audience: c.audience,
+                resource: c.resource,
+                requested_token_type: c.requested_token_type,
+            }))
+        }
+        "pass-through" => {
+            for kv in &auth.params {
+                cx.push(
+                    Diag::error(
+                        codes::BAD_UPSTREAM_AUTH,
+                        format!("`pass-through` takes no parameters, not `{}`", kv.key.node),
+                    )
+                    .at(kv.key.span, "unknown parameter")
+                    .help("the caller's own token is sent unchanged; remove the parameter, or use `token-exchange` to get a token for the upstream"),
+                );
+            }
+            auth.params
+                .is_empty()
+                .then_some(UpstreamAuthSpec::PassThrough)
+        }
         other => {
             let mut diag = Diag::error(
                 codes::BAD_UPSTREAM_AUTH,
                 format!("unknown OAuth flow `{other}`"),
             )
-            .at(auth.flow.span, "expected `client-credentials`");
+            .at(
+                auth.flow.span,
+                "expected `client-credentials`, `pass-through` or `token-exchange`",
+            );
             if let Some(s) = did_you_mean(other, FLOWS) {
                 diag = diag.help(format!("did you mean `{s}`?"));
             }
@@ -62,24 +132,26 @@ pub(super) fn build(
     }
 }
 
-fn client_credentials(
+fn common(
     name: &str,
     auth: &ast::UpstreamAuth,
+    flow: &str,
+    allowed: &[&str],
     cx: &mut Cx<'_>,
-) -> Option<UpstreamAuthSpec> {
+) -> Option<Common> {
     let errors_before = cx.error_count();
     let mut params: BTreeMap<&str, &ast::KeyValue> = BTreeMap::new();
     for kv in &auth.params {
         let key = kv.key.node.as_str();
-        if !CLIENT_CREDENTIALS.contains(&key) {
+        if !allowed.contains(&key) {
             let mut diag = Diag::error(
                 codes::BAD_UPSTREAM_AUTH,
-                format!("`{key}` is not a parameter of OAuth client credentials"),
+                format!("`{key}` is not a parameter of {flow}"),
             )
             .at(kv.key.span, "unknown parameter");
-            diag = match did_you_mean(key, CLIENT_CREDENTIALS) {
+            diag = match did_you_mean(key, allowed.iter().copied()) {
                 Some(s) => diag.help(format!("did you mean `{s}`?")),
-                None => diag.help(format!("expected one of {}", CLIENT_CREDENTIALS.join(", "))),
+                None => diag.help(format!("expected one of {}", allowed.join(", "))),
             };
             cx.push(diag);
             continue;
@@ -113,6 +185,7 @@ fn client_credentials(
     let scope = value("scope", cx);
     let audience = value("audience", cx);
     let resource = value("resource", cx);
+    let requested_token_type = value("requested-token-type", cx);
     let token = match (token_url, issuer) {
         (Some((u, at)), None) => url(&u.value, at, cx).map(TokenEndpoint::Url),
         (None, Some((u, at))) => url(&u.value, at, cx).map(TokenEndpoint::Issuer),
@@ -128,20 +201,20 @@ fn client_credentials(
             None
         }
         (None, None) => {
-            missing(auth.flow.span, "token-url", cx);
+            missing(auth.flow.span, flow, "token-url", cx);
             None
         }
     };
     if !params.contains_key("client-id") {
-        missing(auth.flow.span, "client-id", cx);
+        missing(auth.flow.span, flow, "client-id", cx);
     }
     if !params.contains_key("client-secret") {
-        missing(auth.flow.span, "client-secret", cx);
+        missing(auth.flow.span, flow, "client-secret", cx);
     }
     if cx.error_count() > errors_before {
         return None;
     }
-    Some(UpstreamAuthSpec::ClientCredentials(ClientCredentials {
+    Some(Common {
         token: token?,
         client_id: client_id?.0.value,
         client_secret: client_secret?.0.into_secret(),
@@ -150,7 +223,8 @@ fn client_credentials(
             .unwrap_or_default(),
         audience: audience.map(|(a, _)| a.value),
         resource: resource.map(|(r, _)| r.value),
-    }))
+        requested_token_type: requested_token_type.map(|(t, _)| t.value),
+    })
 }
 
 fn url(text: &str, at: Span, cx: &mut Cx<'_>) -> Option<url::Url> {
@@ -167,7 +241,7 @@ fn url(text: &str, at: Span, cx: &mut Cx<'_>) -> Option<url::Url> {
     }
 }
 
-fn missing(at: Span, key: &str, cx: &mut Cx<'_>) {
+fn missing(at: Span, flow: &str, key: &str, cx: &mut Cx<'_>) {
     let help = match key {
         "token-url" => "add `token-url \"https://auth.example.com/token\"` or `issuer \"https://auth.example.com\"` (YAML `tokenUrl`, `issuer`)".to_string(),
         "client-secret" => "add `client-secret \"${CLIENT_SECRET}\"` (YAML `clientSecret`)".to_string(),
@@ -176,7 +250,11 @@ fn missing(at: Span, key: &str, cx: &mut Cx<'_>) {
     cx.push(
         Diag::error(
             codes::BAD_UPSTREAM_AUTH,
-            format!("OAuth client credentials need `{key}`"),
+            // "OAuth client credentials need", "OAuth token exchange needs".
+            format!(
+                "{flow} {} `{key}`",
+                if flow.ends_with('s') { "need" } else { "needs" }
+            ),
         )
         .at(at, format!("no `{key}`"))
         .help(help),

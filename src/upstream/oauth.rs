@@ -1,7 +1,8 @@
-//! Access tokens mcp2 obtains for an upstream (`auth oauth client-credentials …`).
+//! Access tokens mcp2 sends to an upstream with `auth oauth …`: [`TokenSource`] is what the
+//! transports ask, for mcp2's own client-credentials tokens ([`ClientTokens`], here) or for
+//! the caller's identity (`pass-through`, `token-exchange`: `super::propagate`).
 //!
-//! One [`TokenSource`] per upstream, shared by every connection to it (so per-client sessions
-//! and reconnects reuse one token). A token is cached until shortly before it expires (a fifth
+//! For client credentials, one token source per connection, kept across its reconnects. A token is cached until shortly before it expires (a fifth
 //! of its lifetime, at most 30 s, early), then fetched again; concurrent callers wait for one
 //! fetch. After the upstream answers 401, [`TokenSource::refresh`] drops the token that was
 //! refused (only that one: a newer token fetched meanwhile is kept) and fetches another; the
@@ -41,16 +42,95 @@ pub enum TokenError {
     },
     #[error("could not find the token endpoint of issuer {issuer}: {reason}")]
     Discovery { issuer: String, reason: String },
+    /// A propagating upstream reached without a caller's validated access token.
+    #[error(
+        "upstream `{upstream}` needs the caller's access token (`{flow}`), and this connection has none"
+    )]
+    NoCallerToken {
+        upstream: String,
+        flow: &'static str,
+    },
+    /// `pass-through`: the upstream refused the caller's own token.
+    #[error(
+        "upstream `{upstream}` refused the caller's access token (pass-through); mcp2 cannot renew \
+         it: the client must obtain a new token from its authorization server"
+    )]
+    CallerTokenRefused { upstream: String },
 }
 
-struct Cached {
-    token: Arc<str>,
+/// What the transports ask for the `Authorization: Bearer` of an upstream with `auth oauth …`.
+pub(crate) enum TokenSource {
+    /// mcp2's own token (client credentials).
+    Client(ClientTokens),
+    /// The caller's identity (pass-through or token exchange).
+    Caller(super::propagate::CallerTokens),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Client(c) => c.fmt(f),
+            TokenSource::Caller(c) => c.fmt(f),
+        }
+    }
+}
+
+impl TokenSource {
+    /// The token source for a connection to `upstream`; `caller` is the newest validated token
+    /// of the client a `session per-client` connection was opened for (`None` for the shared
+    /// connection, which a propagating upstream never authenticates).
+    pub(crate) fn new(
+        upstream: UpstreamId,
+        spec: &UpstreamAuthSpec,
+        caller: Option<super::propagate::CallerToken>,
+    ) -> Self {
+        match spec {
+            UpstreamAuthSpec::ClientCredentials(cc) => {
+                TokenSource::Client(ClientTokens::new(upstream, cc))
+            }
+            UpstreamAuthSpec::PassThrough | UpstreamAuthSpec::TokenExchange(_) => {
+                TokenSource::Caller(super::propagate::CallerTokens::new(upstream, spec, caller))
+            }
+        }
+    }
+
+    /// Whether this propagates a caller's identity but has no caller (the registry's shared
+    /// connection of such an upstream, which therefore never connects).
+    pub(crate) fn lacks_caller(&self) -> bool {
+        matches!(self, TokenSource::Caller(c) if !c.has_caller())
+    }
+
+    /// A token to send now.
+    pub(crate) async fn token(&self) -> Result<Arc<str>, TokenError> {
+        match self {
+            TokenSource::Client(c) => c.token().await,
+            TokenSource::Caller(c) => c.token().await,
+        }
+    }
+
+    /// The upstream refused `stale` (HTTP 401): a token other than it, or why there is none.
+    pub(crate) async fn refresh(&self, stale: &str) -> Result<Arc<str>, TokenError> {
+        match self {
+            TokenSource::Client(c) => c.refresh(stale).await,
+            TokenSource::Caller(c) => c.refresh(stale).await,
+        }
+    }
+}
+
+pub(super) struct Cached {
+    pub(super) token: Arc<str>,
     /// When to fetch a new one; `None` when the server gave no lifetime (kept until a 401).
-    renew_at: Option<Instant>,
+    pub(super) renew_at: Option<Instant>,
 }
 
-/// See the module docs.
-pub(crate) struct TokenSource {
+impl Cached {
+    pub(super) fn fresh(&self) -> bool {
+        self.renew_at.is_none_or(|at| Instant::now() < at)
+    }
+}
+
+/// mcp2's own tokens (client credentials); see the module docs.
+pub(crate) struct ClientTokens {
     upstream: UpstreamId,
     spec: ClientCredentials,
     cached: Mutex<Option<Cached>>,
@@ -58,18 +138,17 @@ pub(crate) struct TokenSource {
     endpoint: Mutex<Option<Url>>,
 }
 
-impl std::fmt::Debug for TokenSource {
+impl std::fmt::Debug for ClientTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSource")
+        f.debug_struct("ClientTokens")
             .field("upstream", &self.upstream)
             .finish_non_exhaustive()
     }
 }
 
-impl TokenSource {
-    pub(crate) fn new(upstream: UpstreamId, spec: &UpstreamAuthSpec) -> Self {
-        let UpstreamAuthSpec::ClientCredentials(cc) = spec;
-        TokenSource {
+impl ClientTokens {
+    fn new(upstream: UpstreamId, cc: &ClientCredentials) -> Self {
+        ClientTokens {
             upstream,
             spec: cc.clone(),
             cached: Mutex::new(None),
@@ -81,7 +160,7 @@ impl TokenSource {
     pub(crate) async fn token(&self) -> Result<Arc<str>, TokenError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref()
-            && c.renew_at.is_none_or(|at| Instant::now() < at)
+            && c.fresh()
         {
             return Ok(c.token.clone());
         }
@@ -158,27 +237,35 @@ impl TokenSource {
     }
 
     async fn token_endpoint(&self) -> Result<Url, TokenError> {
-        let issuer = match &self.spec.token {
-            TokenEndpoint::Url(u) => return Ok(u.clone()),
-            TokenEndpoint::Issuer(i) => i,
-        };
-        let mut known = self.endpoint.lock().await;
-        if let Some(u) = known.as_ref() {
-            return Ok(u.clone());
-        }
-        let found = discover(issuer)
-            .await
-            .map_err(|reason| TokenError::Discovery {
-                issuer: display_url(issuer),
-                reason,
-            })?;
-        *known = Some(found.clone());
-        Ok(found)
+        token_endpoint(&self.spec.token, &self.endpoint).await
     }
 }
 
+/// The token endpoint `token` names, discovered (once, remembered in `known`) from an issuer.
+pub(super) async fn token_endpoint(
+    token: &TokenEndpoint,
+    known: &Mutex<Option<Url>>,
+) -> Result<Url, TokenError> {
+    let issuer = match token {
+        TokenEndpoint::Url(u) => return Ok(u.clone()),
+        TokenEndpoint::Issuer(i) => i,
+    };
+    let mut known = known.lock().await;
+    if let Some(u) = known.as_ref() {
+        return Ok(u.clone());
+    }
+    let found = discover(issuer)
+        .await
+        .map_err(|reason| TokenError::Discovery {
+            issuer: display_url(issuer),
+            reason,
+        })?;
+    *known = Some(found.clone());
+    Ok(found)
+}
+
 /// How long before expiry a token is renewed.
-fn margin(lifetime: Duration) -> Duration {
+pub(super) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 5).min(MAX_MARGIN)
 }
 
@@ -190,7 +277,7 @@ fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     }
 }
 
-fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+pub(super) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)

@@ -178,7 +178,8 @@ pub struct Server {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerAuth {
-    /// The flow: `clientCredentials`.
+    /// The flow: `clientCredentials`, `passThrough` (the caller's own token) or
+    /// `tokenExchange` (RFC 8693: the caller's token exchanged for one for this server).
     pub oauth: Text,
     /// The authorization server's token endpoint.
     pub token_url: Option<Text>,
@@ -193,6 +194,8 @@ pub struct ServerAuth {
     pub audience: Option<Text>,
     /// RFC 8707 `resource` parameter of the token request.
     pub resource: Option<Text>,
+    /// `tokenExchange` only: the `requested_token_type` of the exchange.
+    pub requested_token_type: Option<Text>,
 }
 
 /// How mcp2 reaches the server; `kind` says which keys apply.
