@@ -2,18 +2,20 @@
 //!
 //! Knows which parameters each flow takes, expands `${VAR}` in them (the client secret becomes a
 //! [`crate::plan::Secret`]), validates URLs, and reports a static `Authorization` header on the same upstream
-//! (the two would fight over one header).
+//! (the two would fight over one header). The default token file of `authorization-code` is
+//! resolved here from `$XDG_STATE_HOME` (else `$HOME/.local/state`), so `explain` shows it.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use super::env::expand;
 use super::{Cx, values};
 use crate::diag::{Diag, codes, did_you_mean};
-use crate::plan::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec};
+use crate::plan::{AuthorizationCode, ClientCredentials, TokenEndpoint, UpstreamAuthSpec};
 use crate::source::Span;
 use crate::syntax::ast;
 
-const FLOWS: [&str; 1] = ["client-credentials"];
+const FLOWS: [&str; 2] = ["client-credentials", "authorization-code"];
 const CLIENT_CREDENTIALS: [&str; 7] = [
     "token-url",
     "issuer",
@@ -23,6 +25,16 @@ const CLIENT_CREDENTIALS: [&str; 7] = [
     "audience",
     "resource",
 ];
+const AUTHORIZATION_CODE: [&str; 5] = [
+    "issuer",
+    "client-id",
+    "client-secret",
+    "scope",
+    "token-file",
+];
+
+/// The parameters of one `auth oauth …`, each at most once and known to the flow.
+type Params<'a> = BTreeMap<&'a str, &'a ast::KeyValue>;
 
 /// `None` when the block has errors (they are reported).
 pub(super) fn build(
@@ -47,12 +59,16 @@ pub(super) fn build(
     }
     match auth.flow.node.as_str() {
         "client-credentials" => client_credentials(name, auth, cx),
+        "authorization-code" => authorization_code(name, auth, cx),
         other => {
             let mut diag = Diag::error(
                 codes::BAD_UPSTREAM_AUTH,
                 format!("unknown OAuth flow `{other}`"),
             )
-            .at(auth.flow.span, "expected `client-credentials`");
+            .at(
+                auth.flow.span,
+                "expected `client-credentials` or `authorization-code`",
+            );
             if let Some(s) = did_you_mean(other, FLOWS) {
                 diag = diag.help(format!("did you mean `{s}`?"));
             }
@@ -62,24 +78,25 @@ pub(super) fn build(
     }
 }
 
-fn client_credentials(
-    name: &str,
-    auth: &ast::UpstreamAuth,
+/// The block's parameters, after reporting unknown and repeated ones.
+fn params<'a>(
+    auth: &'a ast::UpstreamAuth,
+    flow: &str,
+    known: &[&str],
     cx: &mut Cx<'_>,
-) -> Option<UpstreamAuthSpec> {
-    let errors_before = cx.error_count();
-    let mut params: BTreeMap<&str, &ast::KeyValue> = BTreeMap::new();
+) -> Params<'a> {
+    let mut params: Params<'a> = BTreeMap::new();
     for kv in &auth.params {
         let key = kv.key.node.as_str();
-        if !CLIENT_CREDENTIALS.contains(&key) {
+        if !known.contains(&key) {
             let mut diag = Diag::error(
                 codes::BAD_UPSTREAM_AUTH,
-                format!("`{key}` is not a parameter of OAuth client credentials"),
+                format!("`{key}` is not a parameter of {flow}"),
             )
             .at(kv.key.span, "unknown parameter");
-            diag = match did_you_mean(key, CLIENT_CREDENTIALS) {
+            diag = match did_you_mean(key, known.iter().copied()) {
                 Some(s) => diag.help(format!("did you mean `{s}`?")),
-                None => diag.help(format!("expected one of {}", CLIENT_CREDENTIALS.join(", "))),
+                None => diag.help(format!("expected one of {}", known.join(", "))),
             };
             cx.push(diag);
             continue;
@@ -93,19 +110,43 @@ fn client_credentials(
             );
         }
     }
-    let value = |key: &str, cx: &mut Cx<'_>| {
-        let kv = params.get(key)?;
-        let expanded = expand(cx, &kv.value, &format!("`{key}` of upstream `{name}`"))?;
-        if expanded.value.trim().is_empty() {
-            cx.push(
-                Diag::error(codes::BAD_UPSTREAM_AUTH, format!("`{key}` is empty"))
-                    .at(kv.value.span, "empty after expansion")
-                    .help("give it a value (the variable may be unset or empty)"),
-            );
-            return None;
-        }
-        Some((expanded, kv.value.span))
-    };
+    params
+}
+
+/// The expanded, non-empty value of `key`, with its span.
+fn value(
+    params: &Params<'_>,
+    key: &str,
+    name: &str,
+    cx: &mut Cx<'_>,
+) -> Option<(super::env::Expanded, Span)> {
+    let kv = params.get(key)?;
+    let expanded = expand(cx, &kv.value, &format!("`{key}` of upstream `{name}`"))?;
+    if expanded.value.trim().is_empty() {
+        cx.push(
+            Diag::error(codes::BAD_UPSTREAM_AUTH, format!("`{key}` is empty"))
+                .at(kv.value.span, "empty after expansion")
+                .help("give it a value (the variable may be unset or empty)"),
+        );
+        return None;
+    }
+    Some((expanded, kv.value.span))
+}
+
+fn scopes(scope: Option<(super::env::Expanded, Span)>) -> Vec<String> {
+    scope
+        .map(|(s, _)| s.value.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn client_credentials(
+    name: &str,
+    auth: &ast::UpstreamAuth,
+    cx: &mut Cx<'_>,
+) -> Option<UpstreamAuthSpec> {
+    let errors_before = cx.error_count();
+    let params = params(auth, "OAuth client credentials", &CLIENT_CREDENTIALS, cx);
+    let value = |key: &str, cx: &mut Cx<'_>| value(&params, key, name, cx);
     let token_url = value("token-url", cx);
     let issuer = value("issuer", cx);
     let client_id = value("client-id", cx);
@@ -145,12 +186,70 @@ fn client_credentials(
         token: token?,
         client_id: client_id?.0.value,
         client_secret: client_secret?.0.into_secret(),
-        scopes: scope
-            .map(|(s, _)| s.value.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default(),
+        scopes: scopes(scope),
         audience: audience.map(|(a, _)| a.value),
         resource: resource.map(|(r, _)| r.value),
     }))
+}
+
+fn authorization_code(
+    name: &str,
+    auth: &ast::UpstreamAuth,
+    cx: &mut Cx<'_>,
+) -> Option<UpstreamAuthSpec> {
+    let errors_before = cx.error_count();
+    let params = params(auth, "OAuth authorization code", &AUTHORIZATION_CODE, cx);
+    let value = |key: &str, cx: &mut Cx<'_>| value(&params, key, name, cx);
+    let issuer = value("issuer", cx).and_then(|(u, at)| url(&u.value, at, cx));
+    let client_id = value("client-id", cx);
+    let client_secret = value("client-secret", cx);
+    let scope = value("scope", cx);
+    let token_file = value("token-file", cx);
+    if let (None, Some(kv)) = (params.get("client-id"), params.get("client-secret")) {
+        cx.push(
+            Diag::error(
+                codes::BAD_UPSTREAM_AUTH,
+                "`client-secret` without `client-id`",
+            )
+            .at(kv.key.span, "the secret of which client?")
+            .help("add `client-id \"…\"` (YAML `clientId`), or remove the secret to register a client at login"),
+        );
+    }
+    let token_file = match token_file {
+        Some((path, _)) => Some(PathBuf::from(path.value)),
+        None => default_token_file(name, cx),
+    };
+    let Some(token_file) = token_file else {
+        cx.push(
+            Diag::error(
+                codes::BAD_UPSTREAM_AUTH,
+                "no place for the tokens of `mcp2 login`",
+            )
+            .at(auth.flow.span, "neither $XDG_STATE_HOME nor $HOME is set")
+            .help("add `token-file \"/path/to/tokens.json\"` (YAML `tokenFile`)"),
+        );
+        return None;
+    };
+    if params.contains_key("issuer") && issuer.is_none() || cx.error_count() > errors_before {
+        return None;
+    }
+    Some(UpstreamAuthSpec::AuthorizationCode(AuthorizationCode {
+        issuer,
+        client_id: client_id.map(|(c, _)| c.value),
+        client_secret: client_secret.map(|(s, _)| s.into_secret()),
+        scopes: scopes(scope),
+        token_file,
+    }))
+}
+
+/// `$XDG_STATE_HOME/mcp2/tokens/NAME.json`, else `$HOME/.local/state/mcp2/tokens/NAME.json`.
+fn default_token_file(name: &str, cx: &Cx<'_>) -> Option<PathBuf> {
+    let non_empty = |var: &str| cx.env.var(var).filter(|v| !v.is_empty());
+    let state = match non_empty("XDG_STATE_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(non_empty("HOME")?).join(".local/state"),
+    };
+    Some(state.join("mcp2/tokens").join(format!("{name}.json")))
 }
 
 fn url(text: &str, at: Span, cx: &mut Cx<'_>) -> Option<url::Url> {

@@ -3,6 +3,7 @@
 //! (`upstream::oauth`) turns it into tokens; nothing here talks to the network.
 
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use url::Url;
@@ -18,6 +19,25 @@ pub enum UpstreamAuthSpec {
     /// its own client id and secret, caches it until shortly before it expires, and sends it as
     /// `Authorization: Bearer` on every request to the upstream.
     ClientCredentials(ClientCredentials),
+    /// OAuth 2.1 authorization code with PKCE, for a user-delegated upstream: `mcp2 login`
+    /// stores the user's tokens in [`AuthorizationCode::token_file`]; serving reads them and
+    /// renews the access token with the refresh token.
+    AuthorizationCode(AuthorizationCode),
+}
+
+/// `auth oauth authorization-code …`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuthorizationCode {
+    /// The authorization server; `None`: discovered from the upstream (its 401's
+    /// `resource_metadata`, RFC 9728).
+    pub issuer: Option<Url>,
+    /// A client registered beforehand; `None`: registered by `mcp2 login` (RFC 7591).
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// Scopes asked for (none: what the upstream's metadata asks for, else the server's default).
+    pub scopes: Vec<String>,
+    /// Where `mcp2 login` stores the tokens (and a registered client), mode 0600.
+    pub token_file: PathBuf,
 }
 
 /// `auth oauth client-credentials …`.
@@ -62,6 +82,21 @@ impl UpstreamAuthSpec {
                     cc.client_secret.redacted()
                 )
             }
+            UpstreamAuthSpec::AuthorizationCode(ac) => {
+                let from = match &ac.issuer {
+                    Some(u) => format!("issuer {u}"),
+                    None => "the authorization server the upstream names".to_string(),
+                };
+                let client = match (&ac.client_id, &ac.client_secret) {
+                    (Some(id), Some(s)) => format!("client `{id}`, secret {}", s.redacted()),
+                    (Some(id), None) => format!("client `{id}`"),
+                    _ => "a dynamically registered client".to_string(),
+                };
+                format!(
+                    "OAuth authorization code ({client}) from {from}; tokens in {} (`mcp2 login`)",
+                    ac.token_file.display()
+                )
+            }
         }
     }
 }
@@ -77,6 +112,14 @@ impl Hash for UpstreamAuthSpec {
                 cc.scopes.hash(h);
                 cc.audience.hash(h);
                 cc.resource.hash(h);
+            }
+            UpstreamAuthSpec::AuthorizationCode(ac) => {
+                "authorization-code".hash(h);
+                ac.issuer.hash(h);
+                ac.client_id.hash(h);
+                ac.client_secret.as_ref().map(|s| s.expose()).hash(h);
+                ac.scopes.hash(h);
+                ac.token_file.hash(h);
             }
         }
     }

@@ -16,6 +16,7 @@
 //! | `client.rs`     | the MCP client side: notifications out, server→client requests  |
 //! | `stdio.rs`, `http.rs`, `sse.rs` | the three transports                            |
 //! | `error.rs`      | [`UpstreamError`] and redaction                                 |
+//! | `oauth.rs`, `delegated.rs`, `tokenfile.rs` | access tokens of upstreams with `auth oauth …` |
 //!
 //! Every upstream runs in its own task that owns its rmcp client (and child process); handles
 //! are cheap clones reading what the task publishes. Locks are std mutexes held for map edits
@@ -23,6 +24,7 @@
 
 mod client;
 mod connect;
+mod delegated;
 mod era;
 mod error;
 mod handle;
@@ -32,6 +34,7 @@ mod raw;
 mod sse;
 mod stdio;
 mod supervisor;
+pub mod tokenfile;
 mod watched;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,10 +50,13 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use client::{
     NotSupported, ServerRequestCall, ServerRequestHandler, UpstreamEvent, request_method,
 };
+pub(crate) use delegated::oauth_client;
 pub use era::is_modern;
 pub use error::UpstreamError;
+pub(crate) use error::display_url;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
 pub use oauth::TokenError;
+pub(crate) use oauth::{http_client, send};
 pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;
 

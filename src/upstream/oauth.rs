@@ -1,4 +1,5 @@
-//! Access tokens mcp2 obtains for an upstream (`auth oauth client-credentials …`).
+//! Access tokens mcp2 obtains for an upstream (`auth oauth client-credentials …`, and
+//! `auth oauth authorization-code …` whose tokens `mcp2 login` stored: see [`super::delegated`]).
 //!
 //! One [`TokenSource`] per upstream, shared by every connection to it (so per-client sessions
 //! and reconnects reuse one token). A token is cached until shortly before it expires (a fifth
@@ -21,7 +22,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::display_url;
-use crate::plan::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId};
+use super::tokenfile::TokenFileError;
+use crate::plan::{
+    AuthorizationCode, ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId,
+};
 
 /// The longest a token is renewed before it expires.
 const MAX_MARGIN: Duration = Duration::from_secs(30);
@@ -41,6 +45,18 @@ pub enum TokenError {
     },
     #[error("could not find the token endpoint of issuer {issuer}: {reason}")]
     Discovery { issuer: String, reason: String },
+    /// No token file, or tokens that can no longer be renewed.
+    #[error("upstream `{upstream}` needs a login: {reason}; run `mcp2 login ROUTES {upstream}`")]
+    LoginNeeded { upstream: String, reason: String },
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
+}
+
+/// How a [`TokenSource`] obtains tokens.
+enum Grant {
+    ClientCredentials(ClientCredentials),
+    /// Read from `mcp2 login`'s token file, renewed with its refresh token.
+    Stored(AuthorizationCode),
 }
 
 struct Cached {
@@ -52,7 +68,7 @@ struct Cached {
 /// See the module docs.
 pub(crate) struct TokenSource {
     upstream: UpstreamId,
-    spec: ClientCredentials,
+    grant: Grant,
     cached: Mutex<Option<Cached>>,
     /// The token endpoint once discovered from the issuer.
     endpoint: Mutex<Option<Url>>,
@@ -68,10 +84,13 @@ impl std::fmt::Debug for TokenSource {
 
 impl TokenSource {
     pub(crate) fn new(upstream: UpstreamId, spec: &UpstreamAuthSpec) -> Self {
-        let UpstreamAuthSpec::ClientCredentials(cc) = spec;
+        let grant = match spec {
+            UpstreamAuthSpec::ClientCredentials(cc) => Grant::ClientCredentials(cc.clone()),
+            UpstreamAuthSpec::AuthorizationCode(ac) => Grant::Stored(ac.clone()),
+        };
         TokenSource {
             upstream,
-            spec: cc.clone(),
+            grant,
             cached: Mutex::new(None),
             endpoint: Mutex::new(None),
         }
@@ -85,10 +104,16 @@ impl TokenSource {
         {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch().await?;
+        let stale = cached.take().map(|c| c.token);
+        let fresh = self.fetch(stale.as_deref()).await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
+    }
+
+    /// Whether the tokens come from `mcp2 login` (so a wider scope means logging in again).
+    pub(crate) fn is_delegated(&self) -> bool {
+        matches!(self.grant, Grant::Stored(_))
     }
 
     /// The upstream refused `stale` (HTTP 401): a token other than it.
@@ -101,33 +126,43 @@ impl TokenSource {
         }
         tracing::info!(upstream = %self.upstream, "upstream refused its access token; fetching a new one");
         *cached = None;
-        let fresh = self.fetch().await?;
+        let fresh = self.fetch(Some(stale)).await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
     }
 
-    async fn fetch(&self) -> Result<Cached, TokenError> {
-        let endpoint = self.token_endpoint().await?;
+    /// A new token; `stale`, the one just dropped, is not reused.
+    async fn fetch(&self, stale: Option<&str>) -> Result<Cached, TokenError> {
+        let spec = match &self.grant {
+            Grant::ClientCredentials(cc) => cc,
+            Grant::Stored(ac) => {
+                let started = Instant::now();
+                let (token, lifetime) = super::delegated::fetch(&self.upstream, ac, stale).await?;
+                return Ok(Cached {
+                    token,
+                    renew_at: lifetime.map(|l| started + l - margin(l)),
+                });
+            }
+        };
+        let endpoint = self.token_endpoint(spec).await?;
         let shown = display_url(&endpoint);
         let failed = |reason: String| TokenError::Request {
             endpoint: shown.clone(),
             reason,
         };
         let http = http_client().map_err(|e| failed(e.to_string()))?;
-        let client = BasicClient::new(ClientId::new(self.spec.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                self.spec.client_secret.expose().to_string(),
-            ))
+        let client = BasicClient::new(ClientId::new(spec.client_id.clone()))
+            .set_client_secret(ClientSecret::new(spec.client_secret.expose().to_string()))
             .set_token_uri(TokenUrl::from_url(endpoint.clone()));
         let mut request = client.exchange_client_credentials();
-        for scope in &self.spec.scopes {
+        for scope in &spec.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if let Some(audience) = &self.spec.audience {
+        if let Some(audience) = &spec.audience {
             request = request.add_extra_param("audience", audience.clone());
         }
-        if let Some(resource) = &self.spec.resource {
+        if let Some(resource) = &spec.resource {
             request = request.add_extra_param("resource", resource.clone());
         }
         let send = |req: oauth2::HttpRequest| {
@@ -157,8 +192,8 @@ impl TokenSource {
         })
     }
 
-    async fn token_endpoint(&self) -> Result<Url, TokenError> {
-        let issuer = match &self.spec.token {
+    async fn token_endpoint(&self, spec: &ClientCredentials) -> Result<Url, TokenError> {
+        let issuer = match &spec.token {
             TokenEndpoint::Url(u) => return Ok(u.clone()),
             TokenEndpoint::Issuer(i) => i,
         };
@@ -178,11 +213,11 @@ impl TokenSource {
 }
 
 /// How long before expiry a token is renewed.
-fn margin(lifetime: Duration) -> Duration {
+pub(super) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 5).min(MAX_MARGIN)
 }
 
-fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
+pub(super) fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     TokenError::Refused {
         endpoint: endpoint.to_string(),
         code: r.error().to_string(),
@@ -190,7 +225,7 @@ fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     }
 }
 
-fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
@@ -198,7 +233,7 @@ fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// One request of the `oauth2` crate, sent with `reqwest`.
-async fn send(
+pub(crate) async fn send(
     http: &reqwest::Client,
     req: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {

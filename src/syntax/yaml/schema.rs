@@ -178,7 +178,7 @@ pub struct Server {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerAuth {
-    /// The flow: `clientCredentials`.
+    /// The flow: `clientCredentials`, or `authorizationCode` (a user's tokens from `mcp2 login`).
     pub oauth: Text,
     /// The authorization server's token endpoint.
     pub token_url: Option<Text>,
@@ -193,6 +193,9 @@ pub struct ServerAuth {
     pub audience: Option<Text>,
     /// RFC 8707 `resource` parameter of the token request.
     pub resource: Option<Text>,
+    /// `authorizationCode`: where `mcp2 login` stores the tokens (default under
+    /// `$XDG_STATE_HOME/mcp2/tokens/`).
+    pub token_file: Option<Text>,
 }
 
 /// How mcp2 reaches the server; `kind` says which keys apply.
