@@ -58,14 +58,16 @@ impl Callback {
             Ok(Some(p)) => p,
             Ok(None) | Err(_) => return Err(LoginError::Timeout(timeout)),
         };
+        // Checked first: a redirect without this login's `state` is not the server's answer,
+        // whether it carries a code or an error.
+        if params.state.as_deref() != Some(state) {
+            return Err(LoginError::StateMismatch);
+        }
         if let Some(error) = params.error {
             return Err(LoginError::Denied {
                 error,
                 description: params.error_description,
             });
-        }
-        if params.state.as_deref() != Some(state) {
-            return Err(LoginError::StateMismatch);
         }
         params.code.ok_or(LoginError::NoCode)
     }

@@ -237,3 +237,40 @@ fn token_error<E: std::error::Error>(
         RequestTokenError::Other(s) => failed(s),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(challenge: Option<&str>, offered: &[&str]) -> Discovered {
+        let url = |p: &str| Url::parse(&format!("http://as.example{p}")).expect("url");
+        Discovered {
+            issuer: url("/"),
+            metadata: discover::ServerMetadata {
+                authorization_endpoint: url("/authorize"),
+                token_endpoint: url("/token"),
+                registration_endpoint: None,
+                token_endpoint_auth_methods_supported: None,
+                code_challenge_methods_supported: None,
+                scopes_supported: Some(offered.iter().map(|s| s.to_string()).collect()),
+            },
+            resource: url("/mcp"),
+            scopes: challenge.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn configured_scopes_win_then_the_upstreams_and_offline_access_is_added_when_offered() {
+        let configured = vec!["notes:read".to_string()];
+        assert_eq!(
+            scope(&configured, &found(Some("x"), &[])).as_deref(),
+            Some("notes:read")
+        );
+        assert_eq!(scope(&[], &found(Some("a b"), &[])).as_deref(), Some("a b"));
+        assert_eq!(
+            scope(&[], &found(Some("a"), &["a", "offline_access"])).as_deref(),
+            Some("a offline_access")
+        );
+        assert_eq!(scope(&[], &found(None, &["a"])), None);
+    }
+}
