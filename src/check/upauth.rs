@@ -25,10 +25,11 @@ const CLIENT_CREDENTIALS: [&str; 7] = [
     "audience",
     "resource",
 ];
-const AUTHORIZATION_CODE: [&str; 5] = [
+const AUTHORIZATION_CODE: [&str; 6] = [
     "issuer",
     "client-id",
     "client-secret",
+    "client-metadata-url",
     "scope",
     "token-file",
 ];
@@ -203,8 +204,24 @@ fn authorization_code(
     let issuer = value("issuer", cx).and_then(|(u, at)| url(&u.value, at, cx));
     let client_id = value("client-id", cx);
     let client_secret = value("client-secret", cx);
+    let metadata_url = value("client-metadata-url", cx);
     let scope = value("scope", cx);
     let token_file = value("token-file", cx);
+    let client_metadata_url = match (&client_id, metadata_url) {
+        (Some(_), Some((_, at))) => {
+            cx.push(
+                Diag::error(
+                    codes::BAD_UPSTREAM_AUTH,
+                    "`client-id` and `client-metadata-url` are both given",
+                )
+                .at(at, "the client id would be this URL too")
+                .help("give one: `client-id` names a registered client, `client-metadata-url` a published client metadata document"),
+            );
+            None
+        }
+        (None, Some((u, at))) => https_url(&u.value, at, cx),
+        (_, None) => None,
+    };
     if let (None, Some(kv)) = (params.get("client-id"), params.get("client-secret")) {
         cx.push(
             Diag::error(
@@ -237,6 +254,7 @@ fn authorization_code(
         issuer,
         client_id: client_id.map(|(c, _)| c.value),
         client_secret: client_secret.map(|(s, _)| s.into_secret()),
+        client_metadata_url,
         scopes: scopes(scope),
         token_file,
     }))
@@ -250,6 +268,23 @@ fn default_token_file(name: &str, cx: &Cx<'_>) -> Option<PathBuf> {
         None => PathBuf::from(non_empty("HOME")?).join(".local/state"),
     };
     Some(state.join("mcp2/tokens").join(format!("{name}.json")))
+}
+
+/// A client metadata document's URL: HTTPS with a path, as Client ID Metadata Documents require.
+fn https_url(text: &str, at: Span, cx: &mut Cx<'_>) -> Option<url::Url> {
+    let u = url(text, at, cx)?;
+    if u.scheme() == "https" && u.path() != "/" {
+        return Some(u);
+    }
+    cx.push(
+        Diag::error(
+            codes::BAD_UPSTREAM_AUTH,
+            "a client metadata document needs an `https://` URL with a path",
+        )
+        .at(at, "not usable as a client id")
+        .help("publish the document at e.g. `https://example.com/mcp2/client.json`"),
+    );
+    None
 }
 
 fn url(text: &str, at: Span, cx: &mut Cx<'_>) -> Option<url::Url> {

@@ -37,6 +37,8 @@ pub struct ServerMetadata {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     pub scopes_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub client_id_metadata_document_supported: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +216,7 @@ async fn server_metadata(
         token_endpoint_auth_methods_supported: None,
         code_challenge_methods_supported: None,
         scopes_supported: None,
+        client_id_metadata_document_supported: None,
     })
 }
 

@@ -126,7 +126,14 @@ pub async fn login(
         let secret = spec.client_secret.as_ref().map(|s| s.expose().to_string());
         (id, secret)
     });
-    let client = register::client(&http, &found.metadata, configured, &callback.redirect).await?;
+    let client = register::client(
+        &http,
+        &found.metadata,
+        configured,
+        spec.client_metadata_url.as_ref(),
+        &callback.redirect,
+    )
+    .await?;
     let scope = scope(&spec.scopes, &found);
 
     let oauth = oauth_client(
@@ -253,6 +260,7 @@ mod tests {
                 token_endpoint_auth_methods_supported: None,
                 code_challenge_methods_supported: None,
                 scopes_supported: Some(offered.iter().map(|s| s.to_string()).collect()),
+                client_id_metadata_document_supported: None,
             },
             resource: url("/mcp"),
             scopes: challenge.map(str::to_string),

@@ -1,6 +1,8 @@
-//! Which client a login uses: the one configured (`client-id`, `client-secret`), else one
+//! Which client a login uses, in the MCP specification's order: the one configured
+//! (`client-id`, `client-secret`); else the configured client metadata document's URL as the
+//! client id, where the server advertises `client_id_metadata_document_supported`; else one
 //! registered now by RFC 7591 dynamic client registration at the server's
-//! `registration_endpoint`; and how it authenticates at the token endpoint.
+//! `registration_endpoint`. And how it authenticates at the token endpoint.
 
 use serde::Deserialize;
 use url::Url;
@@ -42,6 +44,7 @@ pub async fn client(
     http: &reqwest::Client,
     metadata: &ServerMetadata,
     configured: Option<(String, Option<String>)>,
+    metadata_url: Option<&Url>,
     redirect: &Url,
 ) -> Result<Client, LoginError> {
     if let Some((id, secret)) = configured {
@@ -53,6 +56,16 @@ pub async fn client(
             id,
             secret,
             auth,
+            registered: false,
+        });
+    }
+    if let Some(url) = metadata_url
+        && metadata.client_id_metadata_document_supported == Some(true)
+    {
+        return Ok(Client {
+            id: url.to_string(),
+            secret: None,
+            auth: ClientAuth::None,
             registered: false,
         });
     }
@@ -130,5 +143,47 @@ fn secret_auth(metadata: &ServerMetadata) -> ClientAuth {
             ClientAuth::Post
         }
         _ => ClientAuth::Basic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(cimd: Option<bool>) -> ServerMetadata {
+        let url = |p: &str| Url::parse(&format!("http://as.example{p}")).expect("url");
+        ServerMetadata {
+            authorization_endpoint: url("/authorize"),
+            token_endpoint: url("/token"),
+            registration_endpoint: None,
+            token_endpoint_auth_methods_supported: Some(vec!["client_secret_post".into()]),
+            code_challenge_methods_supported: None,
+            scopes_supported: None,
+            client_id_metadata_document_supported: cimd,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_configured_client_comes_first_then_a_metadata_document_the_server_supports() {
+        let http = reqwest::Client::new();
+        let doc = Url::parse("https://mcp2.example/client.json").expect("url");
+        let redirect = Url::parse("http://127.0.0.1:1/callback").expect("url");
+        let configured = Some(("web".to_string(), Some("s".to_string())));
+        let c = client(
+            &http,
+            &metadata(Some(true)),
+            configured,
+            Some(&doc),
+            &redirect,
+        )
+        .await
+        .expect("configured");
+        assert_eq!((c.id.as_str(), c.auth), ("web", ClientAuth::Post));
+        let c = client(&http, &metadata(Some(true)), None, Some(&doc), &redirect)
+            .await
+            .expect("document");
+        assert_eq!((c.id.as_str(), c.auth), (doc.as_str(), ClientAuth::None));
+        let refused = client(&http, &metadata(None), None, Some(&doc), &redirect).await;
+        assert!(matches!(refused, Err(LoginError::NoRegistration)));
     }
 }

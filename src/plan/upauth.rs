@@ -34,6 +34,10 @@ pub struct AuthorizationCode {
     /// A client registered beforehand; `None`: registered by `mcp2 login` (RFC 7591).
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
+    /// `client-metadata-url`: the HTTPS URL of this client's published metadata document, used
+    /// as the client id where the server supports Client ID Metadata Documents (else the login
+    /// registers a client).
+    pub client_metadata_url: Option<Url>,
     /// Scopes asked for (none: what the upstream's metadata asks for, else the server's default).
     pub scopes: Vec<String>,
     /// Where `mcp2 login` stores the tokens (and a registered client), mode 0600.
@@ -90,7 +94,12 @@ impl UpstreamAuthSpec {
                 let client = match (&ac.client_id, &ac.client_secret) {
                     (Some(id), Some(s)) => format!("client `{id}`, secret {}", s.redacted()),
                     (Some(id), None) => format!("client `{id}`"),
-                    _ => "a dynamically registered client".to_string(),
+                    _ => match &ac.client_metadata_url {
+                        Some(u) => {
+                            format!("client metadata document {u}, else a registered client")
+                        }
+                        None => "a dynamically registered client".to_string(),
+                    },
                 };
                 format!(
                     "OAuth authorization code ({client}) from {from}; tokens in {} (`mcp2 login`)",
@@ -118,6 +127,7 @@ impl Hash for UpstreamAuthSpec {
                 ac.issuer.hash(h);
                 ac.client_id.hash(h);
                 ac.client_secret.as_ref().map(|s| s.expose()).hash(h);
+                ac.client_metadata_url.hash(h);
                 ac.scopes.hash(h);
                 ac.token_file.hash(h);
             }

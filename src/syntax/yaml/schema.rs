@@ -193,6 +193,9 @@ pub struct ServerAuth {
     pub audience: Option<Text>,
     /// RFC 8707 `resource` parameter of the token request.
     pub resource: Option<Text>,
+    /// `authorizationCode`: the HTTPS URL of a published client metadata document, the client id
+    /// where the server supports them.
+    pub client_metadata_url: Option<Text>,
     /// `authorizationCode`: where `mcp2 login` stores the tokens (default under
     /// `$XDG_STATE_HOME/mcp2/tokens/`).
     pub token_file: Option<Text>,
