@@ -280,3 +280,15 @@ async fn an_upstream_nobody_logged_in_to_is_down_with_the_command_to_run() {
     let (_, ready) = mcp2.admin(Method::GET, "/_mcp2/ready").await;
     assert!(ready.to_string().contains("mcp2 login"), "{ready}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_authorization_is_reported_with_the_servers_error() {
+    init_tracing();
+    let setup = Setup::start(&[("AUTHORIZE_DENY", "1")]).await;
+    let routes = setup.routes("");
+    let out = login(&routes, &follow(false), &[]).await;
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("refused: access_denied"), "{printed}");
+    assert!(!setup.token_file().exists());
+}
