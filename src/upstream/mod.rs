@@ -16,7 +16,8 @@
 //! | `client.rs`     | the MCP client side: notifications out, server→client requests  |
 //! | `stdio.rs`, `http.rs`, `sse.rs` | the three transports                            |
 //! | `error.rs`      | [`UpstreamError`] and redaction                                 |
-//! | `oauth.rs`, `propagate.rs` | bearer tokens: mcp2's own (client credentials), the caller's (pass-through, token exchange) |
+//! | `oauth.rs`, `delegated.rs`, `tokenfile.rs` | bearer tokens of `auth oauth …`: mcp2's own (client credentials), a user's (authorization code, `mcp2 login`) |
+//! | `propagate.rs`  | the caller's identity (pass-through, token exchange)            |
 //!
 //! Every upstream runs in its own task that owns its rmcp client (and child process); handles
 //! are cheap clones reading what the task publishes. Locks are std mutexes held for map edits
@@ -24,6 +25,7 @@
 
 mod client;
 mod connect;
+mod delegated;
 mod era;
 mod error;
 mod handle;
@@ -34,6 +36,7 @@ mod raw;
 mod sse;
 mod stdio;
 mod supervisor;
+pub mod tokenfile;
 mod watched;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,10 +52,13 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use client::{
     NotSupported, ServerRequestCall, ServerRequestHandler, UpstreamEvent, request_method,
 };
+pub(crate) use delegated::oauth_client;
 pub use era::is_modern;
 pub use error::UpstreamError;
+pub(crate) use error::display_url;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
 pub use oauth::TokenError;
+pub(crate) use oauth::{http_client, send};
 pub use propagate::CallerToken;
 pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;

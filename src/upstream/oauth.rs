@@ -1,9 +1,11 @@
 //! Access tokens mcp2 sends to an upstream with `auth oauth …`: [`TokenSource`] is what the
-//! transports ask, for mcp2's own client-credentials tokens ([`ClientTokens`], here) or for
-//! the caller's identity (`pass-through`, `token-exchange`: `super::propagate`).
+//! transports ask, for tokens of mcp2's own client ([`ClientTokens`], here: client credentials,
+//! or `authorization-code` tokens `mcp2 login` stored, see [`super::delegated`]) or for the
+//! caller's identity (`pass-through`, `token-exchange`: `super::propagate`).
 //!
-//! For client credentials, one token source per connection, kept across its reconnects. A token is cached until shortly before it expires (a fifth
-//! of its lifetime, at most 30 s, early), then fetched again; concurrent callers wait for one
+//! For mcp2's own client, one token source per connection, kept across its reconnects. A token
+//! is cached until shortly before it expires (a fifth of its lifetime, at most 30 s, early),
+//! then fetched again; concurrent callers wait for one
 //! fetch. After the upstream answers 401, [`TokenSource::refresh`] drops the token that was
 //! refused (only that one: a newer token fetched meanwhile is kept) and fetches another; the
 //! transports retry the request once with it.
@@ -22,7 +24,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::display_url;
-use crate::plan::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId};
+use super::tokenfile::TokenFileError;
+use crate::plan::{
+    AuthorizationCode, ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId,
+};
 
 /// The longest a token is renewed before it expires.
 const MAX_MARGIN: Duration = Duration::from_secs(30);
@@ -56,11 +61,16 @@ pub enum TokenError {
          it: the client must obtain a new token from its authorization server"
     )]
     CallerTokenRefused { upstream: String },
+    /// No token file, or tokens that can no longer be renewed.
+    #[error("upstream `{upstream}` needs a login: {reason}; run `mcp2 login ROUTES {upstream}`")]
+    LoginNeeded { upstream: String, reason: String },
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
 }
 
 /// What the transports ask for the `Authorization: Bearer` of an upstream with `auth oauth …`.
 pub(crate) enum TokenSource {
-    /// mcp2's own token (client credentials).
+    /// mcp2's own client's token (client credentials, or a user's from `mcp2 login`).
     Client(ClientTokens),
     /// The caller's identity (pass-through or token exchange).
     Caller(super::propagate::CallerTokens),
@@ -85,8 +95,12 @@ impl TokenSource {
         caller: Option<super::propagate::CallerToken>,
     ) -> Self {
         match spec {
-            UpstreamAuthSpec::ClientCredentials(cc) => {
-                TokenSource::Client(ClientTokens::new(upstream, cc))
+            UpstreamAuthSpec::ClientCredentials(cc) => TokenSource::Client(ClientTokens::new(
+                upstream,
+                Grant::ClientCredentials(cc.clone()),
+            )),
+            UpstreamAuthSpec::AuthorizationCode(ac) => {
+                TokenSource::Client(ClientTokens::new(upstream, Grant::Stored(ac.clone())))
             }
             UpstreamAuthSpec::PassThrough | UpstreamAuthSpec::TokenExchange(_) => {
                 TokenSource::Caller(super::propagate::CallerTokens::new(upstream, spec, caller))
@@ -98,6 +112,11 @@ impl TokenSource {
     /// connection of such an upstream, which therefore never connects).
     pub(crate) fn lacks_caller(&self) -> bool {
         matches!(self, TokenSource::Caller(c) if !c.has_caller())
+    }
+
+    /// Whether the tokens come from `mcp2 login` (so a wider scope means logging in again).
+    pub(crate) fn is_delegated(&self) -> bool {
+        matches!(self, TokenSource::Client(c) if c.is_delegated())
     }
 
     /// A token to send now.
@@ -129,10 +148,18 @@ impl Cached {
     }
 }
 
-/// mcp2's own tokens (client credentials); see the module docs.
+/// How [`ClientTokens`] obtains tokens.
+enum Grant {
+    ClientCredentials(ClientCredentials),
+    /// Read from `mcp2 login`'s token file, renewed with its refresh token.
+    Stored(AuthorizationCode),
+}
+
+/// mcp2's own client's tokens (client credentials, or stored by `mcp2 login`); see the module
+/// docs.
 pub(crate) struct ClientTokens {
     upstream: UpstreamId,
-    spec: ClientCredentials,
+    grant: Grant,
     cached: Mutex<Option<Cached>>,
     /// The token endpoint once discovered from the issuer.
     endpoint: Mutex<Option<Url>>,
@@ -147,10 +174,10 @@ impl std::fmt::Debug for ClientTokens {
 }
 
 impl ClientTokens {
-    fn new(upstream: UpstreamId, cc: &ClientCredentials) -> Self {
+    fn new(upstream: UpstreamId, grant: Grant) -> Self {
         ClientTokens {
             upstream,
-            spec: cc.clone(),
+            grant,
             cached: Mutex::new(None),
             endpoint: Mutex::new(None),
         }
@@ -164,10 +191,16 @@ impl ClientTokens {
         {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch().await?;
+        let stale = cached.take().map(|c| c.token);
+        let fresh = self.fetch(stale.as_deref()).await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
+    }
+
+    /// Whether the tokens come from `mcp2 login` (so a wider scope means logging in again).
+    pub(crate) fn is_delegated(&self) -> bool {
+        matches!(self.grant, Grant::Stored(_))
     }
 
     /// The upstream refused `stale` (HTTP 401): a token other than it.
@@ -180,33 +213,43 @@ impl ClientTokens {
         }
         tracing::info!(upstream = %self.upstream, "upstream refused its access token; fetching a new one");
         *cached = None;
-        let fresh = self.fetch().await?;
+        let fresh = self.fetch(Some(stale)).await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
     }
 
-    async fn fetch(&self) -> Result<Cached, TokenError> {
-        let endpoint = self.token_endpoint().await?;
+    /// A new token; `stale`, the one just dropped, is not reused.
+    async fn fetch(&self, stale: Option<&str>) -> Result<Cached, TokenError> {
+        let spec = match &self.grant {
+            Grant::ClientCredentials(cc) => cc,
+            Grant::Stored(ac) => {
+                let started = Instant::now();
+                let (token, lifetime) = super::delegated::fetch(&self.upstream, ac, stale).await?;
+                return Ok(Cached {
+                    token,
+                    renew_at: lifetime.map(|l| started + l - margin(l)),
+                });
+            }
+        };
+        let endpoint = token_endpoint(&spec.token, &self.endpoint).await?;
         let shown = display_url(&endpoint);
         let failed = |reason: String| TokenError::Request {
             endpoint: shown.clone(),
             reason,
         };
         let http = http_client().map_err(|e| failed(e.to_string()))?;
-        let client = BasicClient::new(ClientId::new(self.spec.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                self.spec.client_secret.expose().to_string(),
-            ))
+        let client = BasicClient::new(ClientId::new(spec.client_id.clone()))
+            .set_client_secret(ClientSecret::new(spec.client_secret.expose().to_string()))
             .set_token_uri(TokenUrl::from_url(endpoint.clone()));
         let mut request = client.exchange_client_credentials();
-        for scope in &self.spec.scopes {
+        for scope in &spec.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if let Some(audience) = &self.spec.audience {
+        if let Some(audience) = &spec.audience {
             request = request.add_extra_param("audience", audience.clone());
         }
-        if let Some(resource) = &self.spec.resource {
+        if let Some(resource) = &spec.resource {
             request = request.add_extra_param("resource", resource.clone());
         }
         let send = |req: oauth2::HttpRequest| {
@@ -234,10 +277,6 @@ impl ClientTokens {
             token: Arc::from(response.access_token().secret().as_str()),
             renew_at: lifetime.map(|l| started + l - margin(l)),
         })
-    }
-
-    async fn token_endpoint(&self) -> Result<Url, TokenError> {
-        token_endpoint(&self.spec.token, &self.endpoint).await
     }
 }
 
@@ -269,7 +308,7 @@ pub(super) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 5).min(MAX_MARGIN)
 }
 
-fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
+pub(super) fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     TokenError::Refused {
         endpoint: endpoint.to_string(),
         code: r.error().to_string(),
@@ -277,7 +316,7 @@ fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     }
 }
 
-pub(super) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
@@ -285,7 +324,7 @@ pub(super) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// One request of the `oauth2` crate, sent with `reqwest`.
-async fn send(
+pub(crate) async fn send(
     http: &reqwest::Client,
     req: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {

@@ -178,8 +178,9 @@ pub struct Server {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerAuth {
-    /// The flow: `clientCredentials`, `passThrough` (the caller's own token) or
-    /// `tokenExchange` (RFC 8693: the caller's token exchanged for one for this server).
+    /// The flow: `clientCredentials`, `authorizationCode` (a user's tokens from `mcp2 login`),
+    /// `passThrough` (the caller's own token) or `tokenExchange` (RFC 8693: the caller's token
+    /// exchanged for one for this server).
     pub oauth: Text,
     /// The authorization server's token endpoint.
     pub token_url: Option<Text>,
@@ -196,6 +197,12 @@ pub struct ServerAuth {
     pub resource: Option<Text>,
     /// `tokenExchange` only: the `requested_token_type` of the exchange.
     pub requested_token_type: Option<Text>,
+    /// `authorizationCode`: the HTTPS URL of a published client metadata document, the client id
+    /// where the server supports them.
+    pub client_metadata_url: Option<Text>,
+    /// `authorizationCode`: where `mcp2 login` stores the tokens (default under
+    /// `$XDG_STATE_HOME/mcp2/tokens/`).
+    pub token_file: Option<Text>,
 }
 
 /// How mcp2 reaches the server; `kind` says which keys apply.
