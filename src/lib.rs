@@ -28,6 +28,7 @@ pub mod diag;
 pub mod explain;
 pub mod gateway;
 pub mod import;
+pub mod login;
 pub mod plan;
 pub mod reload;
 pub mod serve;

@@ -159,6 +159,29 @@ fn help_mentions_every_subcommand_and_version_prints() {
 }
 
 #[test]
+fn the_admin_token_is_one_flag_whose_value_help_never_shows() {
+    let dir = Dir::new("admin_token_help");
+    for sub in ["serve", "explain"] {
+        let out = dir
+            .command()
+            .args([sub, "--help"])
+            .env("MCP2_ADMIN_TOKEN", "adm1n-s3cret")
+            .run();
+        out.assert_exit(0);
+        assert!(
+            out.stdout.contains("--admin-token <TOKEN>")
+                && out.stdout.contains("[env: MCP2_ADMIN_TOKEN]"),
+            "{sub} --help:\n{}",
+            out.stdout
+        );
+        assert!(
+            !out.all_output().contains("adm1n-s3cret"),
+            "{sub} showed the token"
+        );
+    }
+}
+
+#[test]
 fn convert_refuses_what_is_not_yaml() {
     let dir = Dir::new("convert_usage");
     dir.create("routes.mcproute", VALID);

@@ -179,43 +179,35 @@ fn a_resource_uri_is_decided_by_resource_rules() {
 
 #[test]
 fn the_caller_s_claims_and_key_decide_like_a_request_authenticated_that_way() {
+    caller_rules_decide_in("docs/examples/identity");
+}
+
+/// The YAML twin of the identity example writes the same rules as conditioned patterns.
+#[test]
+fn yaml_rule_conditions_decide_like_the_mcproute_ones() {
+    caller_rules_decide_in("docs/examples/identity-yaml");
+}
+
+fn caller_rules_decide_in(routes: &str) {
     let dir = tempfile::tempdir().unwrap();
     let eng = dir.path().join("eng.json");
     std::fs::write(&eng, r#"{"sub":"ann","groups":["eng"],"scope":"mcp"}"#).unwrap();
     let eng = eng.to_str().unwrap();
     let rule = "hidden by `deny tool github/deploy unless claim groups contains \"eng\"`";
     // Anonymous, and a CI key without the claim: the group rule hides `deploy`.
-    let anonymous = explain(&["docs/examples/identity", "tools/call", "deploy"]);
+    let anonymous = explain(&[routes, "tools/call", "deploy"]);
     assert!(anonymous.contains(rule), "{anonymous}");
-    let ci = explain(&[
-        "docs/examples/identity",
-        "--api-key",
-        "ci-bot",
-        "tools/call",
-        "deploy",
-    ]);
+    let ci = explain(&[routes, "--api-key", "ci-bot", "tools/call", "deploy"]);
     assert!(ci.contains(rule), "{ci}");
     // A token of the eng group: the same rule does not apply and the call is routed.
-    let member = explain(&[
-        "docs/examples/identity",
-        "--claims",
-        eng,
-        "tools/call",
-        "deploy",
-    ]);
+    let member = explain(&[routes, "--claims", eng, "tools/call", "deploy"]);
     assert!(
         member.contains("routed to upstream `github` as `deploy`"),
         "{member}"
     );
     // Only an authenticated caller may list anything: the allow rule says `when authenticated`.
-    let listed = explain(&[
-        "docs/examples/identity",
-        "--api-key",
-        "ci-bot",
-        "tools/call",
-        "search",
-    ]);
+    let listed = explain(&[routes, "--api-key", "ci-bot", "tools/call", "search"]);
     assert!(listed.contains("routed to upstream `github`"), "{listed}");
-    let anonymous = explain(&["docs/examples/identity", "tools/call", "search"]);
+    let anonymous = explain(&[routes, "tools/call", "search"]);
     assert!(anonymous.contains("hidden"), "{anonymous}");
 }

@@ -13,199 +13,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use mcp2::cluster::seal::{SealedSession, SessionKey};
 use serde_json::{Value, json};
 use support::client::{Client, connect, read_text, tool_names, try_call};
+use support::cluster::{
+    Cluster, KEY, OTHER_KEY, Upstream, all_served, open_session, post, status_with_session,
+};
 use support::process::{Mcp2, Routes};
-use support::{eventually, free_port, python, repo_root, spawn_python_server};
-use tokio::process::{Child, Command};
-
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-const OTHER_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
-const START: Duration = Duration::from_secs(20);
-
-/// A system tool the tests need, or a failure that says how to get it.
-fn system_tool(name: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"] {
-        let path = Path::new(dir).join(name);
-        if path.exists() {
-            return path;
-        }
-    }
-    panic!(
-        "\n\n  `{name}` is missing. Run `scripts/install-test-deps` (as root it installs it).\n\n"
-    );
-}
-
-async fn wait_port(port: u16, what: &str) {
-    let up = eventually(START, || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
-    assert!(up, "{what} did not listen on port {port} within {START:?}");
-}
-
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    async fn start() -> Redis {
-        let mut redis = Redis {
-            child: None,
-            port: free_port(),
-        };
-        redis.restart().await;
-        redis
-    }
-
-    async fn restart(&mut self) {
-        let child = Command::new(system_tool("redis-server"))
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start redis-server");
-        self.child = Some(child);
-        wait_port(self.port, "redis-server").await;
-    }
-
-    async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-/// An HTTP upstream every replica shares, logging each request it receives.
-struct Upstream {
-    _server: support::ServerChild,
-    log: tempfile::NamedTempFile,
-    port: u16,
-}
-
-impl Upstream {
-    async fn start() -> Upstream {
-        let log = tempfile::NamedTempFile::new().expect("a log file");
-        let path = log.path().display().to_string();
-        let server = spawn_python_server("scale_server.py", &[("SCALE_LOG", &path)]).await;
-        let port = server.port;
-        Upstream {
-            _server: server,
-            log,
-            port,
-        }
-    }
-
-    fn requests(&self) -> usize {
-        std::fs::read_to_string(self.log.path())
-            .unwrap_or_default()
-            .lines()
-            .count()
-    }
-}
-
-struct Cluster {
-    upstream: Upstream,
-    redis: Redis,
-    replicas: Vec<Option<Mcp2>>,
-    _haproxy: Child,
-    _config: tempfile::TempDir,
-    port: u16,
-    _routes: Routes,
-}
-
-impl Cluster {
-    async fn start(profile_extra: &str, args: &[&str]) -> Cluster {
-        let upstream = Upstream::start().await;
-        let redis = Redis::start().await;
-        let routes = Routes::new(&format!(
-            "upstream scale {{\n  http \"http://127.0.0.1:{}/mcp\"\n  timeout 20s\n}}\n\
-             profile default {{\n  use scale\n  {profile_extra}\n}}\nendpoint \"/mcp\" -> default\n",
-            upstream.port
-        ));
-        let mut all = vec!["--no-watch", "--redis"];
-        let url = redis.url();
-        all.push(&url);
-        all.extend_from_slice(args);
-        let env = [("MCP2_SESSION_KEY", KEY), ("RUST_LOG", "info")];
-        let mut replicas = Vec::new();
-        for _ in 0..3 {
-            replicas.push(Some(Mcp2::serve(&routes, &all, &env).await));
-        }
-        let port = free_port();
-        let config = tempfile::tempdir().expect("a temp dir");
-        let servers: String = replicas
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, r)| {
-                format!(
-                    "    server r{i} {} check inter 300 fall 1 rise 1\n",
-                    r.addr()
-                )
-            })
-            .collect();
-        let cfg = config.path().join("haproxy.cfg");
-        std::fs::write(
-            &cfg,
-            format!(
-                "global\n    maxconn 512\n\
-                 defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    timeout server 60s\n\
-                 \x20   retries 3\n    option redispatch 1\n    retry-on conn-failure empty-response\n\
-                 frontend mcp\n    bind 127.0.0.1:{port}\n    default_backend replicas\n\
-                 backend replicas\n    balance roundrobin\n    option httpchk GET /_mcp2/ready\n{servers}"
-            ),
-        )
-        .expect("write haproxy.cfg");
-        let haproxy = Command::new(system_tool("haproxy"))
-            .arg("-db")
-            .arg("-f")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start haproxy");
-        wait_port(port, "haproxy").await;
-        Cluster {
-            upstream,
-            redis,
-            replicas,
-            _haproxy: haproxy,
-            _config: config,
-            port,
-            _routes: routes,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
-    }
-
-    fn replica(&self, i: usize) -> &Mcp2 {
-        self.replicas[i].as_ref().expect("a running replica")
-    }
-
-    /// How many requests each replica has logged (`None` for a stopped one).
-    fn served(&self) -> Vec<Option<usize>> {
-        self.replicas
-            .iter()
-            .map(|r| r.as_ref().map(|r| r.count_in_stderr("mcp2::request")))
-            .collect()
-    }
-}
+use support::{eventually, free_port, python, repo_root};
+use tokio::process::Command;
 
 /// One mixed request of the rmcp session, checked; `Err` with the client's error.
 async fn mixed(client: &Client, i: usize) -> Result<(), String> {
@@ -239,13 +57,6 @@ async fn mixed(client: &Client, i: usize) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn all_served(before: &[Option<usize>], after: &[Option<usize>]) -> bool {
-    before
-        .iter()
-        .zip(after)
-        .all(|(b, a)| matches!((b, a), (Some(b), Some(a)) if a > b))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +97,7 @@ async fn one_session_is_served_by_every_replica_and_survives_losing_one() {
         all_served(&before, &after),
         "every replica serves the rmcp session: {before:?} → {after:?}"
     );
-    cluster.replicas[2] = None; // SIGKILL: a crash, not a drain
+    cluster.kill(2);
     let mut failures = Vec::new();
     for i in 30..60 {
         if let Err(e) = mixed(&client, i).await {
@@ -301,43 +112,6 @@ async fn one_session_is_served_by_every_replica_and_survives_losing_one() {
         "the two survivors carry on: {after:?} → {last:?}"
     );
     client.cancel().await.ok();
-}
-
-/// `POST /mcp` with `tools/list` under session `id`: the status.
-async fn status_with_session(url: &str, id: &str) -> u16 {
-    reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", "2025-06-18")
-        .header("mcp-session-id", id)
-        .body(r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#)
-        .send()
-        .await
-        .expect("a response")
-        .status()
-        .as_u16()
-}
-
-async fn open_session(url: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"}}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("initialize");
-    assert_eq!(response.status(), 200);
-    response.headers()["mcp-session-id"]
-        .to_str()
-        .expect("an ASCII id")
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,22 +260,6 @@ async fn with_redis_unreachable_the_deny_policy_refuses_limited_calls_only() {
     try_call(&client, "echo", json!({"message": "hi"}))
         .await
         .expect("an unlimited call goes through");
-}
-
-/// `POST /mcp` of one JSON-RPC message under session `id`: status and body text.
-async fn post(url: &str, id: &str, message: Value) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .post(url)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .header("mcp-protocol-version", "2025-06-18")
-        .header("mcp-session-id", id)
-        .body(message.to_string())
-        .send()
-        .await
-        .expect("a response");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

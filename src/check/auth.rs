@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 
 use super::declare::Decls;
 use super::env::expand;
+use super::errors::Lang;
 use super::{Cx, values};
 use crate::diag::{Diag, codes, did_you_mean};
 use crate::plan::authz::{CallerCondition, CallerTest, ClaimOp};
@@ -311,10 +312,16 @@ pub(super) fn check_reachable(
                     ),
                 )
                 .at(*c.span, "reads the caller's identity")
-                .help(format!(
-                    "add `auth oauth NAME` or `auth key NAME \"…\"` to the endpoint `{}`, or condition on `endpoint` instead",
-                    open.path
-                )),
+                .help(match cx.lang(*c.span) {
+                    Lang::Mcproute => format!(
+                        "add `auth oauth NAME` or `auth key NAME \"…\"` to the endpoint `{}`, or condition on `endpoint` instead",
+                        open.path
+                    ),
+                    Lang::Yaml => format!(
+                        "give `hub` (served at `{}`) an `auth: {{ oauth: NAME }}` or `auth: {{ keys: {{ NAME: \"…\" }} }}`, or condition on `{{ endpoint: PATH }}` instead",
+                        open.path
+                    ),
+                }),
             );
         }
         let _ = profile;

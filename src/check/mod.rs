@@ -10,6 +10,7 @@
 //! | resolve   | `resolve`                 | every name used is declared; the default profile      |
 //! | rules     | `profiles`, [`rules`]     | matchers, rule tables, shadowed rules, collisions     |
 //! | endpoints | `endpoints`               | paths, per-upstream expansion, conflicts              |
+//! | identity  | `auth`, `propagation`     | conditions served without auth; where identity propagation may be used |
 //!
 //! The name-dependent passes (resolve, rules, endpoints) are skipped when a file has syntax
 //! errors: a declaration the parser had to drop would otherwise show up as a cascade of "unknown
@@ -26,6 +27,7 @@ mod endpoints;
 pub mod env;
 pub mod errors;
 mod profiles;
+mod propagation;
 mod resolve;
 pub mod rules;
 pub mod serving;
@@ -130,6 +132,7 @@ fn run(sources: &SourceSet, files: &[ast::File], env: &dyn Env, front_errors: &[
     let profiles = profiles::build(&decls, &resolved, &mut cx);
     let endpoints = endpoints::build(&decls, &resolved, &oauth, &mut cx);
     auth::check_reachable(&profiles, &endpoints, &decls, &mut cx);
+    propagation::check(&upstreams, &profiles, &endpoints, &decls, &mut cx);
     let plan = match (
         resolved.default_profile,
         listen,

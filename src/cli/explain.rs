@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 
+use super::admin_token::AdminToken;
 use super::output::{out, print_diagnostics};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::check::{self, ProcessEnv};
@@ -49,14 +50,8 @@ pub struct ExplainArgs {
     /// Ask a running mcp2 at this base URL (`http://127.0.0.1:8210`) over its admin endpoint.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
-    /// The admin token of the running mcp2 (`--server`). Prefer the environment variable.
-    #[arg(
-        long,
-        env = "MCP2_ADMIN_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminToken,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
 }
@@ -93,7 +88,7 @@ pub fn run(args: ExplainArgs) -> ExitCode {
         };
         return match rt.block_on(ask_server(
             url,
-            args.admin_token.as_deref(),
+            args.admin.get(),
             &question,
             args.format,
             style,

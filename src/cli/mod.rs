@@ -7,11 +7,13 @@
 //! Exit codes, for every subcommand: 0 success (warnings allowed), 1 the routes have errors,
 //! 2 usage errors (bad arguments, unreadable paths).
 
+mod admin_token;
 mod check;
 mod completions;
 mod convert;
 mod explain;
 mod import;
+mod login;
 mod output;
 pub mod progress;
 mod schema;
@@ -80,6 +82,14 @@ pub enum Command {
     /// stdout. Secrets written into the file become `${VAR}` references; which variables to set,
     /// renamed servers and fields mcp2 has no use for are reported on stderr.
     Import(import::ImportArgs),
+    /// Log in to an upstream that acts for a user (`auth oauth authorization-code`).
+    ///
+    /// Finds the upstream's authorization server (or uses the configured `issuer`), registers a
+    /// client when none is configured and the server allows it, prints the authorization URL
+    /// (PKCE, state and resource included) and waits for the browser's redirect on
+    /// 127.0.0.1. The tokens go to the upstream's token file (mode 0600), where `mcp2 serve`
+    /// reads and renews them.
+    Login(login::LoginArgs),
     /// Print the JSON Schema of the YAML route format.
     ///
     /// Point your editor's YAML language server at it (`# yaml-language-server: $schema=…`) to
@@ -109,6 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Import(args) => import::run(args),
+        Command::Login(args) => login::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Completions(args) => completions::run(args),
     }

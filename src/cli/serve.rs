@@ -9,7 +9,9 @@ use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::admin_token::AdminToken;
 use crate::check::{self, ProcessEnv};
+use crate::cluster::ended::EndedSessions;
 use crate::cluster::limiter::{RedisLimiter, Unavailable};
 use crate::cluster::seal::SessionKey;
 use crate::gateway::{Binding, CachePolicy, Gateway};
@@ -41,15 +43,8 @@ pub struct ServeArgs {
     /// endpoints (`127.0.0.1:9210`; port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
-    /// Require `Authorization: Bearer <TOKEN>` on every admin endpoint but `health`. Prefer the
-    /// environment variable: a command line is visible to every local user.
-    #[arg(
-        long,
-        env = "MCP2_ADMIN_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminToken,
     /// Do not reload when route files change (SIGHUP and `POST /_mcp2/reload` still reload).
     #[arg(long)]
     pub no_watch: bool,
@@ -212,7 +207,12 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
         None => None,
     };
     let gateway = Gateway::start(plan, CachePolicy::default()).await;
+    let mut sharing = serve::sessions::Sharing { key, ended: None };
     if let Some(url) = cluster.redis.as_deref() {
+        if sharing.key.is_some() {
+            let ended = EndedSessions::new(url, limits.idle_session).map_err(|e| e.to_string())?;
+            sharing.ended = Some(Arc::new(ended));
+        }
         let limiter = RedisLimiter::new(url, cluster.policy).map_err(|e| e.to_string())?;
         gateway.use_limiter(Box::new(limiter));
         crate::cluster::bus::spawn(&gateway, url, shutdown.clone()).map_err(|e| e.to_string())?;
@@ -254,7 +254,7 @@ async fn run_async(args: ServeArgs, plan: Plan) -> Result<(), String> {
             Some(reloader),
             admin,
             limits,
-            key,
+            sharing,
             shutdown.clone(),
         )
         .await
@@ -271,8 +271,8 @@ async fn admin_options(
     routes: &AdminSettings,
 ) -> Result<serve::admin::AdminOptions, String> {
     let token = args
-        .admin_token
-        .as_deref()
+        .admin
+        .get()
         .filter(|t| !t.is_empty())
         .map(|t| Secret::new(t, vec!["MCP2_ADMIN_TOKEN".into()]))
         .or_else(|| routes.token.clone());

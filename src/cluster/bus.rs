@@ -6,7 +6,7 @@
 //! whose view changed. Staleness is the publish latency (milliseconds) while Redis is up.
 //! The subscriber reconnects on its own (every [`RETRY`]); after a reconnect it drops every
 //! cached list, since changes published meanwhile were missed. Reloads need no message: every
-//! replica watches the same routes and reloads by itself.
+//! replica watches its own copy of the same routes and reloads by itself (`tests/scale_reload.rs`).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

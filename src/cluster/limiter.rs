@@ -16,15 +16,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use super::conn::DEADLINE;
+use super::conn::LazyRedis;
 use crate::gateway::limits::Limiter;
 use crate::plan::Rate;
 
-/// How long one check may wait for Redis before the failure policy applies.
-pub const DEADLINE: Duration = Duration::from_millis(500);
-/// How long to wait between attempts to connect while Redis is unreachable.
-const RECONNECT_EVERY: Duration = Duration::from_millis(500);
 const WARN_EVERY: Duration = Duration::from_secs(10);
 /// The metric counting checks decided by the failure policy.
 pub const BACKEND_ERRORS: &str = "mcp2_rate_limit_backend_errors_total";
@@ -56,19 +53,12 @@ pub enum Unavailable {
 }
 
 pub struct RedisLimiter {
-    client: redis::Client,
+    redis: LazyRedis,
     policy: Unavailable,
     script: redis::Script,
     /// Key prefix, so several deployments can share one Redis.
     prefix: String,
-    connection: tokio::sync::Mutex<Connection>,
     warned: Mutex<Option<Instant>>,
-}
-
-#[derive(Default)]
-struct Connection {
-    manager: Option<ConnectionManager>,
-    last_attempt: Option<Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,40 +71,12 @@ impl RedisLimiter {
     /// A limiter on the Redis at `url` (`redis://host:port[/db]`); connects lazily.
     pub fn new(url: &str, policy: Unavailable) -> Result<RedisLimiter, RedisError> {
         Ok(RedisLimiter {
-            client: redis::Client::open(url).map_err(RedisError::Url)?,
+            redis: LazyRedis::new(url)?,
             policy,
             script: redis::Script::new(GCRA),
             prefix: "mcp2:limit:".into(),
-            connection: tokio::sync::Mutex::default(),
             warned: Mutex::new(None),
         })
-    }
-
-    async fn manager(&self) -> Option<ConnectionManager> {
-        let mut connection = self.connection.lock().await;
-        if let Some(manager) = &connection.manager {
-            return Some(manager.clone());
-        }
-        if connection
-            .last_attempt
-            .is_some_and(|at| at.elapsed() < RECONNECT_EVERY)
-        {
-            return None;
-        }
-        connection.last_attempt = Some(Instant::now());
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(DEADLINE)
-            .set_response_timeout(DEADLINE)
-            .set_number_of_retries(1);
-        let manager = tokio::time::timeout(
-            DEADLINE,
-            self.client.get_connection_manager_with_config(config),
-        )
-        .await
-        .ok()?
-        .ok()?;
-        connection.manager = Some(manager.clone());
-        Some(manager)
     }
 
     async fn take(&self, bucket: &str, rate: Rate, who: &str) -> Result<(), Duration> {
@@ -124,7 +86,7 @@ impl RedisLimiter {
         let interval = (rate.per.as_micros() / u128::from(rate.count)).max(1);
         let burst = interval * u128::from(rate.count);
         let key = format!("{}{bucket}|{who}", self.prefix);
-        let answer = match self.manager().await {
+        let answer = match self.redis.get().await {
             Some(mut manager) => {
                 let run = async {
                     self.script

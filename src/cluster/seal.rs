@@ -124,6 +124,17 @@ impl SessionKey {
     }
 }
 
+/// How many trailing characters of an id name it: the 16-byte authentication tag of a sealed
+/// id in base64url (22 characters), unique per id; the tail of a random id.
+const TAG_CHARS: usize = 22;
+
+/// A short name for a session id, for keys that count or record something per session: the
+/// authentication tag of a sealed id (unique per id; only ids that opened should be named).
+pub fn tag_of(id: &str) -> &str {
+    let start = id.len().saturating_sub(TAG_CHARS);
+    id.get(start..).unwrap_or(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +183,17 @@ mod tests {
         let foreign = SessionKey::parse(OTHER).unwrap().seal(&session()).unwrap();
         assert_eq!(key.open(&foreign), None);
         assert_eq!(key.open(&id.replacen("m2s1.", "m2s2.", 1)), None);
+    }
+
+    #[test]
+    fn ids_of_two_sessions_have_different_tags() {
+        let key = SessionKey::parse(KEY).unwrap();
+        let a = key.seal(&session()).unwrap();
+        let b = key.seal(&session()).unwrap();
+        assert_eq!(tag_of(&a).len(), 22);
+        assert_ne!(tag_of(&a), tag_of(&b));
+        assert!(a.ends_with(tag_of(&a)));
+        assert_eq!(tag_of("short"), "short");
     }
 
     #[test]

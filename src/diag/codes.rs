@@ -135,6 +135,13 @@ pub const BAD_SIZE: Code = "mcp2::check::bad_size";
 /// A `cluster` block with a session key that is not 32 bytes (or not from a variable), a bad
 /// Redis URL, or an unknown `on-redis-unavailable` policy.
 pub const BAD_CLUSTER: Code = "mcp2::check::bad_cluster";
+/// An upstream that propagates the caller's identity (`auth oauth pass-through` or
+/// `token-exchange`) served on an endpoint without downstream `auth oauth`: no validated caller
+/// token to propagate.
+pub const PROPAGATION_WITHOUT_OAUTH: Code = "mcp2::check::propagation_without_oauth";
+/// An upstream that propagates the caller's identity without `session per-client`: a shared
+/// connection would mix callers.
+pub const PROPAGATION_SHARED: Code = "mcp2::check::propagation_shared";
 
 // --- load: reading files ---------------------------------------------------------------------
 /// A route path that could not be read.

@@ -182,6 +182,7 @@ pub(super) fn build_for(
                                 upstream,
                                 tool: (q.method == Method::ToolsCall).then_some(original.as_str()),
                                 session: 0,
+                                session_name: None,
                                 api_key: None,
                             },
                         ),

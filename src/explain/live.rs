@@ -10,6 +10,7 @@ use super::model::{EndpointTrace, Explanation, Method, Question, Source};
 use crate::gateway::lists::ListKind;
 use crate::gateway::{Binding, Gateway, View};
 use crate::plan::Plan;
+use crate::plan::authz::Identity;
 use crate::plan::rules::Caller;
 
 /// Explains `q` on the gateway's current plan, with the real lists of the endpoint's upstreams
@@ -66,26 +67,40 @@ async fn with_lists(
     build_for(plan, q, endpoint, Some(binding), Some(&lists), source)
 }
 
+/// A request the server is serving, as [`log_request`] explains it.
+pub struct LoggedRequest<'a> {
+    pub endpoint: &'a str,
+    pub method: Method,
+    pub target: Option<&'a str>,
+    /// Who the request was authenticated as: the rules that test the caller decide with it,
+    /// so the trace names the rule that really decided.
+    pub identity: &'a Identity,
+}
+
 /// Logs, at debug level under target `mcp2::explain`, the explanation of a request the server
 /// is serving, built by the same code as `mcp2 explain`. Costs nothing unless that level is on.
 pub async fn log_request(
     gateway: &Gateway,
     plan: &Arc<Plan>,
     binding: &Binding,
-    endpoint: &str,
-    method: Method,
-    target: Option<&str>,
+    request: LoggedRequest<'_>,
     view: &View,
 ) {
     if !tracing::enabled!(target: "mcp2::explain", tracing::Level::DEBUG) {
         return;
     }
+    let LoggedRequest {
+        endpoint,
+        method,
+        target,
+        identity,
+    } = request;
     let q = Question {
         method,
         target: target.map(str::to_string),
         endpoint: endpoint.to_string(),
         headers: Vec::new(),
-        identity: Default::default(),
+        identity: identity.clone(),
     };
     let trace = EndpointTrace {
         path: endpoint.to_string(),
@@ -115,5 +130,6 @@ pub async fn log_request(
     )
     .await;
     let json = serde_json::to_string(&explanation).unwrap_or_default();
-    tracing::debug!(target: "mcp2::explain", method = %method, explain = %json, "explain");
+    let caller = identity.name().unwrap_or_else(|| "anonymous".to_string());
+    tracing::debug!(target: "mcp2::explain", method = %method, caller = %caller, explain = %json, "explain");
 }

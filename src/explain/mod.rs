@@ -32,6 +32,6 @@ mod names;
 mod render;
 
 pub use build::{Lists, build, choose_endpoint};
-pub use live::{explain_on, log_request};
+pub use live::{LoggedRequest, explain_on, log_request};
 pub use model::*;
 pub use render::{Style, render};

@@ -27,12 +27,17 @@ use super::rounds;
 use super::routing::DedicatedRouter;
 use super::{GatewayError, lock};
 use crate::plan::{TransportSpec, UpstreamId};
-use crate::upstream::{Dedicated, UpstreamHandle};
+use crate::upstream::{CallerToken, Dedicated, UpstreamHandle};
 
 /// Why a session rebuilt on another replica cannot reach its own stdio process.
 const UNMOVABLE: &str = "this session was opened on another mcp2 replica, where its own \
     `session per-client` stdio process runs; a process cannot move between replicas (route this \
     session to one replica, or make the upstream `session shared`)";
+
+/// The session's newest validated access token, read by its propagating connections.
+fn caller_token(session: std::sync::Weak<super::session::ClientSession>) -> CallerToken {
+    Arc::new(move || session.upgrade().and_then(|s| s.identity().token.clone()))
+}
 
 impl HubSession {
     /// The connection a request of this client to `upstream` goes on, and the dedicated link
@@ -46,6 +51,18 @@ impl HubSession {
         if self.uses_shared(upstream, context) {
             return Ok((shared, None));
         }
+        let (handle, link) = self.dedicated(upstream, &shared)?;
+        Ok((handle, Some(link)))
+    }
+
+    /// This client's own connection to `upstream` (whose registry connection is `shared`),
+    /// opened on first use. An upstream that propagates the caller's identity reads the
+    /// session's newest validated access token on every request.
+    pub(super) fn dedicated(
+        &self,
+        upstream: &UpstreamId,
+        shared: &UpstreamHandle,
+    ) -> Result<(UpstreamHandle, Arc<Dedicated>), GatewayError> {
         let spec = shared.spec();
         let session = &self.session;
         if session.moved() && matches!(spec.transport, TransportSpec::Stdio { .. }) {
@@ -58,16 +75,22 @@ impl HubSession {
         if let Some(link) = session.link(upstream)
             && link.handle().spec().identity() == identity
         {
-            return Ok((link.handle().clone(), Some(link)));
+            return Ok((link.handle().clone(), link));
         }
         let router = DedicatedRouter {
             session: Arc::downgrade(session),
             calls: self.gateway.calls.clone(),
         };
+        let caller = spec
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.propagates())
+            .then(|| caller_token(Arc::downgrade(session)));
         let link = Arc::new(self.gateway.registry().open_dedicated(
             spec.clone(),
             Arc::new(router),
             session.facts().upstream_capabilities(),
+            caller,
         ));
         tracing::info!(
             upstream = %upstream,
@@ -77,7 +100,7 @@ impl HubSession {
         );
         lock(&self.gateway.owners).insert(link.handle().instance(), Arc::downgrade(session));
         session.keep_link(upstream.clone(), link.clone());
-        Ok((link.handle().clone(), Some(link)))
+        Ok((link.handle().clone(), link))
     }
 
     /// Sends `request` to `upstream` for the client request `context`; see the module docs.

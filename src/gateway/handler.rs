@@ -112,6 +112,11 @@ impl HubSession {
         }
     }
 
+    /// Names the session by its downstream `Mcp-Session-Id` (for `per session` limits).
+    pub fn name_session(&self, session_id: &str) {
+        self.tag.name_by(session_id);
+    }
+
     /// A handle on this session that does not keep it alive (for the fast path's table).
     pub fn downgrade(&self) -> WeakHub {
         WeakHub {
@@ -157,8 +162,30 @@ impl HubSession {
         let plan = self.gateway.plan();
         let identity = self.identity();
         let caller: Caller<'_> = identity.caller(&self.endpoint);
-        let view = self.gateway.view(&plan, &self.binding, caller).await;
+        let upstreams = self.list_sources(&plan);
+        let view = self
+            .gateway
+            .view_from(&plan, &self.binding, caller, upstreams)
+            .await;
         (plan, view)
+    }
+
+    /// The connections the binding's lists come from: the registry's, except for an upstream
+    /// that propagates the caller's identity, whose registry connection never connects; its
+    /// lists come through this client's own connection (when the client has a token). The
+    /// list cache stays per upstream, as for every other upstream.
+    fn list_sources(&self, plan: &Plan) -> Vec<UpstreamHandle> {
+        let mut upstreams = self.gateway.upstreams_of(plan, &self.binding);
+        if self.identity().token.is_none() {
+            return upstreams;
+        }
+        for handle in &mut upstreams {
+            let propagates = handle.spec().auth.as_ref().is_some_and(|a| a.propagates());
+            if propagates && let Ok((own, _link)) = self.dedicated(handle.id(), handle) {
+                *handle = own;
+            }
+        }
+        upstreams
     }
 
     /// [`view`](Self::view), logging at debug level (target `mcp2::explain`) how this request
@@ -169,22 +196,20 @@ impl HubSession {
         target: Option<&str>,
     ) -> (Arc<Plan>, Arc<View>) {
         let (plan, view) = self.view().await;
-        crate::explain::log_request(
-            &self.gateway,
-            &plan,
-            &self.binding,
-            &self.endpoint,
+        let identity = self.identity();
+        let request = crate::explain::LoggedRequest {
+            endpoint: &self.endpoint,
             method,
             target,
-            &view,
-        )
-        .await;
+            identity: &identity,
+        };
+        crate::explain::log_request(&self.gateway, &plan, &self.binding, request, &view).await;
         (plan, view)
     }
 
-    /// Remembers the client's peer and what it declared, from the first request it sends.
-    pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
-        // The guard put the request's identity into the HTTP request's extensions.
+    /// Takes the identity the request was authenticated as (the guard put it into the HTTP
+    /// request's extensions), when it carries one.
+    fn adopt_request_identity(&self, context: &RequestContext<RoleServer>) {
         let identity = context
             .extensions
             .get::<http::request::Parts>()
@@ -192,6 +217,19 @@ impl HubSession {
         if let Some(identity) = identity {
             self.session.set_identity(identity);
         }
+    }
+
+    /// Remembers the client's peer and what it declared, from the first request it sends.
+    pub(super) fn touch(&self, context: &RequestContext<RoleServer>) {
+        if let Some(id) = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.headers.get("mcp-session-id"))
+            .and_then(|v| v.to_str().ok())
+        {
+            self.tag.name_by(id);
+        }
+        self.adopt_request_identity(context);
         if self.session.peer().is_some() {
             return;
         }
@@ -266,7 +304,7 @@ impl HubSession {
             .enable_resources()
             .enable_resources_list_changed()
             .build();
-        for u in self.upstreams() {
+        for u in self.list_sources(&self.gateway.plan()) {
             let Some(info) = u.server_info() else {
                 continue;
             };
@@ -362,7 +400,10 @@ impl ServerHandler for HubSession {
         {
             self.session.mark_moved();
         }
-        let ups = self.upstreams();
+        // A propagating upstream is reached through this client's own connection, opened now
+        // with the token `initialize` was authenticated with.
+        self.adopt_request_identity(&context);
+        let ups = self.list_sources(&self.gateway.plan());
         join_all(ups.iter().map(|u| {
             let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
             super::connected(u, wait)
@@ -682,15 +723,23 @@ impl HubSession {
 
     /// Whether this client's requests to `upstream` go on the shared connection: always for a
     /// `shared` upstream, and for a client on the 2026-07-28 lifecycle over HTTP, which has no
-    /// session that outlives one request.
+    /// session that outlives one request, unless the upstream propagates the caller's identity.
     pub(super) fn uses_shared(
         &self,
         upstream: &UpstreamId,
         context: &RequestContext<RoleServer>,
     ) -> bool {
-        let per_client = self
-            .handle(upstream)
-            .is_ok_and(|h| h.spec().session == SessionMode::PerClient);
-        !per_client || (self.http && context.meta.protocol_version().is_some())
+        let Ok(handle) = self.handle(upstream) else {
+            return true;
+        };
+        let spec = handle.spec();
+        if spec.session != SessionMode::PerClient {
+            // (The checker refuses a shared upstream that propagates the caller's identity.)
+            return true;
+        }
+        // A propagating upstream's shared connection has no caller: even a client without a
+        // lasting session gets a connection of its own, carrying its token.
+        let propagates = spec.auth.as_ref().is_some_and(|a| a.propagates());
+        !propagates && self.http && context.meta.protocol_version().is_some()
     }
 }

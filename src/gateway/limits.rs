@@ -1,7 +1,9 @@
 //! Rate limits: which of a profile's limits apply to a request, and the [`Limiter`] that counts.
 //!
 //! The routes declare limits per upstream or per tool matcher, shared by everyone (`global`), per
-//! downstream session or per API key. Counting goes through the one [`Limiter`] trait so that a
+//! downstream session or per API key. A session is counted by its name on every replica (from
+//! its `Mcp-Session-Id`), so with a shared backend one session's requests count together
+//! whichever replica serves them, and two sessions never share a bucket. Counting goes through the one [`Limiter`] trait so that a
 //! shared backend (Redis, for several replicas) is an addition: [`MemoryLimiter`] is the
 //! in-process default, a GCRA token bucket per (limit, caller) from the `governor` crate that
 //! admits a burst of the full count and then refills at `count / per`.
@@ -98,6 +100,9 @@ pub struct LimitTarget<'a> {
     /// The upstream's own tool name, for `tools/call`; `None` for other methods.
     pub tool: Option<&'a str>,
     pub session: u64,
+    /// The session's name on every replica (from its `Mcp-Session-Id`); `per session` limits
+    /// count by it when known, so a shared backend counts a session once across replicas.
+    pub session_name: Option<&'a str>,
     pub api_key: Option<&'a str>,
 }
 
@@ -122,7 +127,10 @@ pub async fn check(
         }
         let who = match spec.per {
             LimitKey::Global => String::new(),
-            LimitKey::Session => format!("session:{}", target.session),
+            LimitKey::Session => match target.session_name {
+                Some(name) => format!("session:{name}"),
+                None => format!("session:{}", target.session),
+            },
             LimitKey::Key => format!("key:{}", target.api_key.unwrap_or("<anonymous>")),
         };
         let bucket = format!("{}#{index}:{}", target.profile, describe(spec));
@@ -193,6 +201,38 @@ mod tests {
         assert!(l.take("b", rate(1, 60), "x").is_err());
         assert!(l.take("b", rate(1, 60), "y").is_ok());
         assert!(l.take("c", rate(1, 60), "x").is_ok());
+    }
+
+    #[tokio::test]
+    async fn per_session_limits_count_by_the_sessions_name_when_known() {
+        let spec = LimitSpec {
+            scope: LimitScopeSpec::Upstream {
+                upstream: crate::plan::UpstreamId::new("a"),
+            },
+            rate: rate(1, 60),
+            per: LimitKey::Session,
+            origin: crate::source::Location {
+                file: "routes".into(),
+                line: 1,
+                col: 1,
+            },
+        };
+        let target = |session: u64, session_name: Option<&'static str>| LimitTarget {
+            profile: "p",
+            upstream: "a",
+            tool: None,
+            session,
+            session_name,
+            api_key: None,
+        };
+        let l = MemoryLimiter::default();
+        let limits = std::slice::from_ref(&spec);
+        assert!(check(&l, limits, target(1, Some("one"))).await.is_ok());
+        // The same session served by another replica, which numbers it 7: still counted.
+        assert!(check(&l, limits, target(7, Some("one"))).await.is_err());
+        // Another session this replica also numbers 1: a bucket of its own.
+        assert!(check(&l, limits, target(1, Some("two"))).await.is_ok());
+        assert!(check(&l, limits, target(3, None)).await.is_ok());
     }
 
     #[test]

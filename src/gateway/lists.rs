@@ -189,6 +189,17 @@ impl ListCache {
         if let Some(hit) = self.cache.get(&key).await {
             return (hit, true);
         }
+        if upstream.per_client_only() {
+            // The registry's connection of an upstream that propagates the caller's identity
+            // never connects; its lists come through a client's own connection. Nothing to
+            // fetch, nothing to remember.
+            let entry = Entry {
+                result: Err("reached only through a client's own connection".into()),
+                fetched_at: Instant::now(),
+                hint: Hint::default(),
+            };
+            return (Arc::new(entry), false);
+        }
         let entry = self
             .cache
             .get_with(key, async {

@@ -331,10 +331,30 @@ impl Gateway {
     /// The binding's view for this caller: cached while the plan and the lists it was built
     /// from are unchanged; otherwise rebuilt from the list cache, fetching misses in parallel.
     pub async fn view(&self, plan: &Arc<Plan>, binding: &Binding, caller: Caller<'_>) -> Arc<View> {
+        let upstreams = self.upstreams_of(plan, binding);
+        self.view_from(plan, binding, caller, upstreams).await
+    }
+
+    /// [`view`](Self::view), with the binding's lists fetched (on a miss) through `upstreams`
+    /// (a client's own connection may stand in for a registry one).
+    pub async fn view_from(
+        &self,
+        plan: &Arc<Plan>,
+        binding: &Binding,
+        caller: Caller<'_>,
+        upstreams: Vec<UpstreamHandle>,
+    ) -> Arc<View> {
         let generation = self.lists.generation();
         let class = self.caller_class(plan, binding, caller);
         let key = (binding.clone(), class);
-        if let Some(cached) = lock(&self.views).get(&key)
+        // A view with an upstream that propagates the caller's identity depends on whether
+        // this caller's own connection could list it: never shared through the view cache
+        // (the lists themselves are cached per upstream, as always).
+        let personal = upstreams
+            .iter()
+            .any(|u| u.spec().auth.as_ref().is_some_and(|a| a.propagates()));
+        if !personal
+            && let Some(cached) = lock(&self.views).get(&key)
             && Arc::ptr_eq(&cached.plan, plan)
             && cached.generation == generation
             && cached.expires > Instant::now()
@@ -344,7 +364,6 @@ impl Gateway {
         let Some(profile) = plan.profile(binding.profile.as_str()) else {
             return Arc::new(View::default());
         };
-        let upstreams = self.upstreams_of(plan, binding);
         let fetched = join_all(upstreams.iter().map(|u| self.fetch_lists(u))).await;
         let any_failed = fetched.iter().any(|(_, failed, _)| *failed);
         let inputs: Vec<(&UpstreamId, &UpstreamLists)> = upstreams
@@ -381,6 +400,9 @@ impl Gateway {
             .min()
             .unwrap_or(own);
         let view = Arc::new(view);
+        if personal {
+            return view;
+        }
         lock(&self.views).insert(
             key,
             CachedView {
@@ -489,6 +511,16 @@ pub async fn connected(
     }
 }
 
+/// The list a `list_changed` notification is about.
+fn changed_list(notification: &ServerNotification) -> Option<ListKind> {
+    match notification {
+        ServerNotification::ToolListChangedNotification(_) => Some(ListKind::Tools),
+        ServerNotification::PromptListChangedNotification(_) => Some(ListKind::Prompts),
+        ServerNotification::ResourceListChangedNotification(_) => Some(ListKind::Resources),
+        _ => None,
+    }
+}
+
 /// Keeps the list cache honest: `list_changed` and reconnects invalidate what they affect.
 async fn watch_events(
     gateway: std::sync::Weak<Gateway>,
@@ -518,6 +550,19 @@ async fn watch_events(
                 notification,
             } => {
                 if !gw.is_shared(&upstream, instance) {
+                    // An upstream that propagates the caller's identity is listed through
+                    // clients' own connections: their changes are the cached lists' changes.
+                    if let Some(kind) = changed_list(&notification)
+                        && gw
+                            .registry
+                            .get(upstream.as_str())
+                            .is_some_and(|h| h.per_client_only())
+                    {
+                        gw.lists.invalidate(&upstream, kind).await;
+                        if kind == ListKind::Resources {
+                            gw.lists.invalidate(&upstream, ListKind::Templates).await;
+                        }
+                    }
                     gw.relay(&upstream, instance, notification);
                     continue;
                 }

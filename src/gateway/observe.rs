@@ -27,8 +27,12 @@ use crate::telemetry::events::{Outcome, RateLimited, RequestDone, RequestFields,
 /// One downstream session, for limits and the active-session gauge. Dropped with the session.
 #[derive(Debug)]
 pub struct SessionTag {
+    /// This process's number for the session (replicas number theirs alike).
     pub id: u64,
     endpoint: Arc<str>,
+    /// The session's name on every replica, from its `Mcp-Session-Id` once known: what
+    /// `per session` limits count by, so that a shared limiter counts one session once.
+    name: std::sync::OnceLock<Box<str>>,
 }
 
 impl SessionTag {
@@ -42,7 +46,22 @@ impl SessionTag {
         Arc::new(SessionTag {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             endpoint: endpoint.clone(),
+            name: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Names the session by its downstream `Mcp-Session-Id` (the first call wins).
+    pub fn name_by(&self, session_id: &str) {
+        if self.name.get().is_none() {
+            let _ = self
+                .name
+                .set(crate::cluster::seal::tag_of(session_id).into());
+        }
+    }
+
+    /// The session's name on every replica, once its id is known.
+    pub fn name(&self) -> Option<&str> {
+        self.name.get().map(|n| &**n)
     }
 }
 
@@ -94,6 +113,7 @@ pub async fn begin(
             upstream: call.upstream.as_str(),
             tool: (call.method == "tools/call").then_some(call.original),
             session: session.id,
+            session_name: session.name(),
             api_key,
         };
         if let Err(refusal) = limits::check(gateway.limiter(), &profile.limits, target).await {

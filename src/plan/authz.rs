@@ -140,6 +140,10 @@ pub struct Identity {
     pub key: Option<Arc<str>>,
     /// The verified claims of an access token.
     pub claims: Option<Arc<serde_json::Value>>,
+    /// The validated access token itself, for upstreams that propagate the caller's identity
+    /// (`auth oauth pass-through` / `token-exchange`). Never serialized, never printed.
+    #[serde(skip)]
+    pub token: Option<super::Secret>,
 }
 
 impl Identity {
@@ -172,7 +176,14 @@ impl Identity {
         Identity {
             key: key.map(Arc::from),
             claims: claims.map(Arc::new),
+            token: None,
         }
+    }
+
+    /// The identity, with the access token it was validated from.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(super::Secret::new(token, Vec::new()));
+        self
     }
 }
 

@@ -28,7 +28,9 @@ pub use auth::{AuditSettings, AuditSink, EndpointAuth, Introspection, OAuthSpec}
 pub use rules::{Caller, Decision, ItemKind, ItemRef, RuleTable};
 pub use secret::Secret;
 pub use serving::{ClusterSettings, RedisUnavailable, ServeSettings};
-pub use upauth::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec};
+pub use upauth::{
+    AuthorizationCode, ClientCredentials, TokenEndpoint, TokenExchange, UpstreamAuthSpec,
+};
 
 use crate::source::Location;
 

@@ -210,15 +210,20 @@ async fn health() -> impl IntoResponse {
 
 /// The plan is loaded; each upstream's state (`connected` with its PID, `connecting`, `down`
 /// with its last error, failed `attempts` in a row and `retry_in_ms`, `restarting` after a
-/// failure, `stopped`). 200 when every upstream is connected, 503 otherwise
+/// failure, `stopped`; `per-client` for one that propagates the caller's identity, which only
+/// clients' own connections reach). 200 when every upstream is connected, 503 otherwise
 /// (the body says which are not).
 async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
     let plan = gateway.plan();
     let mut all_up = true;
     let upstreams: serde_json::Map<String, serde_json::Value> = plan
         .upstreams
-        .keys()
-        .map(|id| {
+        .iter()
+        .map(|(id, spec)| {
+            // Connected per client, with each caller's token: nothing to wait for.
+            if spec.auth.as_ref().is_some_and(|a| a.propagates()) {
+                return (id.to_string(), json!({ "state": "per-client" }));
+            }
             let state = gateway.registry().get(id.as_str()).map(|h| h.state());
             let value = match state {
                 Some(UpstreamState::Connected { .. }) => {

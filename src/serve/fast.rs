@@ -107,6 +107,9 @@ impl FastSessions {
         let Some(id) = answered.get(SESSION_ID).and_then(|v| v.to_str().ok()) else {
             return;
         };
+        if let Some(live) = hub.upgrade() {
+            live.name_session(id);
+        }
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         if self.inserted.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             sessions.retain(|_, e| e.hub.alive());

@@ -10,6 +10,13 @@
 //! ends their long-lived event streams so the HTTP server can stop.
 //! Every request passes the `guard` first (browser `Origin`, the endpoint's credential). A
 //! `POST` of a known session may then be served on the fast path (`fast`) instead of by rmcp.
+//!
+//! With a session key (several replicas), a request's response stream lives on the replica
+//! that runs the request: it cannot be resumed elsewhere. So those streams carry no priming
+//! event (a stream cut before its answer then fails its request at once in the client), and a
+//! `GET` that tries to resume one (`Last-Event-ID` of a request's stream) is refused with 405,
+//! which clients take as "cannot resume" and fail the request, instead of reconnecting forever
+//! to a replica that never ran it (see [`unresumable`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,7 +35,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::fast::{self, FastSessions};
-use super::sessions::{self, Issuer, SealStore, SealedSessions};
+use super::sessions::{self, Issuer, SealStore, SealedSessions, Sharing};
 use super::sse::LegacySessions;
 use super::{guard, oauth};
 use crate::cluster::seal::SessionKey;
@@ -60,6 +67,8 @@ struct Inner {
     listen: SocketAddr,
     /// Seals session ids so that any replica can serve them (`sessions`); `None`: local ids.
     key: Option<SessionKey>,
+    /// Where session ends are shared with the other replicas (`cluster::ended`).
+    ended: Option<Arc<crate::cluster::ended::EndedSessions>>,
     /// How long a session may go without a request before it is closed.
     idle_session: Duration,
     /// Access-token verifiers (and their key caches) of the `oauth` blocks.
@@ -74,6 +83,13 @@ impl McpRoutes {
     /// Like [`McpRoutes::new`]; with a key, session ids are sealed and any replica holding the
     /// same key serves them.
     pub fn with_key(gateway: Arc<Gateway>, listen: SocketAddr, key: Option<SessionKey>) -> Self {
+        Self::shared(gateway, listen, Sharing { key, ended: None })
+    }
+
+    /// Like [`McpRoutes::with_key`]; with `sharing.ended`, a `DELETE` ends a session on every
+    /// replica (call [`McpRoutes::close_ended`] for the ends the other replicas announce).
+    pub fn shared(gateway: Arc<Gateway>, listen: SocketAddr, sharing: Sharing) -> Self {
+        let Sharing { key, ended } = sharing;
         Self {
             inner: Arc::new(Inner {
                 gateway,
@@ -85,6 +101,7 @@ impl McpRoutes {
                 in_flight: TaskTracker::new(),
                 listen,
                 key,
+                ended,
                 idle_session: super::ServeLimits::DEFAULT_IDLE_SESSION,
                 verifiers: Default::default(),
             }),
@@ -113,6 +130,29 @@ impl McpRoutes {
         finished
     }
 
+    /// Closes the session `id` wherever this replica holds it (an end another replica
+    /// announced); its next request is then refused by the store, as anywhere else.
+    pub async fn close_ended(&self, id: &str) {
+        let managers: Vec<Arc<SealedSessions>> = self
+            .inner
+            .services
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|(_, manager)| manager.clone())
+            .collect();
+        let id = rmcp::transport::streamable_http_server::SessionId::from(id);
+        for manager in managers {
+            use rmcp::transport::streamable_http_server::SessionManager;
+            if manager.has_session(&id).await.unwrap_or(false) {
+                match manager.close_session(&id).await {
+                    Ok(()) => tracing::info!("closed a session ended on another replica"),
+                    Err(e) => tracing::warn!(error = %e, "cannot close a session ended elsewhere"),
+                }
+            }
+        }
+    }
+
     fn service(&self, endpoint: &Endpoint) -> Served {
         let binding = Binding {
             profile: endpoint.profile.clone(),
@@ -130,11 +170,16 @@ impl McpRoutes {
                 let gateway = self.inner.gateway.clone();
                 let path: Arc<str> = endpoint.path.as_str().into();
                 let mut config = self.config();
+                let mut local = LocalSessionManager::default();
+                local.session_config.keep_alive = Some(self.inner.idle_session);
                 if let Some(key) = &self.inner.key {
+                    config.sse_retry = None;
+                    local.session_config.sse_retry = None;
                     config.session_store = Some(Arc::new(SealStore {
                         key: key.clone(),
                         endpoint: path.clone(),
                         binding: binding.clone(),
+                        ended: self.inner.ended.clone(),
                     }));
                 }
                 let factory = move || {
@@ -142,8 +187,6 @@ impl McpRoutes {
                     fast::built(&hub);
                     Ok(hub)
                 };
-                let mut local = LocalSessionManager::default();
-                local.session_config.keep_alive = Some(self.inner.idle_session);
                 let manager = Arc::new(SealedSessions::new(local));
                 let service = StreamableHttpService::new(factory, manager.clone(), config);
                 (service, manager)
@@ -220,6 +263,9 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
         Ok(identity) => identity,
         Err(refused) => return refused,
     };
+    if routes.inner.key.is_some() && resumes_a_request(request.headers()) {
+        return unresumable();
+    }
     let mut request = request;
     request.extensions_mut().insert(identity);
     let (service, manager) = routes.service(endpoint);
@@ -246,6 +292,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     // has been sent: that stream is the request in flight. (GET streams live as long as their
     // session; notifications and responses get an empty 202 at once.)
     let post = request.method() == http::Method::POST;
+    let delete = request.method() == http::Method::DELETE;
     let in_flight = post.then(|| routes.inner.in_flight.token());
     if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
@@ -269,7 +316,12 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
             .await
             .map(Body::new)
     };
-    held(response.into_response(), in_flight)
+    let response = if delete {
+        session_ended(response)
+    } else {
+        response
+    };
+    held(response, in_flight)
 }
 
 /// An event stream answering a request keeps the request in flight until it ends.
@@ -283,6 +335,42 @@ fn held(response: Response, in_flight: Option<TaskTrackerToken>) -> Response {
         }),
         _ => response,
     }
+}
+
+/// A `DELETE` that ended its session is answered 204 rather than rmcp's 202: the session is
+/// gone, nothing was merely accepted, and the Python SDK warns "Session termination failed" on
+/// anything but 200 or 204.
+fn session_ended(mut response: http::Response<Body>) -> http::Response<Body> {
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Body::empty();
+    }
+    response
+}
+
+/// Whether a `GET` asks to resume a request's response stream: rmcp's event ids are
+/// `index/stream` on those, a bare `index` on the session's own stream.
+fn resumes_a_request(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|id| id.contains('/'))
+}
+
+/// The answer to resuming a request's stream with a session key (405: clients then stop trying
+/// and fail the request, where any other status makes them reconnect again and again). The
+/// stream belonged to the replica that ran the request, which a load balancer without
+/// stickiness rarely picks again, and rmcp's stream numbers are per replica, so replaying a
+/// stream of the same number here could replay another request's messages. So it is refused
+/// on every replica, the one that ran the request included: always the same clear failure.
+fn unresumable() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(http::header::ALLOW, "GET, POST, DELETE")],
+        "mcp2 runs as several replicas here, and a request's response stream lives on the \
+         replica that ran the request: it cannot be resumed; send the request again",
+    )
+        .into_response()
 }
 
 /// Serves a `POST` on the fast path, or gives it back (its body intact) for rmcp.

@@ -57,22 +57,37 @@ pub async fn serve_http(
     limits: ServeLimits,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    serve_http_with(listener, gateway, reloader, admin, limits, None, shutdown).await
+    let sharing = sessions::Sharing::default();
+    serve_http_with(
+        listener, gateway, reloader, admin, limits, sharing, shutdown,
+    )
+    .await
 }
 
-/// [`serve_http`] with a session key: ids are sealed so that any replica serves any session.
+/// [`serve_http`] with sessions shared between replicas: with a key, ids are sealed so that
+/// any replica serves any session; with Redis too, a session ended on one ends on all.
 pub async fn serve_http_with(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     reloader: Option<Arc<Reloader>>,
     admin: admin::AdminOptions,
     limits: ServeLimits,
-    key: Option<crate::cluster::seal::SessionKey>,
+    sharing: sessions::Sharing,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let listen = listener.local_addr().map_err(ServeError::Http)?;
-    let mcp = http::McpRoutes::with_key(gateway.clone(), listen, key)
+    let ended = sharing.ended.clone();
+    let mcp = http::McpRoutes::shared(gateway.clone(), listen, sharing)
         .with_idle_session(limits.idle_session);
+    if let Some(ended) = ended {
+        let mut announced = ended.subscribe(shutdown.clone());
+        let routes = mcp.clone();
+        tokio::spawn(async move {
+            while let Some(id) = announced.recv().await {
+                routes.close_ended(&id).await;
+            }
+        });
+    }
     let router: Router = Router::new()
         .fallback(http::dispatch)
         .with_state(mcp.clone())

@@ -12,6 +12,8 @@
 //! Ids are chosen before rmcp sees the `initialize` body, so [`issue`] reads it first, seals
 //! the id and hands it to [`SealedSessions::create_session`] through a task-local: rmcp calls
 //! `create_session` inline, inside the request's own future.
+//! With Redis too ([`Sharing::ended`]), a `DELETE` records the end for every replica
+//! (`cluster::ended`) and [`SealStore::load`] refuses an ended id.
 //! Without a key, nothing here changes rmcp's behaviour: random ids, local sessions only.
 
 use std::sync::Arc;
@@ -32,6 +34,7 @@ use rmcp::transport::streamable_http_server::session::{
 };
 use rmcp::transport::streamable_http_server::{RestoreOutcome, SessionId, SessionManager};
 
+use crate::cluster::ended::EndedSessions;
 use crate::cluster::seal::{SealedSession, SessionKey};
 use crate::gateway::Binding;
 
@@ -43,6 +46,14 @@ const INIT_BODY_LIMIT: usize = usize::MAX;
 tokio::task_local! {
     /// The sealed id the session created by this request must get.
     static ISSUE: String;
+}
+
+/// How sessions are shared between replicas: the key that seals ids (none: local sessions),
+/// and where ends are recorded (none: a `DELETE` ends a session on its replica only).
+#[derive(Clone, Default)]
+pub struct Sharing {
+    pub key: Option<SessionKey>,
+    pub ended: Option<Arc<EndedSessions>>,
 }
 
 /// The one lookup from a downstream session id to what it carries: `Some` only for an id
@@ -212,21 +223,29 @@ impl SessionManager for SealedSessions {
     }
 }
 
-/// rmcp's session store for one endpoint and binding: loading is opening the sealed id.
+/// rmcp's session store for one endpoint and binding: loading is opening the sealed id (and,
+/// with Redis, checking that no replica ended it).
 pub struct SealStore {
     pub key: SessionKey,
     pub endpoint: Arc<str>,
     pub binding: Binding,
+    pub ended: Option<Arc<EndedSessions>>,
 }
 
 #[async_trait::async_trait]
 impl SessionStore for SealStore {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let session = resolve(&self.key, session_id, &self.endpoint, &self.binding);
-        if session.is_none() {
+        let Some(session) = resolve(&self.key, session_id, &self.endpoint, &self.binding) else {
             tracing::info!("refused a session id that is not sealed for this endpoint");
+            return Ok(None);
+        };
+        if let Some(ended) = &self.ended
+            && ended.is_ended(session_id).await
+        {
+            tracing::info!("refused the id of a session ended on another replica");
+            return Ok(None);
         }
-        Ok(session.map(|s| SessionState::new(s.init)))
+        Ok(Some(SessionState::new(session.init)))
     }
 
     /// Nothing to store: the id carries the state.
@@ -234,8 +253,14 @@ impl SessionStore for SealStore {
         Ok(())
     }
 
-    /// A sealed id cannot be revoked everywhere; closing ends it on this replica only.
-    async fn delete(&self, _id: &str) -> Result<(), SessionStoreError> {
+    /// A `DELETE`: with Redis, the end is recorded and announced to every replica (for an id
+    /// sealed for this endpoint only); without, it ends the session on this replica only.
+    async fn delete(&self, id: &str) -> Result<(), SessionStoreError> {
+        if let Some(ended) = &self.ended
+            && resolve(&self.key, id, &self.endpoint, &self.binding).is_some()
+        {
+            ended.end(id).await;
+        }
         Ok(())
     }
 }

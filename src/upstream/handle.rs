@@ -93,7 +93,8 @@ struct Inner {
     counters: Arc<Counters>,
     /// What the gateway's fast path needs to reach this upstream directly (HTTP only).
     lane: Arc<super::raw::Lane>,
-    /// Access tokens, for an upstream with `auth oauth …`; kept across reconnects.
+    /// Access tokens, for an upstream with `auth oauth …`; kept across reconnects. A
+    /// propagating upstream's tokens come from `caller` (a dedicated connection only).
     tokens: Option<Arc<super::oauth::TokenSource>>,
 }
 
@@ -104,7 +105,11 @@ pub struct UpstreamHandle {
 }
 
 impl UpstreamHandle {
-    pub(crate) fn new(spec: Arc<UpstreamSpec>, instance: u64) -> Self {
+    pub(crate) fn new(
+        spec: Arc<UpstreamSpec>,
+        instance: u64,
+        caller: Option<super::CallerToken>,
+    ) -> Self {
         let (published, _) = watch::channel(Published {
             state: UpstreamState::Connecting,
             peer: None,
@@ -116,7 +121,7 @@ impl UpstreamHandle {
                 tokens: spec
                     .auth
                     .as_ref()
-                    .map(|a| Arc::new(super::oauth::TokenSource::new(spec.id.clone(), a))),
+                    .map(|a| Arc::new(super::oauth::TokenSource::new(spec.id.clone(), a, caller))),
                 spec,
                 published,
                 pid: AtomicU32::new(0),
@@ -272,6 +277,12 @@ impl UpstreamHandle {
 
     pub(crate) fn lane(&self) -> &Arc<super::raw::Lane> {
         &self.inner.lane
+    }
+
+    /// Whether this is the registry's connection of an upstream that propagates the caller's
+    /// identity: it has no caller, so it never connects (clients' own connections do).
+    pub fn per_client_only(&self) -> bool {
+        self.tokens().is_some_and(|t| t.lacks_caller())
     }
 
     pub(crate) fn tokens(&self) -> Option<&Arc<super::oauth::TokenSource>> {

@@ -179,9 +179,25 @@ impl CountingClient {
                 let token = tokens.refresh(&token).await.map_err(token_error)?;
                 send(Some(token.to_string())).await
             }
+            Err(StreamableHttpError::InsufficientScope(e)) if tokens.is_delegated() => {
+                Err(StreamableHttpError::UnexpectedServerResponse(
+                    step_up(e.required_scope.as_deref()).into(),
+                ))
+            }
             other => other,
         }
     }
+}
+
+/// A 403 `insufficient_scope` to a user-delegated upstream: only a new login can widen the grant.
+fn step_up(required: Option<&str>) -> String {
+    let needs = required
+        .map(|s| format!(" (it asks for scope `{s}`)"))
+        .unwrap_or_default();
+    format!(
+        "the upstream refused the login's token as insufficient_scope{needs}: add the scope to \
+         the upstream's `scope` and run `mcp2 login` again"
+    )
 }
 
 fn is_initialize(message: &ClientJsonRpcMessage) -> bool {

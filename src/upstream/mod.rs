@@ -16,6 +16,8 @@
 //! | `client.rs`     | the MCP client side: notifications out, server→client requests  |
 //! | `stdio.rs`, `http.rs`, `sse.rs` | the three transports                            |
 //! | `error.rs`      | [`UpstreamError`] and redaction                                 |
+//! | `oauth.rs`, `delegated.rs`, `tokenfile.rs` | bearer tokens of `auth oauth …`: mcp2's own (client credentials), a user's (authorization code, `mcp2 login`) |
+//! | `propagate.rs`  | the caller's identity (pass-through, token exchange)            |
 //!
 //! Every upstream runs in its own task that owns its rmcp client (and child process); handles
 //! are cheap clones reading what the task publishes. Locks are std mutexes held for map edits
@@ -23,15 +25,18 @@
 
 mod client;
 mod connect;
+mod delegated;
 mod era;
 mod error;
 mod handle;
 mod http;
 mod oauth;
+mod propagate;
 mod raw;
 mod sse;
 mod stdio;
 mod supervisor;
+pub mod tokenfile;
 mod watched;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,10 +52,14 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use client::{
     NotSupported, ServerRequestCall, ServerRequestHandler, UpstreamEvent, request_method,
 };
+pub(crate) use delegated::oauth_client;
 pub use era::is_modern;
 pub use error::UpstreamError;
+pub(crate) use error::display_url;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
 pub use oauth::TokenError;
+pub(crate) use oauth::{http_client, send};
+pub use propagate::CallerToken;
 pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;
 
@@ -311,15 +320,18 @@ impl Registry {
     /// upstream it can do `capabilities`, and its notifications go to the registry's events
     /// channel under its own [`UpstreamHandle::instance`]. It reconnects like any other
     /// connection, and stops (child killed and reaped) when the returned value is dropped or
-    /// the registry shuts down.
+    /// the registry shuts down. `caller` is the client's newest validated access token, for an
+    /// upstream that propagates the caller's identity (`auth oauth pass-through` or
+    /// `token-exchange`).
     pub fn open_dedicated(
         &self,
         spec: Arc<UpstreamSpec>,
         handler: Arc<dyn ServerRequestHandler>,
         capabilities: ClientCapabilities,
+        caller: Option<CallerToken>,
     ) -> Dedicated {
         let instance = self.inner.next_instance.fetch_add(1, Ordering::Relaxed);
-        let handle = UpstreamHandle::new(spec, instance);
+        let handle = UpstreamHandle::new(spec, instance, caller);
         let stop = self.inner.root.child_token();
         let shared = Arc::new(Shared {
             events: self.inner.shared.events.clone(),
@@ -339,7 +351,7 @@ impl Registry {
 
     fn start(&self, spec: Arc<UpstreamSpec>) -> Entry {
         let instance = self.inner.next_instance.fetch_add(1, Ordering::Relaxed);
-        let handle = UpstreamHandle::new(spec, instance);
+        let handle = UpstreamHandle::new(spec, instance, None);
         let stop = self.inner.root.child_token();
         let task = tokio::spawn(supervisor::run(
             handle.clone(),

@@ -1,8 +1,11 @@
-//! Access tokens mcp2 obtains for an upstream (`auth oauth client-credentials …`).
+//! Access tokens mcp2 sends to an upstream with `auth oauth …`: [`TokenSource`] is what the
+//! transports ask, for tokens of mcp2's own client ([`ClientTokens`], here: client credentials,
+//! or `authorization-code` tokens `mcp2 login` stored, see [`super::delegated`]) or for the
+//! caller's identity (`pass-through`, `token-exchange`: `super::propagate`).
 //!
-//! One [`TokenSource`] per upstream, shared by every connection to it (so per-client sessions
-//! and reconnects reuse one token). A token is cached until shortly before it expires (a fifth
-//! of its lifetime, at most 30 s, early), then fetched again; concurrent callers wait for one
+//! For mcp2's own client, one token source per connection, kept across its reconnects. A token
+//! is cached until shortly before it expires (a fifth of its lifetime, at most 30 s, early),
+//! then fetched again; concurrent callers wait for one
 //! fetch. After the upstream answers 401, [`TokenSource::refresh`] drops the token that was
 //! refused (only that one: a newer token fetched meanwhile is kept) and fetches another; the
 //! transports retry the request once with it.
@@ -21,7 +24,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::display_url;
-use crate::plan::{ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId};
+use super::tokenfile::TokenFileError;
+use crate::plan::{
+    AuthorizationCode, ClientCredentials, TokenEndpoint, UpstreamAuthSpec, UpstreamId,
+};
 
 /// The longest a token is renewed before it expires.
 const MAX_MARGIN: Duration = Duration::from_secs(30);
@@ -41,37 +47,137 @@ pub enum TokenError {
     },
     #[error("could not find the token endpoint of issuer {issuer}: {reason}")]
     Discovery { issuer: String, reason: String },
+    /// A propagating upstream reached without a caller's validated access token.
+    #[error(
+        "upstream `{upstream}` needs the caller's access token (`{flow}`), and this connection has none"
+    )]
+    NoCallerToken {
+        upstream: String,
+        flow: &'static str,
+    },
+    /// `pass-through`: the upstream refused the caller's own token.
+    #[error(
+        "upstream `{upstream}` refused the caller's access token (pass-through); mcp2 cannot renew \
+         it: the client must obtain a new token from its authorization server"
+    )]
+    CallerTokenRefused { upstream: String },
+    /// No token file, or tokens that can no longer be renewed.
+    #[error("upstream `{upstream}` needs a login: {reason}; run `mcp2 login ROUTES {upstream}`")]
+    LoginNeeded { upstream: String, reason: String },
+    #[error(transparent)]
+    TokenFile(#[from] TokenFileError),
 }
 
-struct Cached {
-    token: Arc<str>,
+/// What the transports ask for the `Authorization: Bearer` of an upstream with `auth oauth …`.
+pub(crate) enum TokenSource {
+    /// mcp2's own client's token (client credentials, or a user's from `mcp2 login`).
+    Client(ClientTokens),
+    /// The caller's identity (pass-through or token exchange).
+    Caller(super::propagate::CallerTokens),
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Client(c) => c.fmt(f),
+            TokenSource::Caller(c) => c.fmt(f),
+        }
+    }
+}
+
+impl TokenSource {
+    /// The token source for a connection to `upstream`; `caller` is the newest validated token
+    /// of the client a `session per-client` connection was opened for (`None` for the shared
+    /// connection, which a propagating upstream never authenticates).
+    pub(crate) fn new(
+        upstream: UpstreamId,
+        spec: &UpstreamAuthSpec,
+        caller: Option<super::propagate::CallerToken>,
+    ) -> Self {
+        match spec {
+            UpstreamAuthSpec::ClientCredentials(cc) => TokenSource::Client(ClientTokens::new(
+                upstream,
+                Grant::ClientCredentials(cc.clone()),
+            )),
+            UpstreamAuthSpec::AuthorizationCode(ac) => {
+                TokenSource::Client(ClientTokens::new(upstream, Grant::Stored(ac.clone())))
+            }
+            UpstreamAuthSpec::PassThrough | UpstreamAuthSpec::TokenExchange(_) => {
+                TokenSource::Caller(super::propagate::CallerTokens::new(upstream, spec, caller))
+            }
+        }
+    }
+
+    /// Whether this propagates a caller's identity but has no caller (the registry's shared
+    /// connection of such an upstream, which therefore never connects).
+    pub(crate) fn lacks_caller(&self) -> bool {
+        matches!(self, TokenSource::Caller(c) if !c.has_caller())
+    }
+
+    /// Whether the tokens come from `mcp2 login` (so a wider scope means logging in again).
+    pub(crate) fn is_delegated(&self) -> bool {
+        matches!(self, TokenSource::Client(c) if c.is_delegated())
+    }
+
+    /// A token to send now.
+    pub(crate) async fn token(&self) -> Result<Arc<str>, TokenError> {
+        match self {
+            TokenSource::Client(c) => c.token().await,
+            TokenSource::Caller(c) => c.token().await,
+        }
+    }
+
+    /// The upstream refused `stale` (HTTP 401): a token other than it, or why there is none.
+    pub(crate) async fn refresh(&self, stale: &str) -> Result<Arc<str>, TokenError> {
+        match self {
+            TokenSource::Client(c) => c.refresh(stale).await,
+            TokenSource::Caller(c) => c.refresh(stale).await,
+        }
+    }
+}
+
+pub(super) struct Cached {
+    pub(super) token: Arc<str>,
     /// When to fetch a new one; `None` when the server gave no lifetime (kept until a 401).
-    renew_at: Option<Instant>,
+    pub(super) renew_at: Option<Instant>,
 }
 
-/// See the module docs.
-pub(crate) struct TokenSource {
+impl Cached {
+    pub(super) fn fresh(&self) -> bool {
+        self.renew_at.is_none_or(|at| Instant::now() < at)
+    }
+}
+
+/// How [`ClientTokens`] obtains tokens.
+enum Grant {
+    ClientCredentials(ClientCredentials),
+    /// Read from `mcp2 login`'s token file, renewed with its refresh token.
+    Stored(AuthorizationCode),
+}
+
+/// mcp2's own client's tokens (client credentials, or stored by `mcp2 login`); see the module
+/// docs.
+pub(crate) struct ClientTokens {
     upstream: UpstreamId,
-    spec: ClientCredentials,
+    grant: Grant,
     cached: Mutex<Option<Cached>>,
     /// The token endpoint once discovered from the issuer.
     endpoint: Mutex<Option<Url>>,
 }
 
-impl std::fmt::Debug for TokenSource {
+impl std::fmt::Debug for ClientTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenSource")
+        f.debug_struct("ClientTokens")
             .field("upstream", &self.upstream)
             .finish_non_exhaustive()
     }
 }
 
-impl TokenSource {
-    pub(crate) fn new(upstream: UpstreamId, spec: &UpstreamAuthSpec) -> Self {
-        let UpstreamAuthSpec::ClientCredentials(cc) = spec;
-        TokenSource {
+impl ClientTokens {
+    fn new(upstream: UpstreamId, grant: Grant) -> Self {
+        ClientTokens {
             upstream,
-            spec: cc.clone(),
+            grant,
             cached: Mutex::new(None),
             endpoint: Mutex::new(None),
         }
@@ -81,14 +187,20 @@ impl TokenSource {
     pub(crate) async fn token(&self) -> Result<Arc<str>, TokenError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref()
-            && c.renew_at.is_none_or(|at| Instant::now() < at)
+            && c.fresh()
         {
             return Ok(c.token.clone());
         }
-        let fresh = self.fetch().await?;
+        let stale = cached.take().map(|c| c.token);
+        let fresh = self.fetch(stale.as_deref()).await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
+    }
+
+    /// Whether the tokens come from `mcp2 login` (so a wider scope means logging in again).
+    pub(crate) fn is_delegated(&self) -> bool {
+        matches!(self.grant, Grant::Stored(_))
     }
 
     /// The upstream refused `stale` (HTTP 401): a token other than it.
@@ -101,33 +213,43 @@ impl TokenSource {
         }
         tracing::info!(upstream = %self.upstream, "upstream refused its access token; fetching a new one");
         *cached = None;
-        let fresh = self.fetch().await?;
+        let fresh = self.fetch(Some(stale)).await?;
         let token = fresh.token.clone();
         *cached = Some(fresh);
         Ok(token)
     }
 
-    async fn fetch(&self) -> Result<Cached, TokenError> {
-        let endpoint = self.token_endpoint().await?;
+    /// A new token; `stale`, the one just dropped, is not reused.
+    async fn fetch(&self, stale: Option<&str>) -> Result<Cached, TokenError> {
+        let spec = match &self.grant {
+            Grant::ClientCredentials(cc) => cc,
+            Grant::Stored(ac) => {
+                let started = Instant::now();
+                let (token, lifetime) = super::delegated::fetch(&self.upstream, ac, stale).await?;
+                return Ok(Cached {
+                    token,
+                    renew_at: lifetime.map(|l| started + l - margin(l)),
+                });
+            }
+        };
+        let endpoint = token_endpoint(&spec.token, &self.endpoint).await?;
         let shown = display_url(&endpoint);
         let failed = |reason: String| TokenError::Request {
             endpoint: shown.clone(),
             reason,
         };
         let http = http_client().map_err(|e| failed(e.to_string()))?;
-        let client = BasicClient::new(ClientId::new(self.spec.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                self.spec.client_secret.expose().to_string(),
-            ))
+        let client = BasicClient::new(ClientId::new(spec.client_id.clone()))
+            .set_client_secret(ClientSecret::new(spec.client_secret.expose().to_string()))
             .set_token_uri(TokenUrl::from_url(endpoint.clone()));
         let mut request = client.exchange_client_credentials();
-        for scope in &self.spec.scopes {
+        for scope in &spec.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if let Some(audience) = &self.spec.audience {
+        if let Some(audience) = &spec.audience {
             request = request.add_extra_param("audience", audience.clone());
         }
-        if let Some(resource) = &self.spec.resource {
+        if let Some(resource) = &spec.resource {
             request = request.add_extra_param("resource", resource.clone());
         }
         let send = |req: oauth2::HttpRequest| {
@@ -156,33 +278,37 @@ impl TokenSource {
             renew_at: lifetime.map(|l| started + l - margin(l)),
         })
     }
+}
 
-    async fn token_endpoint(&self) -> Result<Url, TokenError> {
-        let issuer = match &self.spec.token {
-            TokenEndpoint::Url(u) => return Ok(u.clone()),
-            TokenEndpoint::Issuer(i) => i,
-        };
-        let mut known = self.endpoint.lock().await;
-        if let Some(u) = known.as_ref() {
-            return Ok(u.clone());
-        }
-        let found = discover(issuer)
-            .await
-            .map_err(|reason| TokenError::Discovery {
-                issuer: display_url(issuer),
-                reason,
-            })?;
-        *known = Some(found.clone());
-        Ok(found)
+/// The token endpoint `token` names, discovered (once, remembered in `known`) from an issuer.
+pub(super) async fn token_endpoint(
+    token: &TokenEndpoint,
+    known: &Mutex<Option<Url>>,
+) -> Result<Url, TokenError> {
+    let issuer = match token {
+        TokenEndpoint::Url(u) => return Ok(u.clone()),
+        TokenEndpoint::Issuer(i) => i,
+    };
+    let mut known = known.lock().await;
+    if let Some(u) = known.as_ref() {
+        return Ok(u.clone());
     }
+    let found = discover(issuer)
+        .await
+        .map_err(|reason| TokenError::Discovery {
+            issuer: display_url(issuer),
+            reason,
+        })?;
+    *known = Some(found.clone());
+    Ok(found)
 }
 
 /// How long before expiry a token is renewed.
-fn margin(lifetime: Duration) -> Duration {
+pub(super) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 5).min(MAX_MARGIN)
 }
 
-fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
+pub(super) fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     TokenError::Refused {
         endpoint: endpoint.to_string(),
         code: r.error().to_string(),
@@ -190,7 +316,7 @@ fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
     }
 }
 
-fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
@@ -198,7 +324,7 @@ fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 /// One request of the `oauth2` crate, sent with `reqwest`.
-async fn send(
+pub(crate) async fn send(
     http: &reqwest::Client,
     req: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {

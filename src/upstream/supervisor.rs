@@ -90,6 +90,9 @@ fn publish(
 pub(crate) async fn run(handle: UpstreamHandle, shared: Arc<Shared>, stop: CancellationToken) {
     let spec = handle.spec().clone();
     let id = spec.id.clone();
+    if handle.per_client_only() {
+        return per_client_only(&shared, &handle, stop).await;
+    }
     let redactor = Redactor::for_spec(&spec);
     let mut backoff = Backoff::new(&shared.options);
     let mut attempts: u32 = 0;
@@ -163,6 +166,35 @@ pub(crate) async fn run(handle: UpstreamHandle, shared: Arc<Shared>, stop: Cance
     handle.set_pid(None);
     publish(&shared, &handle, UpstreamState::Stopped, None);
     tracing::info!(upstream = %id, "upstream stopped");
+}
+
+/// The registry's own connection to an upstream that propagates the caller's identity: it has
+/// no caller, so it never connects (each client's `session per-client` connection does, with
+/// its token). It stays `Down` with the reason until stopped.
+async fn per_client_only(shared: &Shared, handle: &UpstreamHandle, stop: CancellationToken) {
+    let flow = handle
+        .spec()
+        .auth
+        .as_ref()
+        .map_or("identity propagation", |a| a.flow());
+    tracing::info!(
+        upstream = %handle.id(),
+        flow,
+        "upstream propagates the caller's identity: connected per client, with each caller's token"
+    );
+    let now = SystemTime::now();
+    let down = UpstreamState::Down {
+        error: format!(
+            "not connected until a client is: `auth oauth {flow}` needs the caller's access token, \
+             so each client gets its own connection"
+        ),
+        since: now,
+        attempts: 0,
+        retry_at: now,
+    };
+    publish(shared, handle, down, None);
+    stop.cancelled().await;
+    publish(shared, handle, UpstreamState::Stopped, None);
 }
 
 fn go_down(

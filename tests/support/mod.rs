@@ -5,9 +5,11 @@
 //!
 //! - [`process`]: the real `mcp2` binary serving a route directory ([`process::Mcp2`]).
 //! - [`client`]: an rmcp client connected to it, with helpers.
+//! - [`cluster`]: three replicas behind HAProxy, sharing a Redis (the scale-out tests).
 #![allow(dead_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod hub;
 pub mod process;
 pub mod prometheus;

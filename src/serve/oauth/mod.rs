@@ -7,7 +7,8 @@
 //! the authorization server; a token that fails gets the same with `error="invalid_token"`, one
 //! lacking the configured scopes 403 `insufficient_scope`. Static API keys of the same endpoint
 //! keep working beside tokens. The verified identity goes into the request's extensions as an
-//! [`Identity`], which the hub session turns into the `Caller` rules see.
+//! [`Identity`], which the hub session turns into the `Caller` rules see; it keeps the token
+//! itself (a `Secret`) for upstreams that propagate the caller's identity.
 //!
 //! [`Verifiers`] keeps one [`token::Verifier`] (and its key cache) per `oauth` block across
 //! reloads, as long as the block is unchanged.
@@ -161,7 +162,7 @@ pub async fn authenticate(
         ));
     };
     match verifiers.get(spec).verify(token, &resource).await {
-        Ok(claims) => Ok(Identity::from_parts(Some(claims), None)),
+        Ok(claims) => Ok(Identity::from_parts(Some(claims), None).with_token(token)),
         Err(TokenError::InsufficientScope(missing)) => {
             let challenge = format!(
                 "{challenge_base}, error=\"insufficient_scope\", scope=\"{}\"",

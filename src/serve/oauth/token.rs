@@ -127,7 +127,10 @@ impl Verifier {
         let answer: Value = self
             .http
             .post(i.url.clone())
-            .basic_auth(&i.client_id, Some(i.client_secret.expose()))
+            .basic_auth(
+                form_encoded(&i.client_id),
+                Some(form_encoded(i.client_secret.expose())),
+            )
             .header(
                 http::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
@@ -172,6 +175,13 @@ fn issuer_text(spec: &OAuthSpec) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// RFC 6749 section 2.3.1: the client id and secret are form-urlencoded before they become
+/// HTTP Basic credentials (authorization servers decode them, so a secret holding `%`, `+` or
+/// `/` only matches when encoded).
+fn form_encoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 fn audience_names(aud: &Value, resource: &str) -> bool {

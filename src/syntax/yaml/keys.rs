@@ -24,6 +24,10 @@ pub enum Place {
     ProfileServer,
     /// `tools:` / `prompts:` / `resources:` filters.
     Filter,
+    /// `{ name: PATTERN, when: … }` in a filter's list.
+    Pattern,
+    /// The value of a pattern's `when` / `unless`.
+    Condition,
     /// `rename:` / `describe:`, keyed by item kind.
     PerKind,
     Limits,
@@ -61,6 +65,8 @@ impl Place {
             Place::Metadata => "`metadata`",
             Place::ProfileServer => "a profile's server entry",
             Place::Filter => "a filter",
+            Place::Pattern => "a pattern with a condition",
+            Place::Condition => "a condition",
             Place::PerKind => "this setting",
             Place::Limits => "`limits`",
             Place::Hub => "`hub`",
@@ -83,7 +89,7 @@ impl Place {
             .unwrap_or(&[])
     }
 
-    const ALL: [Place; 19] = [
+    const ALL: [Place; 21] = [
         Place::Top,
         Place::Listen,
         Place::Logging,
@@ -95,6 +101,8 @@ impl Place {
         Place::Metadata,
         Place::ProfileServer,
         Place::Filter,
+        Place::Pattern,
+        Place::Condition,
         Place::PerKind,
         Place::Limits,
         Place::Hub,
@@ -118,6 +126,8 @@ impl Place {
             Place::Metadata => schema::properties_of::<schema::Metadata>(),
             Place::ProfileServer => schema::properties_of::<schema::ProfileServer>(),
             Place::Filter => schema::properties_of::<schema::Filter>(),
+            Place::Pattern => schema::properties_of::<schema::Pattern>(),
+            Place::Condition => schema::properties_of::<schema::Condition>(),
             Place::PerKind => schema::properties_of::<schema::PerKind>(),
             Place::Limits => schema::properties_of::<schema::Limits>(),
             Place::Hub => schema::properties_of::<schema::Hub>(),
@@ -235,6 +245,29 @@ impl Place {
                 Place::Filter,
                 "exclude" | "except" | "blacklist" | "denylist" | "blocked" | "block",
             ) => help("write `deny`"),
+            (Place::Filter, "when" | "unless" | "if") => help(
+                "a condition belongs to one pattern: `allow: [{ name: \"*\", when: authenticated }]`",
+            ),
+            (Place::Pattern, "pattern" | "match" | "glob" | "regex" | "tool" | "prompt" | "resource") => {
+                help("write the name, glob or /regex/ as `name`")
+            }
+            (Place::Pattern, "if" | "only" | "condition") => help("write `when` (or `unless`)"),
+            (Place::Pattern, "claim" | "scope" | "key" | "endpoint" | "authenticated") => help(&format!(
+                "the condition goes under `when` (or `unless`): `{{ name: …, when: {{ {key}: … }} }}`"
+            )),
+            (Place::Condition, "has" | "includes" | "in") => help(
+                "a claim holding a value is `{ claim: groups, contains: eng }`; a scope is `{ scope: admin }`",
+            ),
+            (Place::Condition, "==" | "eq" | "is" | "value" | "equal") => {
+                help("write `{ claim: NAME, equals: VALUE }`")
+            }
+            (Place::Condition, "claims" | "groups" | "sub" | "aud" | "iss") => help(
+                "name the claim as a value: `{ claim: groups, contains: eng }`, `{ claim: sub, equals: alice }`",
+            ),
+            (Place::Condition, "apiKey" | "api_key" | "keyName") => help("write `{ key: NAME }`"),
+            (Place::Condition, "authenticated") => {
+                help("write `when: authenticated` on its own, not as a key")
+            }
             (Place::Limits, "requests" | "rate" | "rateLimit") => {
                 help("write the rate as `calls: 100/min`")
             }

@@ -178,7 +178,9 @@ pub struct Server {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerAuth {
-    /// The flow: `clientCredentials`.
+    /// The flow: `clientCredentials`, `authorizationCode` (a user's tokens from `mcp2 login`),
+    /// `passThrough` (the caller's own token) or `tokenExchange` (RFC 8693: the caller's token
+    /// exchanged for one for this server).
     pub oauth: Text,
     /// The authorization server's token endpoint.
     pub token_url: Option<Text>,
@@ -193,6 +195,14 @@ pub struct ServerAuth {
     pub audience: Option<Text>,
     /// RFC 8707 `resource` parameter of the token request.
     pub resource: Option<Text>,
+    /// `tokenExchange` only: the `requested_token_type` of the exchange.
+    pub requested_token_type: Option<Text>,
+    /// `authorizationCode`: the HTTPS URL of a published client metadata document, the client id
+    /// where the server supports them.
+    pub client_metadata_url: Option<Text>,
+    /// `authorizationCode`: where `mcp2 login` stores the tokens (default under
+    /// `$XDG_STATE_HOME/mcp2/tokens/`).
+    pub token_file: Option<Text>,
 }
 
 /// How mcp2 reaches the server; `kind` says which keys apply.
@@ -284,12 +294,119 @@ pub struct ProfileServer {
     pub limits: Option<Limits>,
 }
 
-/// `allow` keeps only what it lists; `deny` hides what it lists. Globs, or `/regex/`.
+/// `allow` keeps only what it lists; `deny` hides what it lists. Globs, or `/regex/`; a pattern
+/// that applies to some callers only is `{ name: PATTERN, when: CONDITION }` (or `unless`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
-    pub allow: Option<OneOrMany>,
-    pub deny: Option<OneOrMany>,
+    pub allow: Option<Patterns>,
+    pub deny: Option<Patterns>,
+}
+
+/// One pattern or a list of them (`allow: read_*` is `allow: [read_*]`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Patterns {
+    One(Pattern),
+    Many(Vec<Pattern>),
+}
+
+/// A name, glob or `/regex/`, alone or with the callers it applies to.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Pattern {
+    Name(Text),
+    When(WhenPattern),
+    Unless(UnlessPattern),
+}
+
+/// `{ name: "deploy", when: { claim: groups, contains: eng } }`: the rule applies to callers
+/// for whom the condition holds.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhenPattern {
+    /// A name, glob or `/regex/`.
+    pub name: Text,
+    pub when: Condition,
+}
+
+/// `{ name: "delete_*", unless: { scope: admin } }`: the rule applies to callers for whom the
+/// condition does not hold.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnlessPattern {
+    /// A name, glob or `/regex/`.
+    pub name: Text,
+    pub unless: Condition,
+}
+
+/// What a rule asks about the caller: `authenticated`, or one test.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Condition {
+    /// Any valid token or API key.
+    Authenticated(Authenticated),
+    ClaimContains(ClaimContains),
+    ClaimEquals(ClaimEquals),
+    Claim(Claim),
+    Scope(Scope),
+    Key(Key),
+    Endpoint(EndpointCondition),
+}
+
+/// The word `authenticated`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub enum Authenticated {
+    #[serde(rename = "authenticated")]
+    Authenticated,
+}
+
+/// `{ claim: groups }`: the token has the claim.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// A claim name or dotted path (`org.team`).
+    pub claim: Text,
+}
+
+/// `{ claim: groups, contains: eng }`: the claim (a list, or a space-separated string) holds
+/// the value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimContains {
+    /// A claim name or dotted path (`org.team`).
+    pub claim: Text,
+    pub contains: Text,
+}
+
+/// `{ claim: org.team, equals: infra }`: the claim is exactly the value.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimEquals {
+    /// A claim name or dotted path (`org.team`).
+    pub claim: Text,
+    pub equals: Text,
+}
+
+/// `{ scope: admin }`: the token grants the scope (`scope`/`scp`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    pub scope: Text,
+}
+
+/// `{ key: ci-bot }`: the caller presented the API key of that name (`hub.auth.keys`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub key: Text,
+}
+
+/// `{ endpoint: /ops }`: the caller came in through the endpoint at that path.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointCondition {
+    pub endpoint: Text,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -420,12 +537,27 @@ pub fn transport_kinds() -> Vec<String> {
 }
 
 fn object_properties(schema: &Value) -> Vec<String> {
+    properties_in(schema, schema)
+}
+
+/// The properties of `schema` and of its alternatives, following `$ref`s into `root`'s `$defs`
+/// (a choice of mappings refers to each mapping's definition).
+fn properties_in(schema: &Value, root: &Value) -> Vec<String> {
     let own = schema
         .get("properties")
         .and_then(Value::as_object)
         .into_iter()
         .flat_map(|p| p.keys().cloned());
-    own.chain(branches(schema).flat_map(object_properties))
+    let referred = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#"))
+        .and_then(|pointer| root.pointer(pointer))
+        .filter(|target| !std::ptr::eq(*target, schema))
+        .map(|target| properties_in(target, root))
+        .unwrap_or_default();
+    own.chain(referred)
+        .chain(branches(schema).flat_map(|b| properties_in(b, root)))
         .collect()
 }
 

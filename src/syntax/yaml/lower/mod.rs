@@ -7,6 +7,7 @@
 //! without `hub` yields the hub at `/mcp` as well as the per-server endpoints.
 
 mod auth;
+mod condition;
 mod profile;
 mod server;
 mod serving;

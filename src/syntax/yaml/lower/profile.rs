@@ -5,6 +5,7 @@
 //! so each filter becomes its `deny` rules first, then its `allow` rules, all targeting exactly
 //! that server. Every profile that uses a server also gets that server's `rateLimit`.
 
+use super::condition;
 use super::server::ServerLimit;
 use crate::diag::{Diag, codes};
 use crate::source::{Span, Spanned};
@@ -145,19 +146,25 @@ fn filter(r: &mut Reader, server: &Str, kind: ItemKind, node: &Node, rules: &mut
         let Some(pair) = f.get(key) else {
             continue;
         };
-        let patterns = r.list(&pair.value, "a list of names or patterns", |r, n| {
-            r.string(n, "a name, glob or /regex/")
-        });
-        for pattern in patterns {
-            let span = pattern.span;
+        // A single pattern with a condition counts as a one-item list, as a single name does.
+        let entries = match &pair.value.value {
+            Value::Map(_) => std::slice::from_ref(&pair.value),
+            Value::Seq(items) => items.as_slice(),
+            _ if pair.value.is_null() => &[],
+            Value::Scalar(_) => std::slice::from_ref(&pair.value),
+        };
+        for entry in entries {
+            let Some((pattern, condition)) = condition::pattern(r, entry) else {
+                continue;
+            };
             rules.push(Rule {
                 kind,
                 body: RuleBody::Filter {
                     action: Spanned::new(action, pair.key.span),
                     target: target(server, pattern),
-                    condition: None,
+                    condition,
                 },
-                span: span.into(),
+                span: entry.span.into(),
             });
         }
     }

@@ -6,11 +6,13 @@ use proptest::prelude::*;
 use super::parse;
 use crate::diag::{RenderOptions, render_all};
 
-const EXAMPLES: [&str; 4] = [
+const EXAMPLES: [&str; 5] = [
     include_str!("../../../../examples/basic/mcp2.yaml"),
     include_str!("../../../../examples/per-server/mcp2.yaml"),
     include_str!("../../../../examples/authenticated/mcp2.yaml"),
     include_str!("../../../../examples/sse/mcp2.yaml"),
+    // Rule conditions: `{ name: …, when|unless: … }` entries.
+    include_str!("../../../../docs/examples/identity-yaml/mcp2.yaml"),
 ];
 
 fn check(text: &str) {
@@ -83,7 +85,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn mutated_examples_never_panic(which in 0usize..4, edits in prop::collection::vec(edit(), 1..6)) {
+    fn mutated_examples_never_panic(which in 0usize..EXAMPLES.len(), edits in prop::collection::vec(edit(), 1..6)) {
         let mut text = EXAMPLES[which].to_string();
         for e in &edits {
             text = apply(&text, e);

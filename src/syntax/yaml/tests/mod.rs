@@ -1,6 +1,7 @@
 //! Tests of the YAML front-end as a user meets it: example files lower to the expected AST,
 //! each kind of mistake gets its code at the text the user wrote, and no input panics.
 
+mod conditions;
 mod errors;
 mod examples;
 mod fuzz;
