@@ -14,12 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthType, ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
-};
+use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 
 use super::error::display_url;
-use super::oauth::{TokenError, http_client, refused, send};
+use super::oauth::{TokenError, http_client, send, token_error};
 use super::tokenfile::{self, ClientAuth, StoredTokens};
 use crate::plan::{AuthorizationCode, UpstreamId};
 
@@ -97,14 +95,10 @@ async fn refresh(
         let http = http.clone();
         async move { send(&http, req).await }
     };
-    let response = request.request_async(&send).await.map_err(|e| match e {
-        RequestTokenError::ServerResponse(r) => refused(&shown, &r),
-        RequestTokenError::Request(e) => failed(e.to_string()),
-        RequestTokenError::Parse(e, _) => {
-            failed(format!("unreadable token response ({})", e.path()))
-        }
-        RequestTokenError::Other(s) => failed(s),
-    })?;
+    let response = request
+        .request_async(&send)
+        .await
+        .map_err(|e| token_error(&shown, e))?;
     stored.access_token = response.access_token().secret().clone();
     if let Some(rotated) = response.refresh_token() {
         stored.refresh_token = Some(rotated.secret().clone());

@@ -257,15 +257,10 @@ impl ClientTokens {
             async move { send(&http, req).await }
         };
         let started = Instant::now();
-        let response = request.request_async(&send).await.map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => refused(&shown, &r),
-            RequestTokenError::Request(e) => failed(e.to_string()),
-            // The body may hold a token: never quoted.
-            RequestTokenError::Parse(e, _) => {
-                failed(format!("unreadable token response ({})", e.path()))
-            }
-            RequestTokenError::Other(s) => failed(s),
-        })?;
+        let response = request
+            .request_async(&send)
+            .await
+            .map_err(|e| token_error(&shown, e))?;
         let lifetime = response.expires_in();
         tracing::info!(
             upstream = %self.upstream,
@@ -308,11 +303,26 @@ pub(super) fn margin(lifetime: Duration) -> Duration {
     (lifetime / 5).min(MAX_MARGIN)
 }
 
-pub(super) fn refused(endpoint: &str, r: &BasicErrorResponse) -> TokenError {
-    TokenError::Refused {
+/// The error a token request ended with. The response body may hold a token: never quoted.
+pub(super) fn token_error<E: std::error::Error>(
+    endpoint: &str,
+    e: RequestTokenError<E, BasicErrorResponse>,
+) -> TokenError {
+    let failed = |reason: String| TokenError::Request {
         endpoint: endpoint.to_string(),
-        code: r.error().to_string(),
-        description: r.error_description().cloned(),
+        reason,
+    };
+    match e {
+        RequestTokenError::ServerResponse(r) => TokenError::Refused {
+            endpoint: endpoint.to_string(),
+            code: r.error().to_string(),
+            description: r.error_description().cloned(),
+        },
+        RequestTokenError::Request(e) => failed(e.to_string()),
+        RequestTokenError::Parse(e, _) => {
+            failed(format!("unreadable token response ({})", e.path()))
+        }
+        RequestTokenError::Other(s) => failed(s),
     }
 }
 
