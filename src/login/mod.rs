@@ -21,16 +21,14 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oauth2::basic::BasicErrorResponse;
 use oauth2::{
-    AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, RedirectUrl, RequestTokenError,
-    Scope, TokenResponse,
+    AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use url::Url;
 
 use crate::plan::{TransportSpec, UpstreamAuthSpec, UpstreamSpec};
 use crate::upstream::tokenfile::{self, StoredTokens, TokenFileError};
-use crate::upstream::{display_url, http_client, oauth_client, send};
+use crate::upstream::{TokenError, display_url, http_client, oauth_client, send, token_error};
 
 pub use discover::Discovered;
 
@@ -70,14 +68,9 @@ pub enum LoginError {
     StateMismatch,
     #[error("the redirect carries no authorization code")]
     NoCode,
-    #[error("token request to {endpoint} failed: {reason}")]
-    Token { endpoint: String, reason: String },
-    #[error("token endpoint {endpoint} refused the code: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Refused {
-        endpoint: String,
-        code: String,
-        description: Option<String>,
-    },
+    /// The code exchange failed or was refused (the token endpoint's own words, never a token).
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error(transparent)]
     TokenFile(#[from] TokenFileError),
 }
@@ -108,7 +101,7 @@ pub async fn login(
         TransportSpec::Http { url } | TransportSpec::Sse { url } => url,
         TransportSpec::Stdio { .. } => return Err(LoginError::NotHttp(name)),
     };
-    let http = http_client().map_err(|e| LoginError::Token {
+    let http = http_client().map_err(|e| TokenError::Request {
         endpoint: display_url(url),
         reason: e.to_string(),
     })?;
@@ -170,7 +163,7 @@ pub async fn login(
         .add_extra_param("resource", found.resource.as_str())
         .request_async(&send)
         .await
-        .map_err(|e| token_error(&endpoint, e))?;
+        .map_err(|e| LoginError::Token(token_error(&endpoint, e)))?;
     let granted = response
         .scopes()
         .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
@@ -220,29 +213,6 @@ fn scope(configured: &[String], found: &Discovered) -> Option<String> {
         scopes.push("offline_access".into());
     }
     (!scopes.is_empty()).then(|| scopes.join(" "))
-}
-
-fn token_error<E: std::error::Error>(
-    endpoint: &str,
-    e: RequestTokenError<E, BasicErrorResponse>,
-) -> LoginError {
-    let failed = |reason: String| LoginError::Token {
-        endpoint: endpoint.to_string(),
-        reason,
-    };
-    match e {
-        RequestTokenError::ServerResponse(r) => LoginError::Refused {
-            endpoint: endpoint.to_string(),
-            code: r.error().to_string(),
-            description: r.error_description().cloned(),
-        },
-        RequestTokenError::Request(e) => failed(e.to_string()),
-        // The body may hold a token: never quoted.
-        RequestTokenError::Parse(e, _) => {
-            failed(format!("unreadable token response ({})", e.path()))
-        }
-        RequestTokenError::Other(s) => failed(s),
-    }
 }
 
 #[cfg(test)]

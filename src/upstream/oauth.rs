@@ -304,7 +304,7 @@ pub(super) fn margin(lifetime: Duration) -> Duration {
 }
 
 /// The error a token request ended with. The response body may hold a token: never quoted.
-pub(super) fn token_error<E: std::error::Error>(
+pub(crate) fn token_error<E: std::error::Error>(
     endpoint: &str,
     e: RequestTokenError<E, BasicErrorResponse>,
 ) -> TokenError {
