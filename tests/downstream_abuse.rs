@@ -159,14 +159,19 @@ async fn bad_http_input_gets_its_status_and_code_while_a_good_client_works() {
     let (status, text) = post(&url, Some(&session), ping).await;
     assert_eq!(status, StatusCode::OK, "{text}");
 
-    // A made-up session id, or one from another endpoint: 404 saying so.
+    // A made-up session id, or one from another endpoint: 404 saying so — also for the
+    // requests the fast path serves (a list, a call), which must not reach this session.
+    let list = r#"{"jsonrpc":"2.0","id":6,"method":"tools/list"}"#;
+    let call = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}"#;
     for (at, id) in [
         (&url, "made-up-id"),
         (&mcp2.url("/other"), session.as_str()),
     ] {
-        let (status, text) = post(at, Some(id), ping).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{at} {id}: {text}");
-        assert!(text.contains("Session not found"), "{text}");
+        for body in [ping, list, call] {
+            let (status, text) = post(at, Some(id), body).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{at} {id} {body}: {text}");
+            assert!(text.contains("Session not found"), "{text}");
+        }
     }
 
     // Slow-loris: headers that never finish; the connection is closed after --header-timeout.

@@ -125,21 +125,30 @@ impl FastSessions {
     }
 
     /// The live session a `POST` with these headers belongs to, when the fast path may take
-    /// it (see the module docs).
-    pub async fn session(&self, headers: &HeaderMap, loopback: bool) -> Option<HubSession> {
+    /// it (see the module docs). `manager` holds the sessions of the endpoint the request was
+    /// sent to: a session of another endpoint is not this one's (rmcp answers it 404).
+    pub async fn session(
+        &self,
+        headers: &HeaderMap,
+        loopback: bool,
+        manager: &Arc<SealedSessions>,
+    ) -> Option<HubSession> {
         let id = headers.get(SESSION_ID)?.to_str().ok()?;
         if !acceptable(headers, loopback) {
             return None;
         }
-        let (hub, manager) = {
+        let hub = {
             let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
             let entry = sessions.get_mut(id)?;
+            if !Arc::ptr_eq(&entry.manager, manager) {
+                return None;
+            }
             if entry.seen_by_rmcp.elapsed() >= self.refresh {
                 // This one goes through rmcp, which resets the session's keep-alive.
                 entry.seen_by_rmcp = Instant::now();
                 return None;
             }
-            (entry.hub.upgrade(), entry.manager.clone())
+            entry.hub.upgrade()
         };
         let Some(hub) = hub else {
             self.sessions
@@ -171,12 +180,12 @@ pub fn small_body(headers: &HeaderMap) -> bool {
 
 /// The header checks rmcp makes before serving a `POST`; anything else is rmcp's to refuse.
 fn acceptable(headers: &HeaderMap, loopback: bool) -> bool {
-    let accepts = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
+    let accepts = |media: &str| {
+        headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains(media)))
+    };
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -185,8 +194,8 @@ fn acceptable(headers: &HeaderMap, loopback: bool) -> bool {
         let k = k.as_str();
         k == "mcp-method" || k == "mcp-name" || k.starts_with("mcp-param-")
     });
-    accepts.contains("application/json")
-        && accepts.contains("text/event-stream")
+    accepts("application/json")
+        && accepts("text/event-stream")
         && json_body
         && !sep_2243
         && super::guard::check_host(headers, loopback).is_ok()

@@ -296,7 +296,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     let in_flight = post.then(|| routes.inner.in_flight.token());
     if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
-        match fast_path(sessions, request, loopback).await {
+        match fast_path(sessions, &manager, request, loopback).await {
             Ok(answered) => return held(answered, in_flight),
             Err(untouched) => request = untouched,
         }
@@ -376,13 +376,14 @@ fn unresumable() -> Response {
 /// Serves a `POST` on the fast path, or gives it back (its body intact) for rmcp.
 async fn fast_path(
     sessions: &FastSessions,
+    manager: &Arc<SealedSessions>,
     request: Request,
     loopback: bool,
 ) -> Result<Response, Request> {
     if !fast::small_body(request.headers()) {
         return Err(request);
     }
-    let Some(hub) = sessions.session(request.headers(), loopback).await else {
+    let Some(hub) = sessions.session(request.headers(), loopback, manager).await else {
         return Err(request);
     };
     let (parts, body) = request.into_parts();
