@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::check::{self, Env};
 use crate::diag::{self, Diagnostics, RenderOptions};
 use crate::gateway::Gateway;
-use crate::plan::{ClusterSettings, Plan, ServeSettings};
+use crate::plan::Plan;
 use crate::source::SourceSet;
 
 /// What started a reload.
@@ -95,10 +95,10 @@ pub struct Reloader {
     env: Box<dyn Env + Send + Sync>,
     /// The `listen` the process started with (changing it needs a restart).
     listen: SocketAddr,
-    /// The `limits { … }` and `cluster { … }` the process started with: they are read once, so
-    /// every reload whose routes differ from them says a restart is needed.
-    started_serve: ServeSettings,
-    started_cluster: Option<ClusterSettings>,
+    /// The plan the process started with: its `admin { … }`, `limits { … }` and `cluster { … }`
+    /// are read once, so every reload whose routes differ from them says a restart is needed
+    /// (compared with the start, not the previous reload, which already swapped them in).
+    started: Arc<Plan>,
     /// One reload at a time: a trigger during a reload waits, then compiles the newest files.
     running: tokio::sync::Mutex<()>,
     history: Mutex<VecDeque<ReloadRecord>>,
@@ -113,10 +113,8 @@ impl Reloader {
         env: Box<dyn Env + Send + Sync>,
         listen: SocketAddr,
     ) -> Arc<Self> {
-        let started = gateway.plan();
         Arc::new(Self {
-            started_serve: started.serve,
-            started_cluster: started.cluster.clone(),
+            started: gateway.plan(),
             gateway,
             routes,
             env,
@@ -197,18 +195,18 @@ impl Reloader {
                 self.listen, plan.listen
             ));
         }
-        if plan.admin != self.gateway.plan().admin {
+        if plan.admin != self.started.admin {
             needs_restart.push(
                 "the admin block changed; restart mcp2 to apply it (the running one stays)".into(),
             );
         }
-        if plan.serve != self.started_serve {
+        if plan.serve != self.started.serve {
             needs_restart.push(
                 "the limits block changed; restart mcp2 to apply it (the running limits stay)"
                     .into(),
             );
         }
-        if plan.cluster != self.started_cluster {
+        if plan.cluster != self.started.cluster {
             needs_restart.push(
                 "the cluster block changed; restart mcp2 to apply it (the running session key and Redis stay)"
                     .into(),
