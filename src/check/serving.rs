@@ -6,11 +6,10 @@
 //! [`ServeSettings::default`] and no cluster. Returns `None` only when a setting is wrong (the
 //! error is reported).
 
-use std::time::Duration;
-
+use super::Cx;
 use super::declare::Decls;
 use super::env::expand;
-use super::{Cx, errors, values};
+use super::upstreams::positive_duration;
 use crate::cluster::seal::SessionKey;
 use crate::diag::{Diag, codes, did_you_mean};
 use crate::plan::{ClusterSettings, RedisUnavailable, Secret, ServeSettings};
@@ -43,8 +42,8 @@ pub(super) fn limits(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<ServeSettings
                     None
                 }
             });
-    let header_timeout = timeout(header_timeout, defaults.header_timeout, cx);
-    let idle_timeout = timeout(idle_timeout, defaults.idle_timeout, cx);
+    let header_timeout = positive_duration(header_timeout.as_ref(), defaults.header_timeout, cx);
+    let idle_timeout = positive_duration(idle_timeout.as_ref(), defaults.idle_timeout, cx);
     match (max_body, header_timeout, idle_timeout) {
         (Some(max_body), Some(header_timeout), Some(idle_timeout))
             if cx.error_count() == errors_before =>
@@ -56,23 +55,6 @@ pub(super) fn limits(decls: &Decls<'_>, cx: &mut Cx<'_>) -> Option<ServeSettings
             })
         }
         _ => None,
-    }
-}
-
-fn timeout(value: &Option<ast::Str>, default: Duration, cx: &mut Cx<'_>) -> Option<Duration> {
-    let Some(s) = value else {
-        return Some(default);
-    };
-    match values::parse_duration(&s.node) {
-        Ok(d) if d.is_zero() => {
-            cx.push(errors::zero_timeout(s.span));
-            None
-        }
-        Ok(d) => Some(d),
-        Err(e) => {
-            cx.push(errors::bad_duration(s.span, &e.reason));
-            None
-        }
     }
 }
 

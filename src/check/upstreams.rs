@@ -291,7 +291,12 @@ fn build_env(name: &str, env: &[ast::KeyValue], cx: &mut Cx<'_>) -> BTreeMap<Str
 }
 
 /// A timeout: absent means the default; zero is refused (it would fail every request).
-fn positive_duration(s: Option<&ast::Str>, default: Duration, cx: &mut Cx<'_>) -> Option<Duration> {
+/// A duration longer than zero, or `default` when none is written.
+pub(super) fn positive_duration(
+    s: Option<&ast::Str>,
+    default: Duration,
+    cx: &mut Cx<'_>,
+) -> Option<Duration> {
     let Some(s) = s else {
         return Some(default);
     };

@@ -35,6 +35,15 @@ fn invalid_at(reason: impl Into<String>, at: Range<usize>) -> Invalid {
     }
 }
 
+/// A command-line duration that must be longer than zero (a clap `value_parser`).
+pub fn positive_duration_flag(text: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.reason),
+    }
+}
+
 /// `500ms`, `30s`, `5m` (or `5min`), `1h`, `1d`: a whole number and a unit.
 pub fn parse_duration(text: &str) -> Result<Duration, Invalid> {
     let t = text.trim();

@@ -12,6 +12,7 @@ use clap::Args;
 
 use super::output::{err, out, print_diagnostics};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::check::values::positive_duration_flag;
 use crate::check::{self, ProcessEnv};
 use crate::diag::did_you_mean;
 use crate::source::SourceSet;
@@ -24,20 +25,12 @@ pub struct LoginArgs {
     /// The upstream to log in to (one with `auth oauth authorization-code`).
     pub upstream: String,
     /// How long to wait for the browser's redirect.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = positive_duration_flag)]
     pub timeout: Duration,
     /// Run this command with the URL as its last argument instead of waiting for a person to
     /// open it (split on whitespace; for tests and scripted logins).
     #[arg(long, env = "MCP2_LOGIN_OPEN_WITH", value_name = "CMD", hide = true)]
     pub open_with: Option<String>,
-}
-
-fn duration(text: &str) -> Result<Duration, String> {
-    match crate::check::values::parse_duration(text) {
-        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.reason),
-    }
 }
 
 pub fn run(args: LoginArgs) -> ExitCode {

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::admin_token::AdminToken;
+use crate::check::values::positive_duration_flag;
 use crate::check::{self, ProcessEnv};
 use crate::cluster::ended::EndedSessions;
 use crate::cluster::limiter::{RedisLimiter, Unavailable};
@@ -78,27 +79,18 @@ pub struct ServeArgs {
     /// How long a client may take to send a request's headers before its connection is closed
     /// (slow clients, slow-loris). Overrides the routes' `limits { header-timeout … }`
     /// (default 10s).
-    #[arg(long, env = "MCP2_HEADER_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, env = "MCP2_HEADER_TIMEOUT", value_name = "DURATION", value_parser = positive_duration_flag)]
     pub header_timeout: Option<std::time::Duration>,
     /// How long a Streamable HTTP session may go without a request before it is closed; its
     /// id then gets 404 and the client initializes a new one. Overrides the routes'
     /// `limits { idle-timeout … }` (default 30m).
-    #[arg(long, env = "MCP2_IDLE_TIMEOUT", value_name = "DURATION", value_parser = duration)]
+    #[arg(long, env = "MCP2_IDLE_TIMEOUT", value_name = "DURATION", value_parser = positive_duration_flag)]
     pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// `--max-body 4MiB`: the routes' size syntax.
 fn size(text: &str) -> Result<usize, String> {
     crate::check::serving::parse_size(text)
-}
-
-/// `--header-timeout 10s`: the routes' duration syntax; never zero.
-fn duration(text: &str) -> Result<std::time::Duration, String> {
-    match crate::check::values::parse_duration(text) {
-        Ok(d) if d.is_zero() => Err("must be longer than zero".into()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.reason),
-    }
 }
 
 impl ServeArgs {
