@@ -11,7 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::LoginError;
-use crate::upstream::display_url;
+use crate::upstream::{display_url, metadata_urls};
 
 /// What the login needs to know about the upstream and its authorization server.
 #[derive(Debug, Clone)]
@@ -186,20 +186,7 @@ async fn server_metadata(
     http: &reqwest::Client,
     issuer: &Url,
 ) -> Result<ServerMetadata, LoginError> {
-    let mut urls = well_known(issuer, "oauth-authorization-server");
-    urls.truncate(1);
-    urls.extend(
-        well_known(issuer, "openid-configuration")
-            .into_iter()
-            .take(1),
-    );
-    let path = issuer.path().trim_end_matches('/');
-    if !path.is_empty() {
-        let mut appended = issuer.clone();
-        appended.set_path(&format!("{path}/.well-known/openid-configuration"));
-        urls.push(appended);
-    }
-    for url in &urls {
+    for url in &metadata_urls(issuer) {
         if let Some(found) = get_json::<ServerMetadata>(http, url).await {
             return Ok(found);
         }

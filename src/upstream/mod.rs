@@ -58,7 +58,7 @@ pub use error::UpstreamError;
 pub(crate) use error::display_url;
 pub use handle::{InFlight, StateWatch, UpstreamHandle, UpstreamState, UpstreamStats};
 pub use oauth::TokenError;
-pub(crate) use oauth::{http_client, send, token_error};
+pub(crate) use oauth::{http_client, metadata_urls, send, token_error};
 pub use propagate::CallerToken;
 pub use raw::{RawAnswer, RawHttp};
 pub use stdio::INHERITED_ENV;

@@ -353,11 +353,8 @@ pub(crate) async fn send(
 /// RFC 8414 metadata (then OpenID discovery) of `issuer`: its `token_endpoint`.
 async fn discover(issuer: &Url) -> Result<Url, String> {
     let http = http_client().map_err(|e| e.to_string())?;
-    let path = issuer.path().trim_end_matches('/');
     let mut last = String::new();
-    for well_known in ["oauth-authorization-server", "openid-configuration"] {
-        let mut url = issuer.clone();
-        url.set_path(&format!("/.well-known/{well_known}{path}"));
+    for url in metadata_urls(issuer) {
         let answer = match http.get(url.as_str()).send().await {
             Ok(r) if r.status().is_success() => r.json::<serde_json::Value>().await,
             Ok(r) => {
@@ -387,9 +384,55 @@ async fn discover(issuer: &Url) -> Result<Url, String> {
     Err(last)
 }
 
+/// Where an issuer's metadata may be, in the order the MCP authorization spec asks clients to
+/// try: RFC 8414 (the well-known part inserted between host and path), OpenID Connect inserted
+/// the same way, then OpenID Connect appended to the path (issuers with a path only). Used by
+/// every discovery in mcp2: upstream token endpoints, `mcp2 login`, the downstream JWKS.
+pub(crate) fn metadata_urls(issuer: &Url) -> Vec<Url> {
+    let path = issuer.path().trim_end_matches('/');
+    let mut paths = vec![
+        format!("/.well-known/oauth-authorization-server{path}"),
+        format!("/.well-known/openid-configuration{path}"),
+    ];
+    if !path.is_empty() {
+        paths.push(format!("{path}/.well-known/openid-configuration"));
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let mut u = issuer.clone();
+            u.set_path(&p);
+            u.set_query(None);
+            u.set_fragment(None);
+            u
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_locations_for_issuers_with_and_without_paths() {
+        let plain = metadata_urls(&Url::parse("https://as.example").unwrap());
+        assert_eq!(
+            plain.iter().map(Url::as_str).collect::<Vec<_>>(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration"
+            ]
+        );
+        let tenant = metadata_urls(&Url::parse("https://as.example/t1").unwrap());
+        assert_eq!(
+            tenant.iter().map(Url::as_str).collect::<Vec<_>>(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server/t1",
+                "https://as.example/.well-known/openid-configuration/t1",
+                "https://as.example/t1/.well-known/openid-configuration"
+            ]
+        );
+    }
 
     #[test]
     fn tokens_are_renewed_a_fifth_of_their_lifetime_early_at_most_thirty_seconds() {

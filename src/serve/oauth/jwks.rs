@@ -13,6 +13,8 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use tokio::sync::Mutex;
 use url::Url;
 
+use crate::upstream::metadata_urls;
+
 /// How often an unknown `kid` may cause a refetch.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 /// Keys older than this are refetched before use.
@@ -132,27 +134,6 @@ impl JwksCache {
     }
 }
 
-/// Where an issuer's metadata may be: RFC 8414 inserts the well-known part between host and
-/// path; OpenID Connect appends it.
-pub fn metadata_urls(issuer: &Url) -> Vec<Url> {
-    let path = issuer.path().trim_end_matches('/');
-    let mut out = Vec::new();
-    for well_known in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
-        let mut u = issuer.clone();
-        u.set_path(&format!("{well_known}{path}"));
-        out.push(u);
-        if !path.is_empty() {
-            let mut u = issuer.clone();
-            u.set_path(&format!("{path}{well_known}"));
-            out.push(u);
-        }
-    }
-    out
-}
-
 fn pick(keys: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
     match kid {
         Some(kid) => keys.find(kid).cloned(),
@@ -160,31 +141,5 @@ fn pick(keys: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
             [only] => Some(only.clone()),
             _ => None,
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_locations_for_issuers_with_and_without_paths() {
-        let plain = metadata_urls(&Url::parse("https://as.example").unwrap());
-        assert_eq!(
-            plain.iter().map(Url::as_str).collect::<Vec<_>>(),
-            [
-                "https://as.example/.well-known/oauth-authorization-server",
-                "https://as.example/.well-known/openid-configuration"
-            ]
-        );
-        let tenant = metadata_urls(&Url::parse("https://as.example/t1").unwrap());
-        assert_eq!(
-            tenant[0].as_str(),
-            "https://as.example/.well-known/oauth-authorization-server/t1"
-        );
-        assert_eq!(
-            tenant[3].as_str(),
-            "https://as.example/t1/.well-known/openid-configuration"
-        );
     }
 }
