@@ -14,7 +14,7 @@
 //! redirects. The client secret and the tokens never reach a log line or an error: errors name
 //! the token endpoint, the HTTP status and the server's OAuth error code only.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponse};
@@ -326,11 +326,18 @@ pub(crate) fn token_error<E: std::error::Error>(
     }
 }
 
+/// The HTTP client of every OAuth request mcp2 makes (token, discovery, registration): built
+/// once, so token requests share its connection pool and TLS set-up. No redirects followed.
 pub(crate) fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let built = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
-        .build()
+        .build()?;
+    Ok(CLIENT.get_or_init(|| built).clone())
 }
 
 /// One request of the `oauth2` crate, sent with `reqwest`.
