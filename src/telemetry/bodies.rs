@@ -104,7 +104,8 @@ impl BodyLog {
     }
 
     fn log(&self, direction: Direction, fields: &RequestFields, body: Body<'_>) {
-        if !self.logs(direction) {
+        // Redacting and rendering a body costs; skip it when the line would be dropped.
+        if !self.logs(direction) || !tracing::enabled!(target: "mcp2::body", tracing::Level::INFO) {
             return;
         }
         let (body, dropped) = self.render(body);
@@ -124,9 +125,9 @@ impl BodyLog {
     /// The text logged for `body`: redacted, then cut at the cap. Also how many bytes were cut.
     pub fn render(&self, body: Body<'_>) -> (String, usize) {
         let text = match body {
-            Body::Json(value) => self.redactor.json_text(value),
+            Body::Json(value) => self.redactor.json_text(value.clone()),
             Body::Raw(bytes) => match serde_json::from_slice::<Value>(bytes) {
-                Ok(value) => self.redactor.json_text(&value),
+                Ok(value) => self.redactor.json_text(value),
                 Err(_) => self.redactor.text(&String::from_utf8_lossy(bytes)),
             },
         };
@@ -234,8 +235,7 @@ impl Redactor {
     }
 
     /// `value` as JSON text with secret keys' values and secret values hidden.
-    pub fn json_text(&self, value: &Value) -> String {
-        let mut value = value.clone();
+    pub fn json_text(&self, mut value: Value) -> String {
         self.redact_value(&mut value);
         let text = serde_json::to_string(&value).unwrap_or_default();
         // Object keys may hold a secret too; the text pass catches them.
