@@ -16,9 +16,7 @@ use crate::cluster::ended::EndedSessions;
 use crate::cluster::limiter::{RedisLimiter, Unavailable};
 use crate::cluster::seal::SessionKey;
 use crate::gateway::{Binding, CachePolicy, Gateway};
-use crate::plan::{
-    AdminSettings, ClusterSettings, Plan, ProfileName, RedisUnavailable, Secret, ServeSettings,
-};
+use crate::plan::{AdminSettings, ClusterSettings, Plan, ProfileName, Secret, ServeSettings};
 use crate::reload::{self, Reloader, Trigger};
 use crate::source::SourceSet;
 use crate::{serve, telemetry};
@@ -118,12 +116,9 @@ impl ServeArgs {
                 .and_then(|c| c.redis.as_ref())
                 .map(|u| u.expose().to_owned()),
         };
-        let policy = self.redis_unavailable.unwrap_or_else(|| {
-            match routes.map(|c| c.on_redis_unavailable).unwrap_or_default() {
-                RedisUnavailable::Allow => Unavailable::Allow,
-                RedisUnavailable::Deny => Unavailable::Deny,
-            }
-        });
+        let policy = self
+            .redis_unavailable
+            .unwrap_or_else(|| routes.map(|c| c.on_redis_unavailable).unwrap_or_default());
         Cluster { key, redis, policy }
     }
 }

@@ -42,15 +42,8 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_
 return -1
 ";
 
-/// What a check does when Redis cannot answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Unavailable {
-    /// Admit the request (and count a warning).
-    #[default]
-    Allow,
-    /// Refuse the request as rate limited.
-    Deny,
-}
+/// What a check does when Redis cannot answer: the routes' `on-redis-unavailable`.
+pub use crate::plan::RedisUnavailable as Unavailable;
 
 pub struct RedisLimiter {
     redis: LazyRedis,

@@ -49,8 +49,8 @@ pub struct ClusterSettings {
     pub on_redis_unavailable: RedisUnavailable,
 }
 
-/// `on-redis-unavailable allow|deny`.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+/// `on-redis-unavailable allow|deny` (also the `--redis-unavailable` flag's values).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum RedisUnavailable {
     /// Admit the request (counted as a warning).
