@@ -250,29 +250,12 @@ pub(super) fn condition(c: &ast::RuleCondition, cx: &mut Cx<'_>) -> Option<Calle
     Some(CallerCondition {
         negate: c.negate,
         test: t,
-        text: condition_text(c).into(),
+        text: crate::syntax::print::condition(c).into(),
     })
 }
 
 fn claim_path(path: &str) -> Vec<String> {
     path.split('.').map(str::to_string).collect()
-}
-
-/// The condition as a reader would write it.
-pub(super) fn condition_text(c: &ast::RuleCondition) -> String {
-    let mut text = format!(
-        "{} {}",
-        if c.negate { "unless" } else { "when" },
-        c.source.node
-    );
-    if let Some(s) = &c.subject {
-        text.push(' ');
-        text.push_str(&s.node);
-    }
-    if let Some((op, v)) = &c.test {
-        text.push_str(&format!(" {} {:?}", op.node, v.node));
-    }
-    text
 }
 
 /// Warns about each identity condition in a profile that some endpoint serves without any

@@ -360,7 +360,7 @@ pub(super) fn rule_text(rule: &ast::Rule) -> String {
             let mut text = format!("{action} {kind} {}", target_text(target));
             if let Some(c) = condition {
                 text.push(' ');
-                text.push_str(&super::auth::condition_text(c));
+                text.push_str(&crate::syntax::print::condition(c));
             }
             text
         }

@@ -9,6 +9,8 @@
 mod auth;
 mod serving;
 
+pub(crate) use auth::condition;
+
 use std::fmt::Write as _;
 
 use super::ast::{self, Item, Str};

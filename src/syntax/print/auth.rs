@@ -18,7 +18,9 @@ pub(super) fn endpoint_auth(a: &ast::EndpointAuth) -> String {
 }
 
 /// `when|unless SOURCE [SUBJECT] [OP VALUE]`.
-pub(super) fn condition(c: &ast::RuleCondition) -> String {
+/// A rule condition as `.mcproute` text (`when claim groups contains "eng"`); also how
+/// diagnostics and `explain` show one.
+pub(crate) fn condition(c: &ast::RuleCondition) -> String {
     let mut text = format!(
         "{} {}",
         if c.negate { "unless" } else { "when" },
