@@ -190,3 +190,68 @@ async fn misbehaving_upstreams_fail_their_calls_and_nothing_else() {
         mcp2.stderr_tail(40)
     );
 }
+
+/// An upstream whose every connection attempt takes 3 s and then fails, beside one that works:
+/// while it is mid-attempt, a new client's `initialize`, `tools/list` and a call to the working
+/// upstream each wait for that attempt at most, never for the failing upstream's (long)
+/// timeouts, and `/_mcp2/ready` shows the failure while the upstream tries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_failing_slowly_holds_up_no_one() {
+    init_tracing();
+    let routes = Routes::new(&format!(
+        r#"
+upstream everything {{
+  stdio {everything}
+}}
+upstream slowfail {{
+  stdio {python} "-c" "import time; time.sleep(3)"
+  connect-timeout 60s
+  timeout 60s
+}}
+profile default {{
+  prefix "{{upstream}}__"
+  use everything, slowfail
+}}
+endpoint "/mcp" -> default
+"#,
+        everything = quoted(&everything_bin()),
+        python = quoted(&python()),
+    ));
+    let mcp2 = Mcp2::serve(&routes, &["--no-watch"], &[]).await;
+
+    // Wait for a retry in progress: `restarting`, with the last failure beside it.
+    let mut restarting = Value::Null;
+    for _ in 0..400 {
+        let (_, ready) = mcp2.admin(reqwest::Method::GET, "/_mcp2/ready").await;
+        if ready["upstreams"]["slowfail"]["state"] == "restarting"
+            && ready["upstreams"]["everything"]["state"] == "connected"
+        {
+            restarting = ready["upstreams"]["slowfail"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        restarting["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("before answering `initialize`")),
+        "no retry in progress with its last error: {restarting}\n{}",
+        mcp2.stderr_tail(20)
+    );
+
+    // Mid-attempt: each step waits at most for the attempt in progress (3 s), so the three
+    // together stay far below the 10 s `initialize` waits for upstreams and the 60 s timeout.
+    let started = Instant::now();
+    let hub = connect(&mcp2.url("/mcp")).await;
+    let names = tool_names(hub.peer()).await;
+    assert!(names.contains(&"everything__echo".to_string()), "{names:?}");
+    assert_eq!(
+        call_text(&hub, "everything__echo", json!({"message": "hi"})).await,
+        "Echo: hi"
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(9),
+        "a failing upstream held up the hub for {took:?}"
+    );
+}

@@ -204,6 +204,7 @@ impl ListCache {
             .cache
             .get_with(key, async {
                 let fetched = fetch(upstream, kind).await;
+                tracing::debug!(upstream = %upstream.id(), method = kind.method(), ok = fetched.is_ok(), "list fetched");
                 let (result, hint) = match fetched {
                     Ok((listed, hint)) => (Ok(listed), hint),
                     Err(e) => (Err(e), Hint::default()),
@@ -259,6 +260,7 @@ async fn fetch(upstream: &UpstreamHandle, kind: ListKind) -> Result<(Listed, Hin
         return Ok((empty(kind), Hint::default()));
     }
     let _in_flight = upstream.begin_request();
+    tracing::debug!(upstream = %upstream.id(), method = kind.method(), "fetching list");
     match tokio::time::timeout(timeout, list_all(&peer, kind)).await {
         Ok(Ok(listed)) => Ok(listed),
         Ok(Err(e)) => Err(format!("{} failed: {e}", kind.method())),

@@ -504,8 +504,9 @@ pub async fn connected(
         },
         UpstreamState::Down { error, .. } => Err(unavailable(format!("down: {error}"))),
         UpstreamState::Stopped => Err(unavailable("removed from the routes".into())),
+        // Only the attempt in progress: one that fails answers with its error now.
         UpstreamState::Connecting => upstream
-            .ready(wait)
+            .settled(wait)
             .await
             .map_err(|e| unavailable(e.to_string())),
     }

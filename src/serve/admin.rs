@@ -210,7 +210,7 @@ async fn health() -> impl IntoResponse {
 
 /// The plan is loaded; each upstream's state (`connected` with its PID, `connecting`, `down`
 /// with its last error, failed `attempts` in a row and `retry_in_ms`, `restarting` after a
-/// failure, `stopped`; `per-client` for one that propagates the caller's identity, which only
+/// failure (with that failure's `error`), `stopped`; `per-client` for one that propagates the caller's identity, which only
 /// clients' own connections reach). 200 when every upstream is connected, 503 otherwise
 /// (the body says which are not).
 async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
@@ -233,11 +233,15 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> impl IntoResponse {
                 Some(UpstreamState::Connecting) => {
                     all_up = false;
                     // After a failure, connecting again is a restart.
-                    let restarting = gateway
-                        .registry()
-                        .get(id.as_str())
-                        .is_some_and(|h| h.stats().failures > 0);
-                    json!({ "state": if restarting { "restarting" } else { "connecting" } })
+                    let handle = gateway.registry().get(id.as_str());
+                    let restarting = handle.as_ref().is_some_and(|h| h.stats().failures > 0);
+                    match handle.and_then(|h| h.last_error()) {
+                        Some(error) if restarting => {
+                            json!({ "state": "restarting", "error": error })
+                        }
+                        _ if restarting => json!({ "state": "restarting" }),
+                        _ => json!({ "state": "connecting" }),
+                    }
                 }
                 Some(UpstreamState::Down {
                     error,

@@ -60,6 +60,8 @@ impl UpstreamState {
 pub(crate) struct Published {
     pub(crate) state: UpstreamState,
     pub(crate) peer: Option<Peer<RoleClient>>,
+    /// The error of the last failure, kept while the upstream tries again; cleared on connect.
+    pub(crate) last_error: Option<String>,
 }
 
 /// Counters about one upstream since it was started (they survive reconnects).
@@ -113,6 +115,7 @@ impl UpstreamHandle {
         let (published, _) = watch::channel(Published {
             state: UpstreamState::Connecting,
             peer: None,
+            last_error: None,
         });
         UpstreamHandle {
             inner: Arc::new(Inner {
@@ -207,13 +210,31 @@ impl UpstreamHandle {
     /// Returns at once if the upstream was stopped. On timeout, a down upstream reports its
     /// last error; one still connecting reports the timeout.
     pub async fn ready(&self, timeout: Duration) -> Result<Peer<RoleClient>, UpstreamError> {
-        let mut rx = self.inner.published.subscribe();
-        let wait = rx.wait_for(|p| {
+        self.wait_until(timeout, |state| {
             matches!(
-                p.state,
+                state,
                 UpstreamState::Connected { .. } | UpstreamState::Stopped
             )
-        });
+        })
+        .await
+    }
+
+    /// Waits for the connection attempt in progress to end, for at most `timeout`: the peer
+    /// when it connected, its error when it failed. Unlike [`ready`](Self::ready), it does not
+    /// wait through the retries after a failure, so a request to an upstream that keeps failing
+    /// gets that failure at once instead of waiting out its timeout.
+    pub async fn settled(&self, timeout: Duration) -> Result<Peer<RoleClient>, UpstreamError> {
+        self.wait_until(timeout, |state| !matches!(state, UpstreamState::Connecting))
+            .await
+    }
+
+    async fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&UpstreamState) -> bool,
+    ) -> Result<Peer<RoleClient>, UpstreamError> {
+        let mut rx = self.inner.published.subscribe();
+        let wait = rx.wait_for(|p| done(&p.state));
         let outcome = match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(published)) => published.peer.clone(),
             // The sender lives in `Inner`, which we hold: this cannot close, but stay total.
@@ -264,7 +285,21 @@ impl UpstreamHandle {
         if !state.is_connected() {
             self.inner.lane.forget_session();
         }
-        self.inner.published.send_replace(Published { state, peer });
+        self.inner.published.send_modify(|published| {
+            match &state {
+                UpstreamState::Down { error, .. } => published.last_error = Some(error.clone()),
+                UpstreamState::Connected { .. } => published.last_error = None,
+                UpstreamState::Connecting | UpstreamState::Stopped => {}
+            }
+            published.state = state;
+            published.peer = peer;
+        });
+    }
+
+    /// The error of the last failure while the upstream is not connected (also while it
+    /// connects again after it), for status pages; `None` once connected.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner.published.borrow().last_error.clone()
     }
 
     pub(crate) fn set_pid(&self, pid: Option<u32>) {

@@ -72,6 +72,10 @@ impl Mcp2 {
             .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1");
+        // `MCP2_TEST_LOG=debug` (any filter but `1`) also turns mcp2's own logging up.
+        if let Some(filter) = std::env::var("MCP2_TEST_LOG").ok().filter(|f| f != "1") {
+            cmd.env("RUST_LOG", filter);
+        }
         cmd
     }
 
@@ -222,6 +226,12 @@ impl Mcp2 {
 
 impl Drop for Mcp2 {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- mcp2's stderr, last lines ---\n{}",
+                self.stderr_tail(60)
+            );
+        }
         if self.status.is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();

@@ -103,7 +103,12 @@ pub async fn collect(gateway: &Gateway, reloader: Option<&Reloader>) -> Status {
             let restarting = handle.as_ref().is_some_and(|h| h.stats().failures > 0);
             let (state, since, last_error) = match state {
                 Some(UpstreamState::Connected { since, .. }) => ("connected", Some(since), None),
-                Some(UpstreamState::Connecting) if restarting => ("restarting", None, None),
+                // Trying again after a failure: the failure stays visible meanwhile.
+                Some(UpstreamState::Connecting) if restarting => (
+                    "restarting",
+                    None,
+                    handle.as_ref().and_then(|h| h.last_error()),
+                ),
                 Some(UpstreamState::Connecting) => ("connecting", None, None),
                 Some(UpstreamState::Down { error, since, .. }) => {
                     ("down", Some(since), Some(error))
