@@ -13,11 +13,10 @@
 //!   notifications and server→client requests on an SSE answer stream).
 //! - A call with a progress token (rmcp clients put one on every request) goes upstream with
 //!   that token replaced by the call's own (its upstream id: the upstream session is shared, so
-//!   a client's token never reaches it unmapped; the other `_meta` keys stay as written). It
-//!   runs in a task of its own (`fast_progress.rs`): answered before any progress, it is
-//!   answered with plain JSON; otherwise the response becomes an event stream of the progress,
-//!   under the client's own token, then the answer. The timeout restarts on each progress
-//!   report, as on the full stack.
+//!   a client's token never reaches it unmapped; the other `_meta` keys stay as written).
+//!   Answered before any progress, it is answered with plain JSON; otherwise the response
+//!   becomes an event stream of the progress, under the client's own token, then the answer
+//!   (`fast_progress.rs`). The timeout restarts on each progress report, as on the full stack.
 //!
 //! Everything it cannot do exactly as the full stack would is left to it, decided BEFORE
 //! anything goes upstream ([`Fast::Fallback`]): progress tokens that are neither a string nor
@@ -42,7 +41,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::GatewayError;
-use super::fast_progress::{self, AbortOnDrop, FastStream, First, ProgressRoute, Reason};
+use super::fast_progress::{self, FastStream, First, ProgressRoute, Reason};
 use super::fast_reply::{Exchange, Outcome, Reply};
 use super::handler::HubSession;
 use super::observe;
@@ -251,19 +250,20 @@ impl HubSession {
         let Some(token) = progress else {
             return self.fast_run(sent, None).await.map(Served::Answer);
         };
-        // Progress goes back on this call's own response, as it arrives: the call runs in a
-        // task of its own and reports on a channel (`fast_progress.rs`).
+        // Progress goes back on this call's own response, as it arrives: the call reports on
+        // a channel, and moves into a task of its own at its first progress
+        // (`fast_progress.rs`).
         let (route, events) = fast_progress::route(token);
         let hub = self.clone();
-        let task = AbortOnDrop(tokio::spawn(async move {
+        let call = Box::pin(async move {
             let outcome = hub.fast_run(sent, Some(route.clone())).await;
             route.done(outcome);
-        }));
+        });
         let broken = || {
             let error = McpError::internal_error("the fast call ended without an answer", None);
             error_message(id_json, &error)
         };
-        match fast_progress::first(events, task, broken).await {
+        match fast_progress::first(events, call, broken).await {
             First::Answer(answer) => Ok(Served::Answer(answer)),
             First::Stream(stream) => Ok(Served::Stream(stream)),
             First::Fallback(reason) => Err(reason),

@@ -1,6 +1,8 @@
-//! Fast calls that carry a progress token: the call runs in a task of its own and reports on
-//! a channel, so that the progress the upstream sends on the call's answer stream reaches the
-//! client on that call's own HTTP response, as it arrives.
+//! Fast calls that carry a progress token: the call reports on a channel, so that the progress
+//! the upstream sends on the call's answer stream reaches the client on that call's own HTTP
+//! response, as it arrives. The call runs inside the request until its first report (most calls
+//! are answered before any progress: no task, no wake-up across threads); progress moves the
+//! rest of it into a task of its own, which feeds the response's event stream.
 //!
 //! The upstream sees the call's own token (the upstream id, `mcp2-fast-N`: its session is
 //! shared by many clients); [`ProgressRoute::forward`] turns each of its progress
@@ -10,6 +12,7 @@
 //! notification and then the answer. Dropping the stream (the client went away) aborts the
 //! task, which cancels the call upstream as a dropped fast call always does.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
@@ -99,20 +102,34 @@ pub(super) enum First {
     Fallback(Reason),
 }
 
-/// Waits for the first event of the call running in `task`.
+/// A call that reports on its [`ProgressRoute`] (its end included) and then returns.
+pub(super) type Call = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `call` here until its first event: its answer is served as is; on progress, the rest
+/// of the call moves into a task of its own and the answer becomes an event stream.
 pub(super) async fn first(
     mut events: UnboundedReceiver<Event>,
-    task: AbortOnDrop,
+    mut call: Call,
     broken: impl FnOnce() -> Vec<u8>,
 ) -> First {
-    match events.recv().await {
+    let mut running = true;
+    let event = tokio::select! {
+        biased;
+        event = events.recv() => event,
+        // It reported its end before it returned: that report is queued.
+        () = &mut call => {
+            running = false;
+            events.recv().await
+        }
+    };
+    match event {
         Some(Event::Done(Ok(answer))) => First::Answer(answer),
         Some(Event::Done(Err(reason))) => First::Fallback(reason),
         Some(Event::Progress(progress)) => First::Stream(FastStream {
             first: Some(progress),
             events,
             broken: Some(broken()),
-            _task: task,
+            _task: running.then(|| AbortOnDrop(tokio::spawn(call))),
         }),
         None => First::Answer(broken()),
     }
@@ -125,7 +142,8 @@ pub struct FastStream {
     events: UnboundedReceiver<Event>,
     /// The answer sent if the call ends without one.
     broken: Option<Vec<u8>>,
-    _task: AbortOnDrop,
+    /// The rest of the call, unless it had already ended.
+    _task: Option<AbortOnDrop>,
 }
 
 impl FastStream {
@@ -160,13 +178,12 @@ mod tests {
     async fn progress_carries_the_clients_token_and_the_answer_ends_the_stream() {
         let client: Box<RawValue> = serde_json::from_str("7").unwrap();
         let (progress, events) = route(&client);
-        let task = AbortOnDrop(tokio::spawn(async {}));
         progress.forward(
             r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"mcp2-fast-1","progress":1,"total":2}}"#,
         );
         progress.done(Ok(br#"{"answer":1}"#.to_vec()));
         progress.forward(r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#);
-        let First::Stream(stream) = first(events, task, Vec::new).await else {
+        let First::Stream(stream) = first(events, Box::pin(async {}), Vec::new).await else {
             panic!("progress first makes a stream");
         };
         let messages: Vec<Vec<u8>> = stream.messages().collect().await;
@@ -182,13 +199,13 @@ mod tests {
         let client: Box<RawValue> = serde_json::from_str(r#""t""#).unwrap();
         let (progress, events) = route(&client);
         progress.done(Ok(b"a".to_vec()));
-        let task = AbortOnDrop(tokio::spawn(async {}));
-        assert!(matches!(first(events, task, Vec::new).await, First::Answer(a) if a == b"a"));
+        let call: Call = Box::pin(async {});
+        assert!(matches!(first(events, call, Vec::new).await, First::Answer(a) if a == b"a"));
         let (progress, events) = route(&client);
         progress.forward(r#"{"method":"notifications/progress","params":{"progress":1}}"#);
         drop(progress);
-        let task = AbortOnDrop(tokio::spawn(async {}));
-        let First::Stream(stream) = first(events, task, || b"broken".to_vec()).await else {
+        let call: Call = Box::pin(async {});
+        let First::Stream(stream) = first(events, call, || b"broken".to_vec()).await else {
             panic!("a stream");
         };
         let messages: Vec<Vec<u8>> = stream.messages().collect().await;

@@ -45,8 +45,9 @@ use crate::plan::authz::Identity;
 use crate::plan::{Endpoint, Plan};
 
 type Service = StreamableHttpService<HubSession, SealedSessions>;
-/// An endpoint's service and the session manager it keeps its sessions in.
-type Served = (Service, Arc<SealedSessions>);
+/// An endpoint's service and the session manager it keeps its sessions in. Shared, not
+/// cloned per request: a service clone copies its whole configuration.
+type Served = Arc<(Service, Arc<SealedSessions>)>;
 
 #[derive(Clone)]
 pub struct McpRoutes {
@@ -56,7 +57,7 @@ pub struct McpRoutes {
 struct Inner {
     gateway: Arc<Gateway>,
     legacy: Arc<LegacySessions>,
-    /// One service per endpoint path and binding. A std Mutex: held only to clone a service out.
+    /// One service per endpoint path and binding. A std Mutex: held only to clone an `Arc` out.
     services: Mutex<HashMap<(String, Binding), Served>>,
     /// The sessions the fast path may serve; `None` when it is switched off.
     fast: Option<FastSessions>,
@@ -139,7 +140,7 @@ impl McpRoutes {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .map(|(_, manager)| manager.clone())
+            .map(|served| served.1.clone())
             .collect();
         let id = rmcp::transport::streamable_http_server::SessionId::from(id);
         for manager in managers {
@@ -189,7 +190,7 @@ impl McpRoutes {
                 };
                 let manager = Arc::new(SealedSessions::new(local));
                 let service = StreamableHttpService::new(factory, manager.clone(), config);
-                (service, manager)
+                Arc::new((service, manager))
             })
             .clone()
     }
@@ -268,7 +269,8 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     }
     let mut request = request;
     request.extensions_mut().insert(identity);
-    let (service, manager) = routes.service(endpoint);
+    let served = routes.service(endpoint);
+    let (service, manager) = (&served.0, &served.1);
     let (mut request, issued) = match &routes.inner.key {
         Some(key) => {
             let binding = Binding {
@@ -296,7 +298,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
     let in_flight = post.then(|| routes.inner.in_flight.token());
     if post && let Some(sessions) = &routes.inner.fast {
         let loopback = routes.inner.listen.ip().is_loopback();
-        match fast_path(sessions, &manager, request, loopback).await {
+        match fast_path(sessions, manager, request, loopback).await {
             Ok(answered) => return held(answered, in_flight),
             Err(untouched) => request = untouched,
         }
@@ -308,7 +310,7 @@ pub async fn dispatch(State(routes): State<McpRoutes>, request: Request) -> Resp
         let (response, built) =
             fast::capture(sessions::with_issued(issued, service.handle(request))).await;
         if let Some(hub) = built {
-            sessions.learn(response.headers(), hub, &manager);
+            sessions.learn(response.headers(), hub, manager);
         }
         response.map(Body::new)
     } else {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge};
 
 use super::metrics as m;
 
@@ -28,21 +28,33 @@ pub struct RequestFields {
 impl RequestFields {
     /// The `tool` label: the public tool name for `tools/call`, empty otherwise (URIs would
     /// make one series per resource).
-    fn tool(&self) -> String {
+    fn tool(&self) -> &str {
         if self.method == "tools/call" {
-            self.public.clone()
+            &self.public
         } else {
-            String::new()
+            ""
         }
     }
 
-    fn labels(&self) -> [(&'static str, String); 5] {
+    pub(super) fn labels(&self) -> [(&'static str, String); 5] {
+        let [endpoint, profile, upstream, method, tool] = self.label_values();
         [
-            ("endpoint", self.endpoint.clone()),
-            ("profile", self.profile.clone()),
-            ("upstream", self.upstream.clone()),
-            ("method", self.method.to_string()),
-            ("tool", self.tool()),
+            ("endpoint", endpoint.to_string()),
+            ("profile", profile.to_string()),
+            ("upstream", upstream.to_string()),
+            ("method", method.to_string()),
+            ("tool", tool.to_string()),
+        ]
+    }
+
+    /// The values of [`labels`](Self::labels), borrowed.
+    pub(super) fn label_values(&self) -> [&str; 5] {
+        [
+            &self.endpoint,
+            &self.profile,
+            &self.upstream,
+            self.method,
+            self.tool(),
         ]
     }
 }
@@ -70,6 +82,23 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Ok,
+        Outcome::UpstreamError,
+        Outcome::Unavailable,
+        Outcome::Timeout,
+        Outcome::Transport,
+        Outcome::NotFound,
+        Outcome::RateLimited,
+        Outcome::Cancelled,
+        Outcome::InputFailed,
+    ];
+
+    /// This outcome's place in [`ALL`](Self::ALL).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -115,14 +144,7 @@ impl RequestDone<'_> {
                 duration_ms, outcome, error, "request failed"
             ),
         }
-        let labels = f.labels();
-        let mut with_outcome = labels.to_vec();
-        with_outcome.push(("outcome", outcome.to_string()));
-        counter!(m::REQUESTS, &with_outcome).increment(1);
-        if self.outcome != Outcome::Ok {
-            counter!(m::ERRORS, &with_outcome).increment(1);
-        }
-        histogram!(m::DURATION, &labels).record(self.duration.as_secs_f64());
+        super::series::record(f, self.outcome, self.duration.as_secs_f64());
     }
 }
 

@@ -4,8 +4,8 @@
 //! Rotation is `file-rotate`'s: once the file has passed its size limit (a line is never split
 //! across files) it becomes `NAME.1` (`NAME.1.gz` when compressing), older ones shift up, and
 //! those beyond the count are removed. Age is ours: rotated files older than the age limit are
-//! removed at start and at every rotation. Writes reach this type through `tracing-appender`'s
-//! non-blocking writer, so a slow disk never stalls a request.
+//! removed at start and at every rotation. Writes reach this type one line at a time from the
+//! batching writer's thread (`batched`), so a slow disk never stalls a request.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -58,6 +58,11 @@ pub fn install() {
     }
 }
 
+/// Whether the recorder is installed (metrics are recorded).
+pub fn installed() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// The Prometheus text exposition of every metric, or `None` when no recorder is installed.
 pub fn render() -> Option<String> {
     HANDLE.get().map(|h| {

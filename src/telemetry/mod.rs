@@ -1,20 +1,22 @@
 //! Logging and metrics setup. Logs go to stderr, human-readable (never stdout: `serve --stdio`
 //! speaks MCP there), and, when `logging.file` is set, also to that file as JSON lines, rotated
-//! by [`file::RotatingFile`]. Both writers are `tracing-appender`'s non-blocking ones: a full
-//! buffer drops lines rather than stalling a request.
+//! by [`file::RotatingFile`]. Both writers are non-blocking and write in batches
+//! ([`batched`]): a request never waits for the output, and a full buffer drops lines (counted)
+//! rather than stalling one.
 //!
 //! `RUST_LOG`, when set, overrides the routes' `logging.level`. Request lines use the target
 //! `mcp2::request` (filter them with `info,mcp2::request=warn`); request and response bodies
 //! (`log-requests`, `log-responses`, see [`bodies`]) the target `mcp2::body`.
 
+pub mod batched;
 pub mod bodies;
 pub mod events;
 pub mod file;
 pub mod metrics;
+pub mod series;
 
 use std::time::Duration;
 
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -23,7 +25,7 @@ use crate::plan::LoggingSettings;
 
 /// Keeps the logging pipeline alive (its writer threads flush on drop); drop it last.
 pub struct LogGuard {
-    _writers: Vec<WorkerGuard>,
+    _writers: Vec<batched::BatchGuard>,
 }
 
 /// Installs the metrics recorder and the log subscriber (once per process).
@@ -33,12 +35,12 @@ pub fn init(settings: &LoggingSettings) -> LogGuard {
         .or_else(|_| EnvFilter::try_new(&settings.filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
-    let (stderr, stderr_guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (stderr, stderr_guard) = batched::batched(std::io::stderr(), batched::Writes::Batch);
     let mut writers = vec![stderr_guard];
     let (file_layer, file_error) = match &settings.file {
         Some(path) => match file::RotatingFile::open(path, rotation(settings)) {
             Ok(f) => {
-                let (writer, guard) = tracing_appender::non_blocking(f);
+                let (writer, guard) = batched::batched(f, batched::Writes::Lines);
                 writers.push(guard);
                 let layer = tracing_subscriber::fmt::layer()
                     .json()

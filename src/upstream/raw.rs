@@ -25,8 +25,9 @@ const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-versi
 pub(crate) struct Lane {
     /// The pooled client, URL and configured headers, set once the first HTTP transport is made.
     fixed: OnceLock<Fixed>,
-    /// The current upstream session id, while connected.
-    session: Mutex<Option<Arc<str>>>,
+    /// The current upstream session id, while connected, and the lane built for it (built on
+    /// the first fast request of the session, then shared by every later one).
+    session: Mutex<Option<(Arc<str>, Option<RawHttp>)>>,
 }
 
 #[derive(Debug)]
@@ -49,8 +50,8 @@ impl Lane {
     pub(crate) fn saw_session(&self, id: Option<&Arc<str>>) {
         let Some(id) = id else { return };
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        if session.as_deref() != Some(&**id) {
-            *session = Some(id.clone());
+        if session.as_ref().map(|(known, _)| &**known) != Some(&**id) {
+            *session = Some((id.clone(), None));
         }
     }
 
@@ -59,14 +60,25 @@ impl Lane {
     }
 }
 
-/// A ready-to-use raw lane: one connected Streamable HTTP upstream session.
+/// A ready-to-use raw lane: one connected Streamable HTTP upstream session. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct RawHttp {
+pub struct RawHttp(Arc<RawSession>);
+
+#[derive(Debug)]
+pub struct RawSession {
     client: reqwest::Client,
     url: Url,
     headers: HeaderMap,
     /// The negotiated protocol version.
     pub protocol: Arc<str>,
+}
+
+impl std::ops::Deref for RawHttp {
+    type Target = RawSession;
+
+    fn deref(&self) -> &RawSession {
+        &self.0
+    }
 }
 
 /// What the upstream answered a raw POST with.
@@ -102,11 +114,14 @@ impl UpstreamHandle {
         let info = self.server_info()?;
         let lane = self.lane();
         let fixed = lane.fixed.get()?;
-        let session = lane
-            .session
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()?;
+        let mut current = lane.session.lock().unwrap_or_else(|p| p.into_inner());
+        let (session, built) = current.as_mut()?;
+        if let Some(raw) = built
+            .as_ref()
+            .filter(|r| *r.protocol == *info.protocol_version.as_str())
+        {
+            return Some(raw.clone());
+        }
         let protocol: Arc<str> = info.protocol_version.as_str().into();
         let mut headers = fixed.headers.clone();
         headers.insert(
@@ -114,13 +129,15 @@ impl UpstreamHandle {
             HeaderValue::from_static("text/event-stream, application/json"),
         );
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(SESSION_ID, HeaderValue::from_str(&session).ok()?);
+        headers.insert(SESSION_ID, HeaderValue::from_str(session).ok()?);
         headers.insert(PROTOCOL_VERSION, HeaderValue::from_str(&protocol).ok()?);
-        Some(RawHttp {
+        let raw = RawHttp(Arc::new(RawSession {
             client: fixed.client.clone(),
             url: fixed.url.clone(),
             headers,
             protocol,
-        })
+        }));
+        *built = Some(raw.clone());
+        Some(raw)
     }
 }
