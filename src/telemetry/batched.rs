@@ -4,10 +4,12 @@
 //! one wake-up of that thread and one `write` per line, and its receiver spins and yields
 //! (`sched_yield`, four times per line measured) before it sleeps. With one request line per
 //! call that was a sixth of the gateway's CPU per call on a quiet machine, on the cores the
-//! requests need. Here a line is appended to a buffer under a lock; the writer thread wakes
-//! every [`FLUSH_EVERY`] (or when the buffer passes [`HIGH_WATER`]) and writes what gathered
-//! in one go. Lines appear up to that interval late, in the order they were logged; a request
-//! never waits for the output. When the output cannot keep up and the buffer holds
+//! requests need. Here a line is appended to a buffer under a lock. The first line after a
+//! quiet moment wakes the writer thread, which writes it at once; the lines that follow within
+//! [`GATHER`] are written together after it, without waking anyone (the buffer passing
+//! [`HIGH_WATER`] is written sooner). So a lone line appears at once, and a busy gateway wakes
+//! the writer at most once per [`GATHER`], not once per line; lines keep their order and a
+//! request never waits for the output. When the output cannot keep up and the buffer holds
 //! [`MAX_BUFFERED`], further lines are dropped and counted, and the count is written once the
 //! output drains. Dropping the [`BatchGuard`] flushes everything and stops the thread.
 
@@ -18,8 +20,8 @@ use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// How long a line may wait before it is written.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// How long the lines after a written batch are gathered before the next write.
+pub const GATHER: Duration = Duration::from_millis(10);
 /// A buffer this large is written at once, without waiting for the interval.
 pub const HIGH_WATER: usize = 64 * 1024;
 /// Beyond this, lines are dropped (and counted) until the output catches up.
@@ -30,6 +32,8 @@ struct Pending {
     bytes: Vec<u8>,
     dropped: u64,
     closing: bool,
+    /// The writer thread waits for a first line (the next line wakes it).
+    idle: bool,
 }
 
 #[derive(Default)]
@@ -85,22 +89,19 @@ fn write_loop(shared: &Shared, mut output: impl Write, writes: Writes) {
     loop {
         let (dropped, closing) = {
             let mut pending = shared.lock();
-            if pending.bytes.len() < HIGH_WATER && !pending.closing {
-                pending = shared
-                    .wake
-                    .wait_timeout(pending, FLUSH_EVERY)
-                    .map(|(guard, _)| guard)
-                    .unwrap_or_else(|p| p.into_inner().0);
+            while pending.bytes.is_empty() && pending.dropped == 0 && !pending.closing {
+                pending.idle = true;
+                pending = shared.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
             }
+            pending.idle = false;
             std::mem::swap(&mut batch, &mut pending.bytes);
             (std::mem::take(&mut pending.dropped), pending.closing)
         };
         // Nowhere to report a failing log output; the next batch tries again.
         match writes {
-            Writes::Batch if !batch.is_empty() => {
+            Writes::Batch => {
                 let _ = output.write_all(&batch);
             }
-            Writes::Batch => {}
             Writes::Lines => {
                 for line in batch.split_inclusive(|b| *b == b'\n') {
                     let _ = output.write_all(line);
@@ -118,6 +119,11 @@ fn write_loop(shared: &Shared, mut output: impl Write, writes: Writes) {
         if closing {
             return;
         }
+        // The lines of the next moments go out together, without waking this thread each.
+        let pending = shared.lock();
+        if pending.bytes.len() < HIGH_WATER && !pending.closing {
+            let _ = shared.wake.wait_timeout(pending, GATHER);
+        }
     }
 }
 
@@ -129,7 +135,10 @@ impl Write for BatchWriter {
             return Ok(buf.len());
         }
         pending.bytes.extend_from_slice(buf);
-        if pending.bytes.len() >= HIGH_WATER && pending.bytes.len() - buf.len() < HIGH_WATER {
+        let filled =
+            pending.bytes.len() >= HIGH_WATER && pending.bytes.len() - buf.len() < HIGH_WATER;
+        if pending.idle || filled {
+            pending.idle = false;
             self.shared.wake.notify_one();
         }
         Ok(buf.len())
@@ -183,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_arrive_in_order_within_the_interval_and_all_on_drop() {
+    fn lines_arrive_in_order_soon_and_all_on_drop() {
         let sink = Sink::default();
         let (writer, guard) = batched(sink.clone(), Writes::Batch);
         for n in 0..100 {
@@ -223,7 +232,7 @@ mod tests {
         let sink = Sink::default();
         let (writer, guard) = batched(Stuck(gate.clone(), sink.clone()), Writes::Lines);
         writeln!(writer.make_writer(), "first").unwrap();
-        std::thread::sleep(FLUSH_EVERY * 3); // the thread is now stuck writing "first"
+        std::thread::sleep(GATHER * 3); // the thread is now stuck writing "first"
         let line = vec![b'x'; 1024 * 1024];
         for _ in 0..12 {
             writer.make_writer().write_all(&line).unwrap();

@@ -22,6 +22,9 @@ use super::eventually;
 /// How long `mcp2 serve` may take to print its listening line.
 pub const LISTEN_LIMIT: Duration = Duration::from_secs(30);
 
+/// How long [`Mcp2::stderr`] lets mcp2's batched log writer catch up (its batches wait 10 ms).
+const LOG_SETTLE: Duration = Duration::from_millis(50);
+
 /// The stable line `mcp2 serve` prints on stderr once it accepts connections:
 /// `mcp2 listening on http://ADDR (ENDPOINTS)`.
 const LISTENING: &str = "mcp2 listening on http://";
@@ -111,7 +114,7 @@ impl Mcp2 {
     async fn wait_listening(&mut self) -> SocketAddr {
         let deadline = tokio::time::Instant::now() + LISTEN_LIMIT;
         loop {
-            if let Some(addr) = listening_addr(&self.stderr()) {
+            if let Some(addr) = listening_addr(&self.captured()) {
                 return addr;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -144,8 +147,16 @@ impl Mcp2 {
         self.child.id()
     }
 
-    /// Everything mcp2 wrote to stderr so far.
+    /// Everything mcp2 wrote to stderr so far, once what it logged before this call has had
+    /// time to arrive: mcp2 writes its log in batches, up to 10 ms after the fact
+    /// (`telemetry::batched`), so every check on its log sees the lines of what came before.
     pub fn stderr(&self) -> String {
+        std::thread::sleep(LOG_SETTLE);
+        self.captured()
+    }
+
+    /// What has arrived from mcp2's stderr until now.
+    fn captured(&self) -> String {
         self.stderr
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -167,6 +178,12 @@ impl Mcp2 {
     /// Waits until stderr contains `needle`; false if it did not within `limit`.
     pub async fn wait_for_stderr(&self, needle: &str, limit: Duration) -> bool {
         eventually(limit, || self.stderr().contains(needle)).await
+    }
+
+    /// Waits until a stderr line satisfies `wanted`; false if none did within `limit`. mcp2
+    /// writes its log in batches, a few milliseconds after the fact: assert on a line this way.
+    pub async fn wait_for_line(&self, limit: Duration, wanted: impl Fn(&str) -> bool) -> bool {
+        eventually(limit, || self.stderr().lines().any(&wanted)).await
     }
 
     /// An admin endpoint (`GET` or `POST`): the status and the JSON body (`Null` if not JSON).
