@@ -150,6 +150,11 @@ async fn connect_as(
         }
         TransportSpec::Http { url } => {
             let headers = http::header_map(spec)?;
+            if handle.tokens().is_none() {
+                handle
+                    .lane()
+                    .set_fixed(client, url, &headers, spec.connect_timeout);
+            }
             let transport = http::transport(
                 &spec.id,
                 url,

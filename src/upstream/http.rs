@@ -114,16 +114,6 @@ pub(crate) fn transport(
     lane: Arc<Lane>,
     tokens: Option<Arc<TokenSource>>,
 ) -> StreamableHttpClientTransport<CountingClient> {
-    if tokens.is_none() {
-        lane.set_fixed(
-            &client,
-            url,
-            headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        );
-    }
     let client = CountingClient {
         lane,
         tokens,

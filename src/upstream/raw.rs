@@ -7,11 +7,24 @@
 //! whenever the connection leaves `Connected`. A message POSTed here with a stale id gets the
 //! upstream's 404, which the caller treats as "not sent" (the session is unknown there, so
 //! nothing ran) and retries on the rmcp client, which then re-initialises the session.
+//!
+//! A plain `http://` upstream with no proxy in the environment is reached through hyper's own
+//! pooled client, beside the rmcp transport's reqwest client: reqwest's layers (redirect
+//! policy, which parses the URL twice per request, retries, timeouts) were a sixth of the fast
+//! path's CPU. HTTPS upstreams and proxied ones keep reqwest (its TLS roots and proxy rules).
+//! A redirect answered on the hyper lane is "not sent", like the 404: the full stack, which
+//! follows same-origin redirects, takes the call.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use url::Url;
 
 use super::handle::UpstreamHandle;
@@ -32,17 +45,76 @@ pub(crate) struct Lane {
 
 #[derive(Debug)]
 struct Fixed {
-    client: reqwest::Client,
-    url: Url,
+    sender: Sender,
     headers: HeaderMap,
 }
 
+/// How a raw POST leaves.
+#[derive(Debug, Clone)]
+enum Sender {
+    /// Plain HTTP, no proxy: hyper's pooled client.
+    Direct { client: Box<Direct>, uri: http::Uri },
+    /// HTTPS, or a proxy in the environment: the upstream's reqwest client.
+    Reqwest { client: reqwest::Client, url: Url },
+}
+
+type Direct = HyperClient<HttpConnector, Full<Bytes>>;
+
+/// Whether reqwest would send requests to `url` through a proxy from the environment.
+fn proxied(url: &Url) -> bool {
+    let vars = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
+    url.scheme() != "http" || vars.iter().any(|v| std::env::var_os(v).is_some())
+}
+
+fn direct_client(connect_timeout: Duration) -> Direct {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector.set_keepalive(Some(Duration::from_secs(30)));
+    HyperClient::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(64)
+        .build(connector)
+}
+
 impl Lane {
-    pub(crate) fn set_fixed(&self, client: &reqwest::Client, url: &Url, headers: HeaderMap) {
+    /// What every raw POST of this upstream shares: its client, URL and configured headers.
+    pub(crate) fn set_fixed(
+        &self,
+        client: &reqwest::Client,
+        url: &Url,
+        headers: &HashMap<HeaderName, HeaderValue>,
+        connect_timeout: Duration,
+    ) {
+        if self.fixed.get().is_some() {
+            return;
+        }
+        let mut fixed: HeaderMap = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let uri = (!proxied(url))
+            .then(|| url.as_str().parse::<http::Uri>().ok())
+            .flatten();
+        let sender = match uri {
+            Some(uri) => {
+                fixed.insert(
+                    USER_AGENT,
+                    HeaderValue::from_static(concat!("mcp2/", env!("CARGO_PKG_VERSION"))),
+                );
+                Sender::Direct {
+                    client: Box::new(direct_client(connect_timeout)),
+                    uri,
+                }
+            }
+            None => Sender::Reqwest {
+                client: client.clone(),
+                url: url.clone(),
+            },
+        };
         let _ = self.fixed.set(Fixed {
-            client: client.clone(),
-            url: url.clone(),
-            headers,
+            sender,
+            headers: fixed,
         });
     }
 
@@ -66,8 +138,7 @@ pub struct RawHttp(Arc<RawSession>);
 
 #[derive(Debug)]
 pub struct RawSession {
-    client: reqwest::Client,
-    url: Url,
+    sender: Sender,
     headers: HeaderMap,
     /// The negotiated protocol version.
     pub protocol: Arc<str>,
@@ -84,22 +155,53 @@ impl std::ops::Deref for RawHttp {
 /// What the upstream answered a raw POST with.
 #[derive(Debug)]
 pub enum RawAnswer {
-    /// 404: the upstream does not know the session, so it did not run the message.
+    /// 404: the upstream does not know the session, so it did not run the message (also a
+    /// redirect on the hyper lane, which does not follow it).
     SessionUnknown,
     /// Any other answer.
     Response(reqwest::Response),
 }
 
+/// Why a raw POST got no answer.
+pub type RawError = Box<dyn std::error::Error + Send + Sync>;
+
+/// hyper's error with its causes in its message ("client error (Connect): tcp connect error:
+/// Connection refused"), as reqwest's message has them.
+fn with_causes(error: hyper_util::client::legacy::Error) -> RawError {
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message.into()
+}
+
 impl RawHttp {
     /// POSTs one JSON-RPC message on the upstream session.
-    pub async fn post(&self, body: Bytes) -> Result<RawAnswer, reqwest::Error> {
-        let response = self
-            .client
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
-            .await?;
+    pub async fn post(&self, body: Bytes) -> Result<RawAnswer, RawError> {
+        let response = match &self.sender {
+            Sender::Direct { client, uri } => {
+                let mut request = http::Request::new(Full::new(body));
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = uri.clone();
+                *request.headers_mut() = self.headers.clone();
+                let response = client.request(request).await.map_err(with_causes)?;
+                if response.status().is_redirection() {
+                    return Ok(RawAnswer::SessionUnknown);
+                }
+                reqwest::Response::from(response.map(reqwest::Body::wrap))
+            }
+            Sender::Reqwest { client, url } => {
+                client
+                    .post(url.clone())
+                    .headers(self.headers.clone())
+                    .body(body)
+                    .send()
+                    .await?
+            }
+        };
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(RawAnswer::SessionUnknown);
         }
@@ -132,8 +234,7 @@ impl UpstreamHandle {
         headers.insert(SESSION_ID, HeaderValue::from_str(session).ok()?);
         headers.insert(PROTOCOL_VERSION, HeaderValue::from_str(&protocol).ok()?);
         let raw = RawHttp(Arc::new(RawSession {
-            client: fixed.client.clone(),
-            url: fixed.url.clone(),
+            sender: fixed.sender.clone(),
             headers,
             protocol,
         }));
