@@ -365,6 +365,11 @@ fn untyped_request_error(method: &str) -> McpError {
     }
 }
 
+/// Every handler's work runs boxed (`Box::pin(async move { .. }).await`). rmcp keeps each
+/// session's `initialize` handshake future inline in the session's task for the session's whole
+/// life, and that future embeds `handle_request`, which is as large as the largest handler
+/// future: unboxed, every idle session held several KiB of request state machines it was not
+/// running (issue #8). Boxed, the per-request allocation is paid only by a request.
 impl ServerHandler for HubSession {
     async fn on_custom_request(
         &self,
@@ -392,33 +397,36 @@ impl ServerHandler for HubSession {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
-        context.peer.set_peer_info(request.clone());
-        if context
-            .extensions
-            .get::<rmcp::transport::streamable_http_server::SessionRestoreMarker>()
-            .is_some()
-        {
-            self.session.mark_moved();
-        }
-        // A propagating upstream is reached through this client's own connection, opened now
-        // with the token `initialize` was authenticated with.
-        self.adopt_request_identity(&context);
-        let ups = self.list_sources(&self.gateway.plan());
-        join_all(ups.iter().map(|u| {
-            let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
-            super::connected(u, wait)
-        }))
-        .await;
-        let result = self.negotiate_initialize(&request)?;
-        let facts = ClientFacts {
-            capabilities: request.capabilities.clone(),
-            protocol: Some(result.protocol_version.clone()),
-            name: Some(request.client_info.name.clone()),
-        };
-        self.session.attach(&context.peer, Some(facts));
-        self.gateway
-            .note_binding(&self.binding, &self.endpoint, self.identity());
-        Ok(result)
+        Box::pin(async move {
+            context.peer.set_peer_info(request.clone());
+            if context
+                .extensions
+                .get::<rmcp::transport::streamable_http_server::SessionRestoreMarker>()
+                .is_some()
+            {
+                self.session.mark_moved();
+            }
+            // A propagating upstream is reached through this client's own connection, opened now
+            // with the token `initialize` was authenticated with.
+            self.adopt_request_identity(&context);
+            let ups = self.list_sources(&self.gateway.plan());
+            join_all(ups.iter().map(|u| {
+                let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
+                super::connected(u, wait)
+            }))
+            .await;
+            let result = self.negotiate_initialize(&request)?;
+            let facts = ClientFacts {
+                capabilities: request.capabilities.clone(),
+                protocol: Some(result.protocol_version.clone()),
+                name: Some(request.client_info.name.clone()),
+            };
+            self.session.attach(&context.peer, Some(facts));
+            self.gateway
+                .note_binding(&self.binding, &self.endpoint, self.identity());
+            Ok(result)
+        })
+        .await
     }
 
     async fn list_tools(
@@ -426,13 +434,16 @@ impl ServerHandler for HubSession {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        self.touch(&context);
-        let (_, view) = self
-            .explained_view(crate::explain::Method::ToolsList, None)
-            .await;
-        let mut result = ListToolsResult::with_all_items(view.tools.clone());
-        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Tools);
-        Ok(result)
+        Box::pin(async move {
+            self.touch(&context);
+            let (_, view) = self
+                .explained_view(crate::explain::Method::ToolsList, None)
+                .await;
+            let mut result = ListToolsResult::with_all_items(view.tools.clone());
+            (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Tools);
+            Ok(result)
+        })
+        .await
     }
 
     async fn list_prompts(
@@ -440,13 +451,16 @@ impl ServerHandler for HubSession {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        self.touch(&context);
-        let (_, view) = self
-            .explained_view(crate::explain::Method::PromptsList, None)
-            .await;
-        let mut result = ListPromptsResult::with_all_items(view.prompts.clone());
-        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Prompts);
-        Ok(result)
+        Box::pin(async move {
+            self.touch(&context);
+            let (_, view) = self
+                .explained_view(crate::explain::Method::PromptsList, None)
+                .await;
+            let mut result = ListPromptsResult::with_all_items(view.prompts.clone());
+            (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Prompts);
+            Ok(result)
+        })
+        .await
     }
 
     async fn list_resources(
@@ -454,13 +468,17 @@ impl ServerHandler for HubSession {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        self.touch(&context);
-        let (_, view) = self
-            .explained_view(crate::explain::Method::ResourcesList, None)
-            .await;
-        let mut result = ListResourcesResult::with_all_items(view.resources.clone());
-        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Resources);
-        Ok(result)
+        Box::pin(async move {
+            self.touch(&context);
+            let (_, view) = self
+                .explained_view(crate::explain::Method::ResourcesList, None)
+                .await;
+            let mut result = ListResourcesResult::with_all_items(view.resources.clone());
+            (result.ttl_ms, result.cache_scope) =
+                self.list_hints(&view, super::ListKind::Resources);
+            Ok(result)
+        })
+        .await
     }
 
     async fn list_resource_templates(
@@ -468,11 +486,15 @@ impl ServerHandler for HubSession {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        self.touch(&context);
-        let (_, view) = self.view().await;
-        let mut result = ListResourceTemplatesResult::with_all_items(view.templates.clone());
-        (result.ttl_ms, result.cache_scope) = self.list_hints(&view, super::ListKind::Templates);
-        Ok(result)
+        Box::pin(async move {
+            self.touch(&context);
+            let (_, view) = self.view().await;
+            let mut result = ListResourceTemplatesResult::with_all_items(view.templates.clone());
+            (result.ttl_ms, result.cache_scope) =
+                self.list_hints(&view, super::ListKind::Templates);
+            Ok(result)
+        })
+        .await
     }
 
     async fn call_tool(
@@ -480,32 +502,35 @@ impl ServerHandler for HubSession {
         mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        self.touch(&context);
-        let method = "tools/call";
-        let state = request.request_state.as_deref();
-        let public = request.name.to_string();
-        let answer = match self
-            .resume(state, request.input_responses.as_ref(), &context)
-            .await
-        {
-            Some(resumed) => resumed?,
-            None => {
-                let make = |original: &str| {
-                    request.name = original.to_string().into();
-                    ClientRequest::CallToolRequest(CallToolRequest::new(request))
-                };
-                self.forward_item(ItemKind::Tool, method, &public, make, &context)
-                    .await?
-            }
-        };
-        Ok(match answer {
-            ServerResult::CallToolResult(r) => CallToolResponse::Complete(r),
-            ServerResult::InputRequiredResult(r) => CallToolResponse::InputRequired(r),
-            ServerResult::CreateTaskResult(r) => {
-                CallToolResponse::Task(self.adopt_task(&public, r, &context).await?)
-            }
-            other => CallToolResponse::Complete(coerce(method, other)?),
+        Box::pin(async move {
+            self.touch(&context);
+            let method = "tools/call";
+            let state = request.request_state.as_deref();
+            let public = request.name.to_string();
+            let answer = match self
+                .resume(state, request.input_responses.as_ref(), &context)
+                .await
+            {
+                Some(resumed) => resumed?,
+                None => {
+                    let make = |original: &str| {
+                        request.name = original.to_string().into();
+                        ClientRequest::CallToolRequest(CallToolRequest::new(request))
+                    };
+                    self.forward_item(ItemKind::Tool, method, &public, make, &context)
+                        .await?
+                }
+            };
+            Ok(match answer {
+                ServerResult::CallToolResult(r) => CallToolResponse::Complete(r),
+                ServerResult::InputRequiredResult(r) => CallToolResponse::InputRequired(r),
+                ServerResult::CreateTaskResult(r) => {
+                    CallToolResponse::Task(self.adopt_task(&public, r, &context).await?)
+                }
+                other => CallToolResponse::Complete(coerce(method, other)?),
+            })
         })
+        .await
     }
 
     async fn get_prompt(
@@ -513,29 +538,32 @@ impl ServerHandler for HubSession {
         mut request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        self.touch(&context);
-        let method = "prompts/get";
-        let state = request.request_state.as_deref();
-        let answer = match self
-            .resume(state, request.input_responses.as_ref(), &context)
-            .await
-        {
-            Some(resumed) => resumed?,
-            None => {
-                let public = request.name.clone();
-                let make = |original: &str| {
-                    request.name = original.to_string();
-                    ClientRequest::GetPromptRequest(GetPromptRequest::new(request))
-                };
-                self.forward_item(ItemKind::Prompt, method, &public, make, &context)
-                    .await?
-            }
-        };
-        Ok(match answer {
-            ServerResult::GetPromptResult(r) => GetPromptResponse::Complete(r),
-            ServerResult::InputRequiredResult(r) => GetPromptResponse::InputRequired(r),
-            other => GetPromptResponse::Complete(coerce(method, other)?),
+        Box::pin(async move {
+            self.touch(&context);
+            let method = "prompts/get";
+            let state = request.request_state.as_deref();
+            let answer = match self
+                .resume(state, request.input_responses.as_ref(), &context)
+                .await
+            {
+                Some(resumed) => resumed?,
+                None => {
+                    let public = request.name.clone();
+                    let make = |original: &str| {
+                        request.name = original.to_string();
+                        ClientRequest::GetPromptRequest(GetPromptRequest::new(request))
+                    };
+                    self.forward_item(ItemKind::Prompt, method, &public, make, &context)
+                        .await?
+                }
+            };
+            Ok(match answer {
+                ServerResult::GetPromptResult(r) => GetPromptResponse::Complete(r),
+                ServerResult::InputRequiredResult(r) => GetPromptResponse::InputRequired(r),
+                other => GetPromptResponse::Complete(coerce(method, other)?),
+            })
         })
+        .await
     }
 
     async fn read_resource(
@@ -543,29 +571,32 @@ impl ServerHandler for HubSession {
         mut request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        self.touch(&context);
-        let method = "resources/read";
-        let state = request.request_state.as_deref();
-        let answer = match self
-            .resume(state, request.input_responses.as_ref(), &context)
-            .await
-        {
-            Some(resumed) => resumed?,
-            None => {
-                let public = request.uri.clone();
-                let make = |original: &str| {
-                    request.uri = original.to_string();
-                    ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request))
-                };
-                self.forward_item(ItemKind::Resource, method, &public, make, &context)
-                    .await?
-            }
-        };
-        Ok(match answer {
-            ServerResult::ReadResourceResult(r) => ReadResourceResponse::Complete(r),
-            ServerResult::InputRequiredResult(r) => ReadResourceResponse::InputRequired(r),
-            other => ReadResourceResponse::Complete(coerce(method, other)?),
+        Box::pin(async move {
+            self.touch(&context);
+            let method = "resources/read";
+            let state = request.request_state.as_deref();
+            let answer = match self
+                .resume(state, request.input_responses.as_ref(), &context)
+                .await
+            {
+                Some(resumed) => resumed?,
+                None => {
+                    let public = request.uri.clone();
+                    let make = |original: &str| {
+                        request.uri = original.to_string();
+                        ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request))
+                    };
+                    self.forward_item(ItemKind::Resource, method, &public, make, &context)
+                        .await?
+                }
+            };
+            Ok(match answer {
+                ServerResult::ReadResourceResult(r) => ReadResourceResponse::Complete(r),
+                ServerResult::InputRequiredResult(r) => ReadResourceResponse::InputRequired(r),
+                other => ReadResourceResponse::Complete(coerce(method, other)?),
+            })
         })
+        .await
     }
 
     async fn subscribe(
@@ -573,8 +604,11 @@ impl ServerHandler for HubSession {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.touch(&context);
-        self.subscribe_upstream(request, &context).await
+        Box::pin(async move {
+            self.touch(&context);
+            self.subscribe_upstream(request, &context).await
+        })
+        .await
     }
 
     async fn unsubscribe(
@@ -582,8 +616,11 @@ impl ServerHandler for HubSession {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.touch(&context);
-        self.unsubscribe_upstream(request, &context).await
+        Box::pin(async move {
+            self.touch(&context);
+            self.unsubscribe_upstream(request, &context).await
+        })
+        .await
     }
 
     async fn complete(
@@ -591,40 +628,43 @@ impl ServerHandler for HubSession {
         mut request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        self.touch(&context);
-        let (_, view) = self.view().await;
-        let route = match &mut request.r#ref {
-            Reference::Prompt(p) => {
-                let route = Self::route(&view, ItemKind::Prompt, &p.name)?;
-                p.name = route.original.to_string();
-                route
-            }
-            Reference::Resource(r) => view
-                .template_routes
-                .iter()
-                .find(|(t, _)| t.pattern == r.uri)
-                .map(|(_, up)| Route {
-                    upstream: up.clone(),
-                    original: r.uri.as_str().into(),
-                })
-                .map_or_else(|| Self::resource_route(&view, &r.uri), Ok)?,
-            _ => {
-                return Err(McpError::invalid_params(
-                    "completion reference kind not supported by this gateway",
-                    None,
-                ));
-            }
-        };
-        let method = "completion/complete";
-        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
-        let result = self
-            .send(
-                super::observe::Call::without_name(&route.upstream, method),
-                request,
-                &context,
-            )
-            .await?;
-        coerce(method, result)
+        Box::pin(async move {
+            self.touch(&context);
+            let (_, view) = self.view().await;
+            let route = match &mut request.r#ref {
+                Reference::Prompt(p) => {
+                    let route = Self::route(&view, ItemKind::Prompt, &p.name)?;
+                    p.name = route.original.to_string();
+                    route
+                }
+                Reference::Resource(r) => view
+                    .template_routes
+                    .iter()
+                    .find(|(t, _)| t.pattern == r.uri)
+                    .map(|(_, up)| Route {
+                        upstream: up.clone(),
+                        original: r.uri.as_str().into(),
+                    })
+                    .map_or_else(|| Self::resource_route(&view, &r.uri), Ok)?,
+                _ => {
+                    return Err(McpError::invalid_params(
+                        "completion reference kind not supported by this gateway",
+                        None,
+                    ));
+                }
+            };
+            let method = "completion/complete";
+            let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+            let result = self
+                .send(
+                    super::observe::Call::without_name(&route.upstream, method),
+                    request,
+                    &context,
+                )
+                .await?;
+            coerce(method, result)
+        })
+        .await
     }
 
     async fn set_level(
@@ -632,8 +672,11 @@ impl ServerHandler for HubSession {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.touch(&context);
-        self.set_levels(request, &context).await
+        Box::pin(async move {
+            self.touch(&context);
+            self.set_levels(request, &context).await
+        })
+        .await
     }
 
     fn accepted_subscription_filter(
@@ -646,7 +689,7 @@ impl ServerHandler for HubSession {
 
     /// `subscriptions/listen` (2026-07-28); see `subscribe.rs`.
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        self.listen_stream(context).await
+        Box::pin(async move { self.listen_stream(context).await }).await
     }
 
     async fn get_task(
@@ -654,8 +697,11 @@ impl ServerHandler for HubSession {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, McpError> {
-        self.touch(&context);
-        self.get_task_upstream(request, &context).await
+        Box::pin(async move {
+            self.touch(&context);
+            self.get_task_upstream(request, &context).await
+        })
+        .await
     }
 
     async fn update_task(
@@ -663,8 +709,11 @@ impl ServerHandler for HubSession {
         request: UpdateTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.touch(&context);
-        self.update_task_upstream(request, &context).await
+        Box::pin(async move {
+            self.touch(&context);
+            self.update_task_upstream(request, &context).await
+        })
+        .await
     }
 
     async fn cancel_task(
@@ -672,8 +721,11 @@ impl ServerHandler for HubSession {
         request: CancelTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.touch(&context);
-        self.cancel_task_upstream(request, &context).await
+        Box::pin(async move {
+            self.touch(&context);
+            self.cancel_task_upstream(request, &context).await
+        })
+        .await
     }
 
     async fn on_cancelled(
@@ -693,15 +745,21 @@ impl ServerHandler for HubSession {
         notification: ProgressNotificationParam,
         _context: NotificationContext<RoleServer>,
     ) {
-        self.session.relay_progress(notification).await;
+        Box::pin(async move {
+            self.session.relay_progress(notification).await;
+        })
+        .await
     }
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
-        for link in self.session.links() {
-            if let Some(peer) = link.handle().peer() {
-                let _ = peer.notify_roots_list_changed().await;
+        Box::pin(async move {
+            for link in self.session.links() {
+                if let Some(peer) = link.handle().peer() {
+                    let _ = peer.notify_roots_list_changed().await;
+                }
             }
-        }
+        })
+        .await
     }
 }
 
