@@ -6,8 +6,8 @@
 //! - serves `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` from
 //!   the view's list, serialised once per view ([`View::list_json`]);
 //! - sends a `tools/call` whose tool lives on a Streamable HTTP upstream in `session shared`
-//!   mode as raw bytes on that upstream's session (the raw lane: same pooled client, headers
-//!   and session id as the rmcp client), with only the tool name and the id rewritten. Upstream
+//!   mode as raw bytes on that upstream's session (the raw lane: same headers and session id as
+//!   the rmcp client, see `upstream/raw.rs`), with only the tool name and the id rewritten. Upstream
 //!   ids here are strings (`mcp2-fast-N`); rmcp's own ids are numbers, so the two never meet.
 //!   The answer comes back with only the id rewritten (`fast_reply.rs` reads it, including
 //!   notifications and server→client requests on an SSE answer stream).

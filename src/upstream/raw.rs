@@ -1,6 +1,6 @@
 //! The raw lane of a Streamable HTTP upstream: what the gateway's fast path needs to POST a
-//! JSON-RPC message itself, on the same pooled connection and the same upstream session as the
-//! rmcp client, without going through the rmcp client's worker.
+//! JSON-RPC message itself, on the same upstream session and with the same headers as the rmcp
+//! client, without going through the rmcp client's worker.
 //!
 //! The rmcp transport owns the upstream session; [`Lane`] only learns its id, from the requests
 //! the transport sends (`CountingClient` records every session id it is handed), and forgets it
