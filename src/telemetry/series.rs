@@ -89,22 +89,19 @@ pub fn record(fields: &RequestFields, outcome: Outcome, seconds: f64) {
         return uncached(fields, outcome, seconds);
     };
     let i = outcome.index();
-    let with_outcome = |series: &Series| {
-        let mut labels = series.labels.to_vec();
+    let labels = &series.labels;
+    let with_outcome = || {
+        let mut labels = labels.to_vec();
         labels.push(("outcome", outcome.as_str().to_string()));
         labels
     };
-    if series.requests[i].is_none() {
-        series.requests[i] = Some(counter!(m::REQUESTS, &with_outcome(series)));
-    }
-    if outcome != Outcome::Ok && series.errors[i].is_none() {
-        series.errors[i] = Some(counter!(m::ERRORS, &with_outcome(series)));
-    }
-    if let Some(c) = &series.requests[i] {
-        c.increment(1);
-    }
-    if let Some(c) = &series.errors[i] {
-        c.increment(1);
+    series.requests[i]
+        .get_or_insert_with(|| counter!(m::REQUESTS, &with_outcome()))
+        .increment(1);
+    if outcome != Outcome::Ok {
+        series.errors[i]
+            .get_or_insert_with(|| counter!(m::ERRORS, &with_outcome()))
+            .increment(1);
     }
     series.duration.record(seconds);
 }

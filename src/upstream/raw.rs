@@ -60,8 +60,9 @@ enum Sender {
 
 type Direct = HyperClient<HttpConnector, Full<Bytes>>;
 
-/// Whether reqwest would send requests to `url` through a proxy from the environment.
-fn proxied(url: &Url) -> bool {
+/// Whether POSTs to `url` need reqwest: HTTPS (its TLS setup) or a proxy from the environment
+/// (its proxy rules), which hyper's client alone would bypass.
+fn needs_reqwest(url: &Url) -> bool {
     let vars = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
     url.scheme() != "http" || vars.iter().any(|v| std::env::var_os(v).is_some())
 }
@@ -93,7 +94,7 @@ impl Lane {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let uri = (!proxied(url))
+        let uri = (!needs_reqwest(url))
             .then(|| url.as_str().parse::<http::Uri>().ok())
             .flatten();
         let sender = match uri {
