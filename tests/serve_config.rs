@@ -1,7 +1,7 @@
 //! The routes' `limits { … }` and `cluster { … }` through the real `mcp2` binary: a body over
 //! the routes' `max-body` gets 413 (and a `--max-body` flag overrides it), the routes' session
-//! key seals session ids, and the routes' Redis is the one used. Needs
-//! `scripts/install-test-deps` (server-everything).
+//! key seals session ids, the routes' Redis is the one used, and `--worker-threads` sets the
+//! serving threads. Needs `scripts/install-test-deps` (server-everything).
 
 mod support;
 
@@ -124,4 +124,49 @@ async fn the_routes_cluster_block_seals_sessions_and_names_redis() {
     let (_, id, _) = initialize(&mcp2.url("/mcp"), 10).await;
     assert!(!id.expect("a session id").starts_with("m2s1."));
     assert!(!mcp2.stderr().contains("shared through Redis"));
+}
+
+/// The threads named `tokio-rt-worker` of a process.
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.trim() == "tokio-rt-worker")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn worker_threads_are_set_by_flag_or_variable_and_zero_is_refused() {
+    init_tracing();
+    let routes = routes("");
+    let one = Mcp2::serve(&routes, &["--worker-threads", "1"], &[]).await;
+    let hub = support::client::connect(&one.url("/mcp")).await;
+    assert_eq!(
+        support::client::call_text(&hub, "echo", json!({ "message": "one" })).await,
+        "Echo: one"
+    );
+    assert_eq!(worker_threads(one.pid()), 1);
+    let three = Mcp2::serve(&routes, &[], &[("MCP2_WORKER_THREADS", "3")]).await;
+    assert_eq!(worker_threads(three.pid()), 3);
+
+    let refused = Mcp2::command(
+        &[
+            "serve",
+            routes.path().to_str().expect("utf-8 path"),
+            "--worker-threads",
+            "0",
+        ],
+        &[],
+    )
+    .output()
+    .expect("run mcp2");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--worker-threads"), "{stderr}");
 }

@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// `limits { idle-timeout … }` (default 30m).
     #[arg(long, env = "MCP2_IDLE_TIMEOUT", value_name = "DURATION", value_parser = positive_duration_flag)]
     pub idle_timeout: Option<std::time::Duration>,
+    /// Threads serving requests (default: one per CPU core). Fewer than the cores can serve
+    /// more calls per core where mcp2 shares a small machine with its upstreams.
+    #[arg(long, env = "MCP2_WORKER_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
 }
 
 /// `--max-body 4MiB`: the routes' size syntax.
@@ -146,10 +150,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         return ExitCode::from(super::EXIT_FINDINGS);
     };
     let _log = telemetry::init(&plan.logging);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.worker_threads {
+        runtime.worker_threads(usize::from(threads));
+    }
+    let runtime = match runtime.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
