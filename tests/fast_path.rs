@@ -337,3 +337,47 @@ endpoint "/mcp" -> default
     );
     everything.stop().await;
 }
+
+/// With a proxy variable in mcp2's environment the fast path leaves through the upstream's
+/// reqwest client (which applies the proxy rules; hyper's client would bypass them): here
+/// `NO_PROXY` exempts the loopback upstream, so the calls arrive, still on the fast path and
+/// with the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_proxy_in_the_environment_fast_calls_keep_the_proxy_rules() {
+    let everything = spawn_everything("streamableHttp").await;
+    let routes = Routes::new(&format!(
+        "upstream web {{\n  http \"{}\"\n  timeout 20s\n}}\nprofile default {{ use web }}\nendpoint \"/mcp\" -> default\n",
+        everything.url("/mcp")
+    ));
+    let proxy_env = [
+        ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ("NO_PROXY", "127.0.0.1,localhost"),
+    ];
+    let mcp2 = Mcp2::serve(&routes, &[], &proxy_env).await;
+    let mut raw = Raw::open(mcp2.url("/mcp"), json!({})).await;
+    raw.request(
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "warm"}}),
+    )
+    .await;
+    let before = fast_counts(&mcp2).await;
+    for meta in [json!({}), json!({"progressToken": 7})] {
+        let answer = raw
+            .request(
+                "tools/call",
+                json!({"name": "echo", "arguments": {"message": "via reqwest"}, "_meta": meta}),
+            )
+            .await;
+        assert_eq!(
+            answer["result"]["content"][0]["text"], "Echo: via reqwest",
+            "{answer}"
+        );
+    }
+    let after = fast_counts(&mcp2).await;
+    assert_eq!(
+        count(&after, "tools/call", "") - count(&before, "tools/call", ""),
+        2.0,
+        "{after:?}"
+    );
+    everything.stop().await;
+}
