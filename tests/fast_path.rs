@@ -107,6 +107,15 @@ impl Raw {
         assert_eq!(answer["id"], json!(id), "{answer}");
         answer
     }
+
+    /// One echo call, answered: the first call may find the upstream sessions still settling.
+    async fn warm(&mut self) {
+        self.request(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "warm"}}),
+        )
+        .await;
+    }
 }
 
 async fn fast_counts(mcp2: &Mcp2) -> BTreeMap<(String, String, String), f64> {
@@ -187,12 +196,7 @@ endpoint "/mcp" -> default
         ("get-tiny-image", json!({})),
         ("get-sum", json!({"a": "not a number"})),
     ];
-    // The first call may find the upstream sessions still settling.
-    raw.request(
-        "tools/call",
-        json!({"name": "echo", "arguments": {"message": "warm"}}),
-    )
-    .await;
+    raw.warm().await;
     let before = fast_counts(&mcp2).await;
     for (tool, arguments) in &calls {
         let fast = raw
@@ -355,11 +359,7 @@ async fn with_a_proxy_in_the_environment_fast_calls_keep_the_proxy_rules() {
     ];
     let mcp2 = Mcp2::serve(&routes, &[], &proxy_env).await;
     let mut raw = Raw::open(mcp2.url("/mcp"), json!({})).await;
-    raw.request(
-        "tools/call",
-        json!({"name": "echo", "arguments": {"message": "warm"}}),
-    )
-    .await;
+    raw.warm().await;
     let before = fast_counts(&mcp2).await;
     for meta in [json!({}), json!({"progressToken": 7})] {
         let answer = raw

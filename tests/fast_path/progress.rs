@@ -172,11 +172,7 @@ async fn progress_streams_before_the_answer_and_each_client_sees_only_its_own() 
     let mcp2 = Mcp2::serve(&everything_routes(everything.url("/mcp")), &[], &[]).await;
     let mut a = Raw::open(mcp2.url("/mcp"), json!({})).await;
     let b = Raw::open(mcp2.url("/mcp"), json!({})).await;
-    a.request(
-        "tools/call",
-        json!({"name": "echo", "arguments": {"message": "warm"}}),
-    )
-    .await;
+    a.warm().await;
 
     // A number token, as written; the answer follows three progress events, each sent on as
     // it arrived (the upstream waits 0.5 s between them).
@@ -359,11 +355,7 @@ async fn progress_restarts_the_upstream_timeout_as_on_the_full_stack() {
     ));
     let mcp2 = Mcp2::serve(&routes, &[], &[]).await;
     let mut raw = Raw::open(mcp2.url("/mcp"), json!({})).await;
-    raw.request(
-        "tools/call",
-        json!({"name": "echo", "arguments": {"message": "warm"}}),
-    )
-    .await;
+    raw.warm().await;
     let before = fast_counts(&mcp2).await;
     // 2.5 s in all, progress every 0.5 s: alive all along, longer than the timeout.
     let long = raw
