@@ -247,10 +247,15 @@ pub struct FixtureProcess {
 
 impl FixtureProcess {
     pub async fn spawn(opts: &FixtureOpts) -> Result<Self, BenchError> {
+        Self::spawn_args(opts.args()).await
+    }
+
+    /// This executable again with `args` (a fixture server or the bare proxy), once it listens.
+    pub async fn spawn_args(args: Vec<String>) -> Result<Self, BenchError> {
         let exe = std::env::current_exe().map_err(|e| BenchError::Io("current_exe".into(), e))?;
         let started = Instant::now();
         let mut child = Command::new(exe)
-            .args(opts.args())
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -15,6 +15,7 @@
 //! Run by `cargo test` (no `--bench` argument), it does a seconds-long smoke run of every
 //! scenario instead: the figures mean nothing there, but a wrong answer fails the test.
 
+mod bare_proxy;
 mod client;
 mod fixture;
 mod gateway;
@@ -129,6 +130,9 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("--fixture-server") {
         return run_fixture(&args[2..]);
     }
+    if args.get(1).map(String::as_str) == Some("--bare-proxy") {
+        return run_bare_proxy(args.get(2).map(String::as_str));
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -162,6 +166,33 @@ fn run_fixture(args: &[String]) -> ExitCode {
         }
         Err(e) => {
             eprintln!("fixture: cannot start the async runtime: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_bare_proxy(upstream_port: Option<&str>) -> ExitCode {
+    let Some(port) = upstream_port.and_then(|p| p.parse::<u16>().ok()) else {
+        eprintln!("bare proxy: usage: load --bare-proxy UPSTREAM_PORT");
+        return ExitCode::from(2);
+    };
+    let runtime = if std::env::var("BARE_CURRENT").is_ok() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    match runtime.map(|r| r.block_on(bare_proxy::serve(port))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("bare proxy: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("bare proxy: cannot start the async runtime: {e}");
             ExitCode::from(2)
         }
     }

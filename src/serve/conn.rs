@@ -27,6 +27,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::http::McpRoutes;
+
 /// Limits on what one downstream client may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeLimits {
@@ -60,6 +62,7 @@ impl Default for ServeLimits {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    early: Option<McpRoutes>,
     limits: ServeLimits,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -92,11 +95,23 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         let app = app.clone();
+        let early = early.clone();
+        let max_body = limits.max_body;
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-            let mut request = request.map(Body::new);
-            request.extensions_mut().insert(ConnectInfo(peer));
+            let request = request.map(Body::new);
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(request).await.into_response()) }
+            let early = early.clone();
+            async move {
+                let mut request = match &early {
+                    Some(routes) => match routes.early(request, max_body).await {
+                        Ok(response) => return Ok::<_, Infallible>(response),
+                        Err(request) => request,
+                    },
+                    None => request,
+                };
+                request.extensions_mut().insert(ConnectInfo(peer));
+                Ok(app.oneshot(request).await.into_response())
+            }
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -133,22 +148,31 @@ pub async fn body_limit(State(max_body): State<usize>, request: Request, next: N
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, max_body).await {
         Ok(bytes) => bytes,
-        Err(e) if is_length_limit(&e) => return too_large(max_body),
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the body: {e}"),
-            )
-                .into_response();
-        }
+        Err(e) => return unreadable(&e, max_body),
     };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
-    // rmcp answers a JSON body it cannot read as a message with 415; the client deserves the
-    // JSON-RPC verdict (checked only then, so good messages are parsed once).
+    rejected_json(json, &bytes, response)
+}
+
+/// The answer to a request body that could not be read: 413 over the limit, else 400.
+pub(super) fn unreadable(e: &axum::Error, max_body: usize) -> Response {
+    if is_length_limit(e) {
+        return too_large(max_body);
+    }
+    (
+        StatusCode::BAD_REQUEST,
+        format!("cannot read the body: {e}"),
+    )
+        .into_response()
+}
+
+/// rmcp answers a JSON body it cannot read as a message with 415; the client deserves the
+/// JSON-RPC verdict (checked only then, so good messages are parsed once).
+pub(super) fn rejected_json(json: bool, body: &[u8], response: Response) -> Response {
     if json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        let rejection = super::entry::classify(&bytes);
+        let rejection = super::entry::classify(body);
         tracing::info!(%rejection, "a client message that is not one; refused (400)");
         return (StatusCode::BAD_REQUEST, axum::Json(rejection.to_json())).into_response();
     }

@@ -169,13 +169,14 @@ impl FastSessions {
 /// Largest body the fast path reads; a larger one (or one of unknown length) goes to rmcp.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// Whether the body of a request with these headers is small enough to read here.
-pub fn small_body(headers: &HeaderMap) -> bool {
+/// Whether the body of a request with these headers is small enough to read here: declared,
+/// within [`BODY_LIMIT`] and within `limit` (the server's own body limit).
+pub fn small_body(headers: &HeaderMap, limit: usize) -> bool {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n <= BODY_LIMIT)
+        .is_some_and(|n| n <= BODY_LIMIT.min(limit))
 }
 
 /// The header checks rmcp makes before serving a `POST`; anything else is rmcp's to refuse.

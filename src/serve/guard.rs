@@ -71,6 +71,17 @@ fn is_loopback_origin(origin: &str) -> bool {
     (scheme == "http" || scheme == "https") && matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
+/// Whether a `Host` header names loopback (`localhost`, `127.0.0.1`, `[::1]`, any port),
+/// without allocating: every MCP request is checked.
+fn is_loopback_host(host: &[u8]) -> bool {
+    let name = match host.iter().rposition(|&b| b == b':') {
+        // `[::1]` alone has colons inside its brackets: the port comes after `]`.
+        Some(colon) if !host.ends_with(b"]") => &host[..colon],
+        _ => host,
+    };
+    name.eq_ignore_ascii_case(b"localhost") || name == b"127.0.0.1" || name == b"[::1]"
+}
+
 fn default_port(scheme: &str) -> Option<&'static str> {
     match scheme {
         "http" => Some("80"),
@@ -106,10 +117,10 @@ pub fn check_host(headers: &HeaderMap, loopback_only: bool) -> Result<(), Box<Re
     let Some(host) = headers.get(header::HOST) else {
         return Ok(());
     };
-    let host = host.to_str().unwrap_or("").to_ascii_lowercase();
-    if is_loopback_origin(&format!("http://{host}")) {
+    if is_loopback_host(host.as_bytes()) {
         return Ok(());
     }
+    let host = host.to_str().unwrap_or("").to_ascii_lowercase();
     tracing::warn!(%host, "request for a host name that is not loopback; refused (403)");
     Err(Box::new(error(
         StatusCode::FORBIDDEN,
@@ -192,6 +203,11 @@ mod tests {
         };
         assert!(check_host(&with("127.0.0.1:8210"), true).is_ok());
         assert!(check_host(&with("localhost"), true).is_ok());
+        assert!(check_host(&with("LocalHost:1"), true).is_ok());
+        assert!(check_host(&with("[::1]"), true).is_ok());
+        assert!(check_host(&with("127.0.0.1.evil.example:80"), true).is_err());
+        assert!(check_host(&with("localhost:1:2"), true).is_err());
+        assert!(check_host(&with("[::2]:80"), true).is_err());
         assert!(check_host(&with("[::1]:8210"), true).is_ok());
         assert!(check_host(&with("evil.example:8210"), true).is_err());
         assert!(check_host(&with("evil.example:8210"), false).is_ok());

@@ -106,7 +106,7 @@ pub async fn serve_http_with(
         Some(admin_listener) => {
             let stop = shutdown.clone();
             tokio::spawn(async move {
-                let served = conn::serve(admin_listener, admin_routes, limits, stop).await;
+                let served = conn::serve(admin_listener, admin_routes, None, limits, stop).await;
                 if let Err(e) = served {
                     tracing::error!(error = %e, "the admin listener failed");
                 }
@@ -115,7 +115,8 @@ pub async fn serve_http_with(
         }
         None => admin_routes.merge(router),
     };
-    let server = tokio::spawn(conn::serve(listener, app, limits, shutdown.clone()));
+    let early = Some(mcp.clone());
+    let server = tokio::spawn(conn::serve(listener, app, early, limits, shutdown.clone()));
     shutdown.cancelled().await;
     if !mcp.drain(DRAIN_TIME).await {
         tracing::warn!("in-flight requests did not finish within {DRAIN_TIME:?}; stopping anyway");

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use http_body_util::{BodyDataStream, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -154,13 +156,50 @@ impl std::ops::Deref for RawHttp {
 }
 
 /// What the upstream answered a raw POST with.
-#[derive(Debug)]
 pub enum RawAnswer {
     /// 404: the upstream does not know the session, so it did not run the message (also a
     /// redirect on the hyper lane, which does not follow it).
     SessionUnknown,
     /// Any other answer.
-    Response(reqwest::Response),
+    Response(RawResponse),
+}
+
+/// An upstream's answer as it arrives: status, media type and the body's bytes.
+pub struct RawResponse {
+    pub status: http::StatusCode,
+    /// The `Content-Type`, lowercased (empty when there is none).
+    pub content_type: Vec<u8>,
+    pub body: RawBody,
+}
+
+/// The body of a [`RawResponse`], read as it arrives (a broken body is an I/O error).
+pub type RawBody = BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+impl RawResponse {
+    fn new<B>(status: http::StatusCode, headers: &HeaderMap, body: B) -> Self
+    where
+        B: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .map(|v| v.as_bytes().to_ascii_lowercase())
+            .unwrap_or_default();
+        RawResponse {
+            status,
+            content_type,
+            body: body.boxed(),
+        }
+    }
+
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Vec<u8>, std::io::Error> {
+        self.body
+            .try_fold(Vec::new(), |mut all, chunk| {
+                all.extend_from_slice(&chunk);
+                futures::future::ready(Ok(all))
+            })
+            .await
+    }
 }
 
 /// Why a raw POST got no answer.
@@ -192,18 +231,23 @@ impl RawHttp {
                 if response.status().is_redirection() {
                     return Ok(RawAnswer::SessionUnknown);
                 }
-                reqwest::Response::from(response.map(reqwest::Body::wrap))
+                let (parts, body) = response.into_parts();
+                let body = BodyDataStream::new(body).map_err(std::io::Error::other);
+                RawResponse::new(parts.status, &parts.headers, body)
             }
             Sender::Reqwest { client, url } => {
-                client
+                let response = client
                     .post(url.clone())
                     .headers(self.headers.clone())
                     .body(body)
                     .send()
-                    .await?
+                    .await?;
+                let (status, headers) = (response.status(), response.headers().clone());
+                let body = response.bytes_stream().map_err(std::io::Error::other);
+                RawResponse::new(status, &headers, body)
             }
         };
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+        if response.status == http::StatusCode::NOT_FOUND {
             return Ok(RawAnswer::SessionUnknown);
         }
         Ok(RawAnswer::Response(response))

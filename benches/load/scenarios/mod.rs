@@ -6,6 +6,7 @@
 //! busier halfway through burdens both columns alike.
 
 mod calls;
+mod floor;
 mod footprint;
 mod lists;
 mod scale;
@@ -30,7 +31,7 @@ pub const ALL: &[&str] = &[
 ];
 
 /// Scenarios run only when named: they need system tools (`scale`: haproxy, redis-server).
-pub const BY_NAME: &[&str] = &["scale"];
+pub const BY_NAME: &[&str] = &["scale", "floor"];
 
 /// What the issue asks for; `--quick` shrinks it (the smoke run under `cargo test`).
 #[derive(Debug, Clone)]
@@ -80,6 +81,7 @@ pub async fn run(name: &str, s: &Settings) -> Result<Vec<Table>, BenchError> {
         "startup" => footprint::startup(s).await.map(|t| vec![t]),
         // Not in ALL: it needs haproxy and redis-server (scripts/install-test-deps).
         "scale" => scale::replicas(s).await.map(|t| vec![t]),
+        "floor" => floor::proxies(s).await,
         other => Err(BenchError::Usage(format!(
             "unknown scenario `{other}` (known: {})",
             ALL.join(", ")

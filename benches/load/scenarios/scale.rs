@@ -54,7 +54,10 @@ fn spawn(program: &str, args: &[String]) -> Result<Child, BenchError> {
 }
 
 /// HAProxy round-robin over `backends` (`host:port`), on a free port.
-async fn haproxy(backends: &[String], dir: &std::path::Path) -> Result<(Child, u16), BenchError> {
+pub(super) async fn haproxy(
+    backends: &[String],
+    dir: &std::path::Path,
+) -> Result<(Child, u16), BenchError> {
     let port = free_port()?;
     let servers: String = backends
         .iter()
