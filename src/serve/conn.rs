@@ -103,11 +103,13 @@ pub async fn serve(
             let early = early.clone();
             async move {
                 let mut request = match &early {
-                    Some(routes) => match routes.early(request, max_body).await {
-                        Ok(response) => return Ok::<_, Infallible>(response),
-                        Err(request) => request,
-                    },
-                    None => request,
+                    Some(routes) if routes.may_take_early(&request, max_body) => {
+                        match Box::pin(routes.early(request, max_body)).await {
+                            Ok(response) => return Ok::<_, Infallible>(response),
+                            Err(request) => request,
+                        }
+                    }
+                    _ => request,
                 };
                 request.extensions_mut().insert(ConnectInfo(peer));
                 Ok(app.oneshot(request).await.into_response())
