@@ -23,6 +23,11 @@ fn routes() -> String {
 
 /// Status of an `initialize` POST with extra headers.
 async fn initialize(url: &str, headers: &[(&str, &str)]) -> StatusCode {
+    open(url, headers).await.0
+}
+
+/// An `initialize` POST with extra headers: its status and the session it opened.
+async fn open(url: &str, headers: &[(&str, &str)]) -> (StatusCode, Option<String>) {
     let body = json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {
@@ -38,7 +43,35 @@ async fn initialize(url: &str, headers: &[(&str, &str)]) -> StatusCode {
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    request.send().await.expect("POST").status()
+    let response = request.send().await.expect("POST");
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (response.status(), session)
+}
+
+/// Status of a `tools/list` POST on an open session (the requests mcp2 serves on its fast
+/// path, before its router), with extra headers.
+async fn list_in(url: &str, session: &str, headers: &[(&str, &str)]) -> StatusCode {
+    let client = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        let mut request = client
+            .post(url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send()
+    };
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(initialized).await.expect("POST");
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    post(list).await.expect("POST").status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +126,36 @@ async fn origins_hosts_and_credentials_are_checked() {
         initialize(&key, &[("x-api-key", "k3y-456")]).await,
         StatusCode::OK
     );
+    // Requests of an open session (served before the router when they can be) get the same
+    // checks: the session id opens nothing by itself.
+    let (status, session) = open(&mcp, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let session = session.expect("a session id");
+    assert_eq!(list_in(&mcp, &session, &[]).await, StatusCode::OK);
+    let evil = [("origin", "http://evil.example")];
+    assert_eq!(list_in(&mcp, &session, &evil).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        list_in(&mcp, &session, &rebinding).await,
+        StatusCode::FORBIDDEN
+    );
+    let (status, session) = open(&bearer, &right).await;
+    assert_eq!(status, StatusCode::OK);
+    let session = session.expect("a session id");
+    assert_eq!(list_in(&bearer, &session, &right).await, StatusCode::OK);
+    assert_eq!(
+        list_in(&bearer, &session, &wrong).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        list_in(&bearer, &session, &[]).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A session of one endpoint is not one of another.
+    assert_ne!(
+        list_in(&key, &session, &[("x-api-key", "k3y-456")]).await,
+        StatusCode::OK
+    );
+
     // The legacy SSE path is guarded alike.
     let sse = hub.url("/sse");
     let open_stream = |headers: Vec<(&'static str, &'static str)>| {
