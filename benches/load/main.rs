@@ -149,51 +149,38 @@ fn main() -> ExitCode {
 }
 
 fn run_fixture(args: &[String]) -> ExitCode {
-    let opts = match fixture::FixtureOpts::parse(args) {
-        Ok(o) => o,
+    match fixture::FixtureOpts::parse(args) {
+        Ok(opts) => run_child("fixture", fixture::serve(opts)),
         Err(e) => {
             eprintln!("fixture: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build();
-    match runtime.map(|r| r.block_on(fixture::serve(opts))) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("fixture: {e}");
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            eprintln!("fixture: cannot start the async runtime: {e}");
             ExitCode::from(2)
         }
     }
 }
 
 fn run_bare_proxy(upstream_port: Option<&str>) -> ExitCode {
-    let Some(port) = upstream_port.and_then(|p| p.parse::<u16>().ok()) else {
-        eprintln!("bare proxy: usage: load --bare-proxy UPSTREAM_PORT");
-        return ExitCode::from(2);
-    };
-    let runtime = if std::env::var("BARE_CURRENT").is_ok() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    };
-    match runtime.map(|r| r.block_on(bare_proxy::serve(port))) {
+    match upstream_port.and_then(|p| p.parse::<u16>().ok()) {
+        Some(port) => run_child("bare proxy", bare_proxy::serve(port)),
+        None => {
+            eprintln!("bare proxy: usage: load --bare-proxy UPSTREAM_PORT");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one of the bench's child processes (`what`) on a runtime of its own until it ends.
+fn run_child(what: &str, serve: impl Future<Output = Result<(), BenchError>>) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    match runtime.map(|r| r.block_on(serve)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("bare proxy: {e}");
+            eprintln!("{what}: {e}");
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("bare proxy: cannot start the async runtime: {e}");
+            eprintln!("{what}: cannot start the async runtime: {e}");
             ExitCode::from(2)
         }
     }

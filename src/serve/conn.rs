@@ -143,6 +143,18 @@ pub async fn body_limit(State(max_body): State<usize>, request: Request, next: N
     if request.method() == http::Method::GET || request.method() == http::Method::DELETE {
         return next.run(request).await;
     }
+    with_whole_body(request, max_body, |request| next.run(request)).await
+}
+
+/// Reads `request`'s body whole (413 over `max_body`, 400 when it breaks off) and has `serve`
+/// answer the request rebuilt around it. rmcp answers a JSON body it cannot read as a message
+/// with 415; the client then gets the JSON-RPC verdict instead (checked only then, so good
+/// messages are parsed once).
+pub(super) async fn with_whole_body<F, A>(request: Request, max_body: usize, serve: F) -> Response
+where
+    F: FnOnce(Request) -> A,
+    A: Future<Output = Response>,
+{
     let json = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -152,14 +164,17 @@ pub async fn body_limit(State(max_body): State<usize>, request: Request, next: N
         Ok(bytes) => bytes,
         Err(e) => return unreadable(&e, max_body),
     };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes.clone())))
-        .await;
-    rejected_json(json, &bytes, response)
+    let response = serve(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+    if json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        let rejection = super::entry::classify(&bytes);
+        tracing::info!(%rejection, "a client message that is not one; refused (400)");
+        return (StatusCode::BAD_REQUEST, axum::Json(rejection.to_json())).into_response();
+    }
+    response
 }
 
 /// The answer to a request body that could not be read: 413 over the limit, else 400.
-pub(super) fn unreadable(e: &axum::Error, max_body: usize) -> Response {
+fn unreadable(e: &axum::Error, max_body: usize) -> Response {
     if is_length_limit(e) {
         return too_large(max_body);
     }
@@ -168,17 +183,6 @@ pub(super) fn unreadable(e: &axum::Error, max_body: usize) -> Response {
         format!("cannot read the body: {e}"),
     )
         .into_response()
-}
-
-/// rmcp answers a JSON body it cannot read as a message with 415; the client deserves the
-/// JSON-RPC verdict (checked only then, so good messages are parsed once).
-pub(super) fn rejected_json(json: bool, body: &[u8], response: Response) -> Response {
-    if json && response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        let rejection = super::entry::classify(body);
-        tracing::info!(%rejection, "a client message that is not one; refused (400)");
-        return (StatusCode::BAD_REQUEST, axum::Json(rejection.to_json())).into_response();
-    }
-    response
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {

@@ -68,18 +68,23 @@ fn is_loopback_origin(origin: &str) -> bool {
     let Some((scheme, host, _)) = split(origin) else {
         return false;
     };
-    (scheme == "http" || scheme == "https") && matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    (scheme == "http" || scheme == "https") && is_loopback_name(host.as_bytes())
 }
 
-/// Whether a `Host` header names loopback (`localhost`, `127.0.0.1`, `[::1]`, any port),
-/// without allocating: every MCP request is checked.
+/// `localhost`, `127.0.0.1` or `[::1]` (a host name without its port).
+fn is_loopback_name(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"localhost") || name == b"127.0.0.1" || name == b"[::1]"
+}
+
+/// Whether a `Host` header names loopback ([`is_loopback_name`], any port), without
+/// allocating: every MCP request is checked.
 fn is_loopback_host(host: &[u8]) -> bool {
     let name = match host.iter().rposition(|&b| b == b':') {
         // `[::1]` alone has colons inside its brackets: the port comes after `]`.
         Some(colon) if !host.ends_with(b"]") => &host[..colon],
         _ => host,
     };
-    name.eq_ignore_ascii_case(b"localhost") || name == b"127.0.0.1" || name == b"[::1]"
+    is_loopback_name(name)
 }
 
 fn default_port(scheme: &str) -> Option<&'static str> {

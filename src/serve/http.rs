@@ -327,19 +327,9 @@ impl McpRoutes {
         else {
             return Err(request);
         };
-        let json = request
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, max_body).await {
-            Ok(bytes) => bytes,
-            Err(e) => return Ok(super::conn::unreadable(&e, max_body)),
-        };
-        let request = Request::from_parts(parts, Body::from(bytes.clone()));
         let chosen = Chosen::of(&plan, endpoint);
-        let response = self.authenticated(plan, chosen, identity, request).await;
-        Ok(super::conn::rejected_json(json, &bytes, response))
+        let serve = |request| self.authenticated(plan, chosen, identity, request);
+        Ok(super::conn::with_whole_body(request, max_body, serve).await)
     }
 
     /// [`dispatch`] once the endpoint is chosen and the caller authenticated.

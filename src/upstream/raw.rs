@@ -180,13 +180,9 @@ impl RawResponse {
     where
         B: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     {
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .map(|v| v.as_bytes().to_ascii_lowercase())
-            .unwrap_or_default();
         RawResponse {
             status,
-            content_type,
+            content_type: content_type(headers),
             body: body.boxed(),
         }
     }
@@ -200,6 +196,14 @@ impl RawResponse {
             })
             .await
     }
+}
+
+/// The `Content-Type` of `headers`, lowercased (empty when there is none).
+fn content_type(headers: &HeaderMap) -> Vec<u8> {
+    headers
+        .get(CONTENT_TYPE)
+        .map(|v| v.as_bytes().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Why a raw POST got no answer.
@@ -242,9 +246,14 @@ impl RawHttp {
                     .body(body)
                     .send()
                     .await?;
-                let (status, headers) = (response.status(), response.headers().clone());
-                let body = response.bytes_stream().map_err(std::io::Error::other);
-                RawResponse::new(status, &headers, body)
+                RawResponse {
+                    status: response.status(),
+                    content_type: content_type(response.headers()),
+                    body: response
+                        .bytes_stream()
+                        .map_err(std::io::Error::other)
+                        .boxed(),
+                }
             }
         };
         if response.status == http::StatusCode::NOT_FOUND {
