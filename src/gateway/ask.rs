@@ -52,7 +52,12 @@ impl ClientSession {
                 Some(serde_json::json!({ "source": "gateway" })),
             ));
         }
-        let Some(peer) = self.peer.get() else {
+        if matches!(request, ServerRequest::PingRequest(_)) && !self.has_peer() {
+            // A parked session (`serve::parked`) has no peer to ping; it is alive, as far as
+            // the gateway can tell.
+            return Ok(ClientResult::empty(()));
+        }
+        let Some(peer) = self.peer() else {
             return Err(ErrorData::internal_error(
                 format!("{method}: the client is not connected"),
                 None,

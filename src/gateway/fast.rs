@@ -4,7 +4,7 @@
 //! [`HubSession::fast`] reads only the fields that decide (`jsonrpc`, `id`, `method`,
 //! `params.name`, the keys of `params._meta`), borrowing everything else as raw JSON, and
 //! - serves `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` from
-//!   the view's list, serialised once per view ([`View::list_json`]);
+//!   the view's list, serialised once per view ([`View::list_json`]), and answers `ping`;
 //! - sends a `tools/call` whose tool lives on a Streamable HTTP upstream in `session shared`
 //!   mode as raw bytes on that upstream's session (the raw lane: same headers and session id as
 //!   the rmcp client, see `upstream/raw.rs`), with only the tool name and the id rewritten. Upstream
@@ -95,6 +95,7 @@ impl HubSession {
             "prompts/list" => Some(ListJson::Prompts),
             "resources/list" => Some(ListJson::Resources),
             "resources/templates/list" => Some(ListJson::Templates),
+            "ping" => return self.fast_ping(&envelope),
             _ => return Fast::Fallback,
         };
         let method = list.map_or("tools/call", ListJson::method);
@@ -111,6 +112,19 @@ impl HubSession {
         }
     }
 
+    /// `ping` of an initialised session: the empty result rmcp would send (a client that pings
+    /// a parked session to keep it alive should not restore it).
+    fn fast_ping(&self, envelope: &Envelope<'_>) -> Fast {
+        let id = envelope
+            .id
+            .map(RawValue::get)
+            .filter(|id| serde_json::from_str::<RequestId>(id).is_ok());
+        let Some(id) = id.filter(|_| envelope.jsonrpc == "2.0" && self.session.attached()) else {
+            return Fast::Fallback;
+        };
+        Fast::Answer(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#).into_bytes())
+    }
+
     async fn fast_request(
         &self,
         list: Option<ListJson>,
@@ -121,7 +135,7 @@ impl HubSession {
         }
         let id_json = envelope.id.ok_or("no id")?;
         let id: RequestId = serde_json::from_str(id_json.get()).map_err(|_| "unusual id")?;
-        if self.session.peer().is_none() {
+        if !self.session.attached() {
             return Err("session not initialised");
         }
         if self.session.is_modern() {

@@ -41,6 +41,11 @@ use crate::upstream::UpstreamHandle;
 /// client sees the full capability set instead of whatever had connected by then.
 const INITIAL_CONNECT_WAIT: Duration = Duration::from_secs(10);
 
+/// Marks the `initialize` replayed to restore a parked session (`serve::parked`): the client
+/// was answered long ago, so it does not wait for upstreams to connect.
+#[derive(Debug, Clone, Copy)]
+pub struct Unparking;
+
 #[derive(Clone)]
 pub struct HubSession {
     pub(super) gateway: Arc<Gateway>,
@@ -153,6 +158,39 @@ impl HubSession {
         self.session.identity()
     }
 
+    /// Whether this session may be parked (`serve::parked`): a Streamable HTTP session of an
+    /// `initialize`-era client whose `initialize` is kept, that answers no server→client
+    /// requests (they need rmcp's peer) and follows no tasks.
+    pub fn parkable(&self) -> bool {
+        let session = &self.session;
+        self.http
+            && session.init().is_some()
+            && !session.is_modern()
+            && !session.answers_server_requests()
+            && !session.follows_tasks()
+    }
+
+    /// What the client sent in `initialize`, to replay when the session is restored.
+    pub fn initialize_params(&self) -> Option<InitializeRequestParams> {
+        self.session.init().cloned()
+    }
+
+    /// rmcp no longer runs this session; the gateway reaches the client on `downlink`.
+    pub fn detach_peer(&self) {
+        self.session.detach_peer();
+    }
+
+    /// The session's own event stream, where the gateway reaches the client while rmcp does
+    /// not run the session.
+    pub fn use_downlink(&self, downlink: Arc<super::downlink::Downlink>) {
+        self.session.use_downlink(downlink);
+    }
+
+    /// The client cancelled request `id`, which runs on the fast path if anywhere.
+    pub fn cancel_fast(&self, id: &rmcp::model::RequestId) {
+        self.session.cancel_fast(id);
+    }
+
     /// Takes the identity a request on the fast path was authenticated as.
     pub fn adopt_identity(&self, identity: &Identity) {
         self.session.set_identity(identity);
@@ -230,7 +268,7 @@ impl HubSession {
             self.tag.name_by(id);
         }
         self.adopt_request_identity(context);
-        if self.session.peer().is_some() {
+        if self.session.has_peer() {
             return;
         }
         let facts = ClientFacts {
@@ -399,6 +437,9 @@ impl ServerHandler for HubSession {
     ) -> Result<InitializeResult, McpError> {
         Box::pin(async move {
             context.peer.set_peer_info(request.clone());
+            if self.http {
+                self.session.remember_init(&request);
+            }
             if context
                 .extensions
                 .get::<rmcp::transport::streamable_http_server::SessionRestoreMarker>()
@@ -409,8 +450,9 @@ impl ServerHandler for HubSession {
             // A propagating upstream is reached through this client's own connection, opened now
             // with the token `initialize` was authenticated with.
             self.adopt_request_identity(&context);
+            let unparking = context.extensions.get::<Unparking>().is_some();
             let ups = self.list_sources(&self.gateway.plan());
-            join_all(ups.iter().map(|u| {
+            join_all(ups.iter().filter(|_| !unparking).map(|u| {
                 let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
                 super::connected(u, wait)
             }))

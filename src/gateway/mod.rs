@@ -31,6 +31,7 @@ mod announce;
 mod ask;
 mod audited;
 pub mod calls;
+pub mod downlink;
 pub mod error;
 mod fast;
 mod fast_progress;
@@ -262,7 +263,7 @@ impl Gateway {
         sessions
             .values()
             .filter_map(|s| s.upgrade())
-            .filter(|s| s.peer().is_some())
+            .filter(|s| s.attached())
             .collect()
     }
 

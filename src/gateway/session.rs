@@ -3,8 +3,11 @@
 //! A session is created with its [`HubSession`](super::handler::HubSession) (one per MCP session
 //! of a Streamable HTTP endpoint or SSE stream, one per stdio client, one per request of a
 //! sessionless 2026-07-28 client) and lives as long as rmcp keeps the handler. It holds:
-//! - the client's rmcp peer, its declared capabilities and protocol version (learnt at
-//!   `initialize`, or from the first request's `_meta` on the 2026-07-28 lifecycle);
+//! - the way back to the client ([`Way`]): its rmcp peer while rmcp runs the session, and for a
+//!   Streamable HTTP session the session's own event stream ([`Downlink`]), which carries
+//!   notifications while the session is parked (`serve::parked`);
+//! - its declared capabilities and protocol version (learnt at `initialize`, or from the first
+//!   request's `_meta` on the 2026-07-28 lifecycle);
 //! - an outbox: notifications for this client are queued and sent by one task, in order, so a
 //!   slow client never holds up the relay that serves the others;
 //! - its dedicated upstream connections (`session per-client`), dropped with the session;
@@ -20,13 +23,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rmcp::model::{
-    ClientCapabilities, LoggingLevel, ProgressToken, ProtocolVersion, ServerNotification,
-    ServerRequest,
+    ClientCapabilities, InitializeRequestParams, LoggingLevel, ProgressToken, ProtocolVersion,
+    ServerJsonRpcMessage, ServerNotification, ServerRequest,
 };
 use rmcp::service::{Peer, RoleServer, SubscriptionSink};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::downlink::Downlink;
 use super::{Binding, lock};
 use crate::plan::UpstreamId;
 use crate::plan::authz::Identity;
@@ -89,8 +93,13 @@ pub struct ClientSession {
     id: u64,
     binding: Binding,
     endpoint: Arc<str>,
-    pub(super) peer: OnceLock<Peer<RoleServer>>,
+    way: Arc<Way>,
+    /// Set once the client is attached (`initialize`, or a 2026-07-28 client's first request);
+    /// stays set while the session is parked.
+    attached: AtomicBool,
     facts: Mutex<ClientFacts>,
+    /// What the client sent in `initialize`, for restoring a parked session.
+    init: OnceLock<InitializeRequestParams>,
     outbox: OnceLock<mpsc::Sender<ServerNotification>>,
     /// Notifications queued and sent so far, for [`ClientSession::flush`].
     delivery: Arc<Delivery>,
@@ -153,8 +162,10 @@ impl ClientSession {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             binding,
             endpoint,
-            peer: OnceLock::new(),
+            way: Arc::default(),
+            attached: AtomicBool::new(false),
             facts: Mutex::new(ClientFacts::default()),
+            init: OnceLock::new(),
             outbox: OnceLock::new(),
             delivery: Arc::default(),
             listener: Arc::default(),
@@ -256,25 +267,60 @@ impl ClientSession {
         lock(&self.facts).capabilities.supports_tasks()
     }
 
-    /// Records the client's peer (first call wins: it is the same peer for the whole session)
-    /// and what it declared (the outbox starts with the first notification).
+    /// Records the client's peer (the one rmcp gives this session now; a restored session gets
+    /// a new one) and what it declared (the outbox starts with the first notification).
     pub fn attach(&self, peer: &Peer<RoleServer>, facts: Option<ClientFacts>) {
         if let Some(facts) = facts {
             *lock(&self.facts) = facts;
         }
-        let _ = self.peer.set(peer.clone());
+        *lock(&self.way.peer) = Some(peer.clone());
+        self.attached.store(true, Ordering::Release);
     }
 
-    pub fn peer(&self) -> Option<&Peer<RoleServer>> {
-        self.peer.get()
+    /// The client's rmcp peer, while rmcp runs the session (not while it is parked).
+    pub fn peer(&self) -> Option<Peer<RoleServer>> {
+        lock(&self.way.peer).clone()
+    }
+
+    /// Whether rmcp runs the session now (without copying its peer).
+    pub fn has_peer(&self) -> bool {
+        lock(&self.way.peer).is_some()
+    }
+
+    /// Whether the client is attached: initialised, and reachable by its peer or, parked, by
+    /// its own event stream.
+    pub fn attached(&self) -> bool {
+        self.attached.load(Ordering::Acquire)
+    }
+
+    /// Sends what the gateway tells this client on `downlink` whenever rmcp does not run the
+    /// session (first call wins: a session has one stream).
+    pub fn use_downlink(&self, downlink: Arc<Downlink>) {
+        let _ = self.way.downlink.set(downlink);
+    }
+
+    /// rmcp no longer runs the session (parked): what follows goes to its own event stream.
+    pub fn detach_peer(&self) {
+        *lock(&self.way.peer) = None;
+    }
+
+    /// Keeps what the client sent in `initialize`, to replay it when a parked session is
+    /// restored.
+    pub fn remember_init(&self, init: &InitializeRequestParams) {
+        let _ = self.init.set(init.clone());
+    }
+
+    /// What the client sent in `initialize`, if it was kept.
+    pub fn init(&self) -> Option<&InitializeRequestParams> {
+        self.init.get()
     }
 
     /// Queues a notification for this client; dropped (and logged) when the client is not
     /// reading.
     pub fn notify(&self, notification: ServerNotification) {
-        let Some(peer) = self.peer.get() else {
+        if !self.attached() {
             return;
-        };
+        }
         // A 2026-07-28 client hears about changes only on a `subscriptions/listen` stream.
         if is_change(&notification) && self.is_modern() && lock(&self.listener).is_none() {
             return;
@@ -285,7 +331,7 @@ impl ClientSession {
             let (tx, rx) = mpsc::channel(OUTBOX);
             tokio::spawn(deliver(
                 self.id,
-                peer.clone(),
+                self.way.clone(),
                 rx,
                 self.delivery.clone(),
                 self.listener.clone(),
@@ -357,6 +403,45 @@ impl ClientSession {
     }
 }
 
+/// The way back to one client.
+#[derive(Default)]
+struct Way {
+    /// rmcp's peer, while rmcp runs the session.
+    peer: Mutex<Option<Peer<RoleServer>>>,
+    /// The session's own event stream (Streamable HTTP sessions only).
+    downlink: OnceLock<Arc<Downlink>>,
+}
+
+/// Why a notification could not be sent: the client is gone.
+#[derive(Debug)]
+struct Gone(String);
+
+impl Way {
+    /// Sends through rmcp while it runs the session, else on the session's own stream.
+    async fn send(&self, notification: ServerNotification) -> Result<(), Gone> {
+        let peer = lock(&self.peer).clone();
+        let downlink = self.downlink.get();
+        match (peer, downlink) {
+            (Some(peer), None) => peer
+                .send_notification(notification)
+                .await
+                .map_err(|e| Gone(e.to_string())),
+            (Some(peer), Some(downlink)) => {
+                // Parked meanwhile: rmcp's worker is gone, the stream is not.
+                if peer.send_notification(notification.clone()).await.is_err() {
+                    downlink.push(ServerJsonRpcMessage::notification(notification));
+                }
+                Ok(())
+            }
+            (None, Some(downlink)) => {
+                downlink.push(ServerJsonRpcMessage::notification(notification));
+                Ok(())
+            }
+            (None, None) => Err(Gone("no way back to the client".into())),
+        }
+    }
+}
+
 /// Counts of one outbox, for [`ClientSession::flush`].
 #[derive(Default)]
 struct Delivery {
@@ -379,7 +464,7 @@ fn is_change(notification: &ServerNotification) -> bool {
 /// Sends one client's notifications in order until the session goes away.
 async fn deliver(
     session: u64,
-    peer: Peer<RoleServer>,
+    way: Arc<Way>,
     mut rx: mpsc::Receiver<ServerNotification>,
     delivery: Arc<Delivery>,
     listener: Arc<Mutex<Option<SubscriptionSink>>>,
@@ -397,11 +482,11 @@ async fn deliver(
                 }
                 Ok(())
             }
-            None => peer.send_notification(notification).await,
+            None => way.send(notification).await,
         };
         delivery.done.fetch_add(1, Ordering::AcqRel);
         delivery.sent.notify_waiters();
-        if let Err(e) = result {
+        if let Err(Gone(e)) = result {
             tracing::debug!(session, error = %e, "client gone; notifications stop");
             return;
         }

@@ -1,58 +1,25 @@
 //! The fast path's HTTP side: which `POST`s may skip rmcp's `StreamableHttpService`, and the
 //! sessions they belong to.
 //!
-//! rmcp owns the Streamable HTTP sessions; this module only learns, when an `initialize` makes
-//! one, which [`HubSession`] the service factory built for it ([`capture`], a task-local slot
-//! around the `initialize` request) and the session id rmcp answered with. A later `POST`
-//! carrying that id goes to [`HubSession::fast`] when it passes the same checks rmcp would
-//! make (host, `Accept`, `Content-Type`, protocol version header, no SEP-2243 headers, a live
-//! session); otherwise, or when the gateway falls back, it goes to rmcp unchanged. The answer
-//! is one JSON message ([`respond`]) or, for a call that reported progress, an event stream
-//! of that progress and then the answer ([`respond_stream`]). Entries
-//! hold the session weakly: a session rmcp closed is gone here too. rmcp closes a session
-//! that has seen no request for its keep-alive (the idle timeout), and fast requests never
-//! reach it: so once a quarter of that time has passed since rmcp last saw the session, the
-//! next request goes through rmcp, which keeps the session alive. `MCP2_FAST_PATH=off`
-//! switches it off.
-
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//! rmcp answers `initialize` and so creates each session; the endpoint's session manager
+//! (`serve::parked`) keeps, for every session, the [`HubSession`] the service factory built for
+//! it, whether rmcp runs the session now or it is parked. A later `POST` carrying that id goes
+//! to [`HubSession::fast`] when it passes the same checks rmcp would make (host, `Accept`,
+//! `Content-Type`, protocol version header, no SEP-2243 headers, a known session); otherwise,
+//! or when the gateway falls back, it goes to rmcp unchanged (which restores a parked session
+//! first). The answer is one JSON message ([`respond`]) or, for a call that reported progress,
+//! an event stream of that progress and then the answer ([`respond_stream`]). A fast request
+//! counts as the session's activity for the idle timeout. `MCP2_FAST_PATH=off` switches it off.
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use rmcp::transport::streamable_http_server::SessionManager;
 
-use super::sessions::SealedSessions;
+use super::parked::EndpointSessions;
 use crate::gateway::FastStream;
-use crate::gateway::handler::{HubSession, WeakHub};
-
-tokio::task_local! {
-    static CAPTURED: RefCell<Option<WeakHub>>;
-}
-
-/// Runs `handle` (rmcp serving an `initialize`) and returns what it answered and the session
-/// the factory built meanwhile, if any.
-pub async fn capture<T, F: Future<Output = T>>(handle: F) -> (T, Option<WeakHub>) {
-    let slot = RefCell::new(None);
-    CAPTURED
-        .scope(slot, async move {
-            let response = handle.await;
-            let built = CAPTURED.with(|slot| slot.borrow_mut().take());
-            (response, built)
-        })
-        .await
-}
-
-/// Called by the service factory with each session it builds.
-pub fn built(hub: &HubSession) {
-    let _ = CAPTURED.try_with(|slot| *slot.borrow_mut() = Some(hub.downgrade()));
-}
+use crate::gateway::handler::HubSession;
 
 const SESSION_ID: &str = "mcp-session-id";
 
@@ -71,99 +38,21 @@ pub fn enabled() -> bool {
     })
 }
 
-/// Sessions the fast path can serve, by rmcp session id.
-pub struct FastSessions {
-    /// A std Mutex: held only to look up or insert.
-    sessions: Mutex<HashMap<Arc<str>, Entry>>,
-    inserted: AtomicUsize,
-    /// How often rmcp must see a session so that its keep-alive does not close it.
-    refresh: Duration,
-}
-
-struct Entry {
-    hub: WeakHub,
-    manager: Arc<SealedSessions>,
-    /// When rmcp last served a request of this session.
-    seen_by_rmcp: Instant,
-}
-
-impl FastSessions {
-    /// Sessions that rmcp closes after `idle` without a request.
-    pub fn new(idle: Duration) -> Self {
-        Self {
-            sessions: Mutex::default(),
-            inserted: AtomicUsize::new(0),
-            refresh: idle / 4,
-        }
+/// The session a `POST` with these headers belongs to, when the fast path may take it (see
+/// the module docs). `sessions` are those of the endpoint the request was sent to: a session
+/// of another endpoint is not one of them (rmcp answers it 404).
+pub fn session(
+    headers: &HeaderMap,
+    loopback: bool,
+    sessions: &EndpointSessions,
+) -> Option<HubSession> {
+    let id = headers.get(SESSION_ID)?.to_str().ok()?;
+    if !acceptable(headers, loopback) {
+        return None;
     }
-}
-
-/// How many insertions between sweeps of entries whose session is gone.
-const SWEEP_EVERY: usize = 256;
-
-impl FastSessions {
-    /// Remembers the session rmcp created with `response`, if it did.
-    pub fn learn(&self, answered: &HeaderMap, hub: WeakHub, manager: &Arc<SealedSessions>) {
-        let Some(id) = answered.get(SESSION_ID).and_then(|v| v.to_str().ok()) else {
-            return;
-        };
-        if let Some(live) = hub.upgrade() {
-            live.name_session(id);
-        }
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if self.inserted.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            sessions.retain(|_, e| e.hub.alive());
-        }
-        sessions.insert(
-            id.into(),
-            Entry {
-                hub,
-                manager: manager.clone(),
-                seen_by_rmcp: Instant::now(),
-            },
-        );
-    }
-
-    /// The live session a `POST` with these headers belongs to, when the fast path may take
-    /// it (see the module docs). `manager` holds the sessions of the endpoint the request was
-    /// sent to: a session of another endpoint is not this one's (rmcp answers it 404).
-    pub async fn session(
-        &self,
-        headers: &HeaderMap,
-        loopback: bool,
-        manager: &Arc<SealedSessions>,
-    ) -> Option<HubSession> {
-        let id = headers.get(SESSION_ID)?.to_str().ok()?;
-        if !acceptable(headers, loopback) {
-            return None;
-        }
-        let hub = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = sessions.get_mut(id)?;
-            if !Arc::ptr_eq(&entry.manager, manager) {
-                return None;
-            }
-            if entry.seen_by_rmcp.elapsed() >= self.refresh {
-                // This one goes through rmcp, which resets the session's keep-alive.
-                entry.seen_by_rmcp = Instant::now();
-                return None;
-            }
-            entry.hub.upgrade()
-        };
-        let Some(hub) = hub else {
-            self.sessions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(id);
-            return None;
-        };
-        // rmcp may have closed it (DELETE, expiry) before dropping the handler.
-        if !manager.has_session(&id.into()).await.unwrap_or(false) {
-            return None;
-        }
-        hub.protocol_matches(headers.get("mcp-protocol-version"))
-            .then_some(hub)
-    }
+    let hub = sessions.serving(id)?;
+    hub.protocol_matches(headers.get("mcp-protocol-version"))
+        .then_some(hub)
 }
 
 /// Largest body the fast path reads; a larger one (or one of unknown length) goes to rmcp.

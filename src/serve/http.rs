@@ -34,8 +34,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use super::fast::{self, FastSessions};
-use super::sessions::{self, Issuer, SealStore, SealedSessions, Sharing};
+use super::fast;
+use super::parked::{self, EndpointSessions};
+use super::sessions::{self, Issuer, SealStore, Sharing};
 use super::sse::LegacySessions;
 use super::{guard, oauth};
 use crate::cluster::seal::SessionKey;
@@ -44,10 +45,10 @@ use crate::gateway::{Binding, Fast, Gateway};
 use crate::plan::authz::Identity;
 use crate::plan::{Endpoint, Plan};
 
-type Service = StreamableHttpService<HubSession, SealedSessions>;
+type Service = StreamableHttpService<HubSession, EndpointSessions>;
 /// An endpoint's service and the session manager it keeps its sessions in. Shared, not
 /// cloned per request: a service clone copies its whole configuration.
-type Served = Arc<(Service, Arc<SealedSessions>)>;
+type Served = Arc<(Service, Arc<EndpointSessions>)>;
 
 #[derive(Clone)]
 pub struct McpRoutes {
@@ -59,8 +60,8 @@ struct Inner {
     legacy: Arc<LegacySessions>,
     /// One service per endpoint path and binding. A std Mutex: held only to clone an `Arc` out.
     services: Mutex<HashMap<(String, Binding), Served>>,
-    /// The sessions the fast path may serve; `None` when it is switched off.
-    fast: Option<FastSessions>,
+    /// Whether the fast path serves what it can (`fast::enabled`).
+    fast: bool,
     /// Closes every session (and its event streams); cancelled by [`McpRoutes::drain`].
     sessions: CancellationToken,
     /// One token per `POST` whose response is still being produced.
@@ -96,8 +97,7 @@ impl McpRoutes {
                 gateway,
                 legacy: Arc::default(),
                 services: Mutex::new(HashMap::new()),
-                fast: fast::enabled()
-                    .then(|| FastSessions::new(super::ServeLimits::DEFAULT_IDLE_SESSION)),
+                fast: fast::enabled(),
                 sessions: CancellationToken::new(),
                 in_flight: TaskTracker::new(),
                 listen,
@@ -113,9 +113,6 @@ impl McpRoutes {
     pub fn with_idle_session(mut self, idle: Duration) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.idle_session = idle;
-            if inner.fast.is_some() {
-                inner.fast = Some(FastSessions::new(idle));
-            }
         }
         self
     }
@@ -134,7 +131,7 @@ impl McpRoutes {
     /// Closes the session `id` wherever this replica holds it (an end another replica
     /// announced); its next request is then refused by the store, as anywhere else.
     pub async fn close_ended(&self, id: &str) {
-        let managers: Vec<Arc<SealedSessions>> = self
+        let managers: Vec<Arc<EndpointSessions>> = self
             .inner
             .services
             .lock()
@@ -142,14 +139,9 @@ impl McpRoutes {
             .values()
             .map(|served| served.1.clone())
             .collect();
-        let id = rmcp::transport::streamable_http_server::SessionId::from(id);
         for manager in managers {
-            use rmcp::transport::streamable_http_server::SessionManager;
-            if manager.has_session(&id).await.unwrap_or(false) {
-                match manager.close_session(&id).await {
-                    Ok(()) => tracing::info!("closed a session ended on another replica"),
-                    Err(e) => tracing::warn!(error = %e, "cannot close a session ended elsewhere"),
-                }
+            if manager.end(id).await {
+                tracing::info!("closed a session ended on another replica");
             }
         }
     }
@@ -172,7 +164,6 @@ impl McpRoutes {
                 let path: Arc<str> = endpoint.path.as_str().into();
                 let mut config = self.config();
                 let mut local = LocalSessionManager::default();
-                local.session_config.keep_alive = Some(self.inner.idle_session);
                 if let Some(key) = &self.inner.key {
                     config.sse_retry = None;
                     local.session_config.sse_retry = None;
@@ -185,10 +176,14 @@ impl McpRoutes {
                 }
                 let factory = move || {
                     let hub = HubSession::for_http(gateway.clone(), binding.clone(), path.clone());
-                    fast::built(&hub);
+                    parked::built(&hub);
                     Ok(hub)
                 };
-                let manager = Arc::new(SealedSessions::new(local));
+                let idle = self.inner.idle_session;
+                let cancel = self.inner.sessions.child_token();
+                let sessions =
+                    EndpointSessions::new(local, endpoint.path.as_str().into(), idle, cancel);
+                let manager = Arc::new(sessions);
                 let service = StreamableHttpService::new(factory, manager.clone(), config);
                 Arc::new((service, manager))
             })
@@ -291,7 +286,7 @@ impl McpRoutes {
     /// declared body small enough for the fast path, while the fast path is on. A cheap test
     /// on the headers only.
     pub fn may_take_early(&self, request: &Request, max_body: usize) -> bool {
-        self.inner.fast.is_some()
+        self.inner.fast
             && request.method() == http::Method::POST
             && request.headers().contains_key(SESSION_ID)
             && fast::small_body(request.headers(), max_body)
@@ -376,29 +371,32 @@ impl McpRoutes {
         let post = request.method() == http::Method::POST;
         let delete = request.method() == http::Method::DELETE;
         let in_flight = post.then(|| routes.inner.in_flight.token());
-        if post && let Some(sessions) = &routes.inner.fast {
+        if post && routes.inner.fast {
             let loopback = routes.inner.listen.ip().is_loopback();
-            match fast_path(sessions, manager, request, loopback).await {
+            match fast_path(manager, request, loopback).await {
                 Ok(answered) => return held(answered, in_flight),
                 Err(untouched) => request = untouched,
             }
         }
-        let learn = routes.inner.fast.as_ref().filter(|_| post);
-        let response = if let Some(sessions) = learn
-            && !request.headers().contains_key(SESSION_ID)
-        {
-            let (response, built) =
-                fast::capture(sessions::with_issued(issued, service.handle(request))).await;
-            if let Some(hub) = built {
-                sessions.learn(response.headers(), hub, manager);
-            }
-            response.map(Body::new)
-        } else {
-            sessions::with_issued(issued, service.handle(request))
-                .await
-                .map(Body::new)
-        };
+        let ended = delete
+            .then(|| {
+                request
+                    .headers()
+                    .get(SESSION_ID)?
+                    .to_str()
+                    .ok()
+                    .map(str::to_owned)
+            })
+            .flatten();
+        let response = parked::building(sessions::with_issued(issued, service.handle(request)))
+            .await
+            .map(Body::new);
         let response = if delete {
+            if response.status().is_success()
+                && let Some(id) = ended
+            {
+                manager.end(&id).await;
+            }
             session_ended(response)
         } else {
             response
@@ -458,15 +456,14 @@ fn unresumable() -> Response {
 
 /// Serves a `POST` on the fast path, or gives it back (its body intact) for rmcp.
 async fn fast_path(
-    sessions: &FastSessions,
-    manager: &Arc<SealedSessions>,
+    sessions: &EndpointSessions,
     request: Request,
     loopback: bool,
 ) -> Result<Response, Request> {
     if !fast::small_body(request.headers(), fast::BODY_LIMIT) {
         return Err(request);
     }
-    let Some(hub) = sessions.session(request.headers(), loopback, manager).await else {
+    let Some(hub) = fast::session(request.headers(), loopback, sessions) else {
         return Err(request);
     };
     let (parts, body) = request.into_parts();

@@ -16,6 +16,7 @@ pub mod fast;
 pub mod guard;
 pub mod http;
 pub mod oauth;
+pub mod parked;
 pub mod sessions;
 pub mod sse;
 pub mod status;

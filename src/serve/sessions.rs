@@ -10,8 +10,9 @@
 //! handler (and so any upstream) is involved.
 //!
 //! Ids are chosen before rmcp sees the `initialize` body, so [`issue`] reads it first, seals
-//! the id and hands it to [`SealedSessions::create_session`] through a task-local: rmcp calls
-//! `create_session` inline, inside the request's own future.
+//! the id and hands it to the session manager's `create_session` (`serve::parked`) through a
+//! task-local ([`issued_id`]): rmcp calls `create_session` inline, inside the request's own
+//! future.
 //! With Redis too ([`Sharing::ended`]), a `DELETE` records the end for every replica
 //! (`cluster::ended`) and [`SealStore::load`] refuses an ended id.
 //! Without a key, nothing here changes rmcp's behaviour: random ids, local sessions only.
@@ -23,16 +24,11 @@ use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
-use rmcp::model::{ClientJsonRpcMessage, InitializeRequestParams, ServerJsonRpcMessage};
-use rmcp::transport::WorkerTransport;
-use rmcp::transport::streamable_http_server::session::local::{
-    LocalSessionManager, LocalSessionManagerError, LocalSessionWorker,
-};
+use rmcp::model::InitializeRequestParams;
+use rmcp::transport::streamable_http_server::SessionId;
 use rmcp::transport::streamable_http_server::session::{
-    EventStore, ServerSseMessage, SessionState, SessionStore, SessionStoreError,
+    SessionState, SessionStore, SessionStoreError,
 };
-use rmcp::transport::streamable_http_server::{RestoreOutcome, SessionId, SessionManager};
 
 use crate::cluster::ended::EndedSessions;
 use crate::cluster::seal::{SealedSession, SessionKey};
@@ -128,99 +124,9 @@ pub async fn with_issued<F: Future>(id: Option<String>, future: F) -> F::Output 
     }
 }
 
-/// rmcp's in-memory session manager, creating sessions under the sealed id [`issue`] chose
-/// (random ids when there is none).
-#[derive(Default)]
-pub struct SealedSessions {
-    local: LocalSessionManager,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SessionsError {
-    #[error(transparent)]
-    Local(#[from] LocalSessionManagerError),
-    #[error("a session with id {0} is already open")]
-    Duplicate(SessionId),
-}
-
-impl SealedSessions {
-    /// Wraps `local`, which holds the sessions this process serves (and their keep-alive).
-    pub fn new(local: LocalSessionManager) -> Self {
-        Self { local }
-    }
-}
-
-impl SessionManager for SealedSessions {
-    type Error = SessionsError;
-    type Transport = WorkerTransport<LocalSessionWorker>;
-
-    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
-        let Ok(id) = ISSUE.try_with(|id| SessionId::from(id.as_str())) else {
-            return Ok(self.local.create_session().await?);
-        };
-        match self.local.restore_session(id.clone()).await? {
-            RestoreOutcome::Restored(transport) => Ok((id, transport)),
-            _ => Err(SessionsError::Duplicate(id)),
-        }
-    }
-
-    async fn initialize_session(
-        &self,
-        id: &SessionId,
-        message: ClientJsonRpcMessage,
-    ) -> Result<ServerJsonRpcMessage, Self::Error> {
-        Ok(self.local.initialize_session(id, message).await?)
-    }
-
-    async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
-        Ok(self.local.has_session(id).await?)
-    }
-
-    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
-        Ok(self.local.close_session(id).await?)
-    }
-
-    async fn create_stream(
-        &self,
-        id: &SessionId,
-        message: ClientJsonRpcMessage,
-    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        Ok(self.local.create_stream(id, message).await?)
-    }
-
-    async fn accept_message(
-        &self,
-        id: &SessionId,
-        message: ClientJsonRpcMessage,
-    ) -> Result<(), Self::Error> {
-        Ok(self.local.accept_message(id, message).await?)
-    }
-
-    async fn create_standalone_stream(
-        &self,
-        id: &SessionId,
-    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        Ok(self.local.create_standalone_stream(id).await?)
-    }
-
-    async fn resume(
-        &self,
-        id: &SessionId,
-        last_event_id: String,
-    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        Ok(self.local.resume(id, last_event_id).await?)
-    }
-
-    async fn restore_session(
-        &self,
-        id: SessionId,
-    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
-        Ok(self.local.restore_session(id).await?)
-    }
-
-    fn event_store(&self) -> Option<Arc<dyn EventStore>> {
-        self.local.event_store()
-    }
+/// The sealed id [`issue`] chose for the session the current request opens, if any.
+pub fn issued_id() -> Option<SessionId> {
+    ISSUE.try_with(|id| SessionId::from(id.as_str())).ok()
 }
 
 /// rmcp's session store for one endpoint and binding: loading is opening the sealed id (and,

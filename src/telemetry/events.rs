@@ -223,6 +223,35 @@ impl SessionChange<'_> {
     }
 }
 
+/// A downstream session parked (its rmcp worker closed) or restored (`parked = false`), or a
+/// parked session ended (`parked = false`, `restored = false`).
+#[derive(Debug)]
+pub struct SessionParking<'a> {
+    pub endpoint: &'a str,
+    pub parked: bool,
+    pub restored: bool,
+}
+
+impl SessionParking<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(
+            endpoint = self.endpoint,
+            parked = self.parked,
+            restored = self.restored,
+            "downstream session parking"
+        );
+        let g = gauge!(m::PARKED_SESSIONS, "endpoint" => self.endpoint.to_string());
+        if self.parked {
+            g.increment(1.0);
+        } else {
+            g.decrement(1.0);
+        }
+        if self.restored {
+            counter!(m::SESSION_RESTORES, "endpoint" => self.endpoint.to_string()).increment(1);
+        }
+    }
+}
+
 /// A request the fast path looked at: served there (`reason` empty) or left to the full
 /// protocol stack, and why.
 #[derive(Debug, Clone, Copy)]

@@ -27,6 +27,10 @@ pub const CACHE_MISSES: &str = "mcp2_list_cache_misses_total";
 pub const RELOADS: &str = "mcp2_reloads_total";
 /// Downstream MCP sessions currently open, by `endpoint`.
 pub const ACTIVE_SESSIONS: &str = "mcp2_active_sessions";
+/// Of those, the sessions parked (no rmcp worker: `serve::parked`), by `endpoint`.
+pub const PARKED_SESSIONS: &str = "mcp2_parked_sessions";
+/// Parked sessions restored for a request only the full stack serves, by `endpoint`.
+pub const SESSION_RESTORES: &str = "mcp2_session_restores_total";
 
 /// Requests the fast path looked at, by `method`, `path` (`fast` or `slow`) and the `reason`
 /// it left one to the full protocol stack.
@@ -86,6 +90,14 @@ fn describe() {
     describe_counter!(CACHE_MISSES, "List-cache lookups that asked the upstream");
     describe_counter!(RELOADS, "Route reloads by outcome");
     describe_gauge!(ACTIVE_SESSIONS, "Downstream MCP sessions currently open");
+    describe_gauge!(
+        PARKED_SESSIONS,
+        "Open downstream sessions that hold no rmcp worker (parked)"
+    );
+    describe_counter!(
+        SESSION_RESTORES,
+        "Parked sessions restored to serve a request on the full stack"
+    );
     describe_counter!(
         FAST_PATH,
         "Requests the fast path served (path=fast) or left to the full stack (path=slow)"

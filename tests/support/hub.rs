@@ -213,6 +213,8 @@ pub struct TestClient {
     /// Notified when a sampling request arrives.
     pub asked: Arc<Notify>,
     pub protocol: ProtocolVersion,
+    /// Declares no capabilities (no sampling, elicitation or roots): what most clients do.
+    pub plain: bool,
 }
 
 impl TestClient {
@@ -223,6 +225,15 @@ impl TestClient {
             hold: None,
             asked: Arc::new(Notify::new()),
             protocol: ProtocolVersion::V_2025_11_25,
+            plain: false,
+        }
+    }
+
+    /// A client that declares no capabilities, and still records what it is sent.
+    pub fn plain(name: &str) -> TestClient {
+        TestClient {
+            plain: true,
+            ..TestClient::new(name)
         }
     }
 
@@ -237,12 +248,15 @@ impl TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let mut caps = ClientCapabilities::builder()
-            .enable_roots()
-            .enable_sampling()
-            .build();
-        caps.elicitation =
-            Some(rmcp::model::ElicitationCapability::new().with_form(Default::default()));
+        let mut caps = ClientCapabilities::default();
+        if !self.plain {
+            caps = ClientCapabilities::builder()
+                .enable_roots()
+                .enable_sampling()
+                .build();
+            caps.elicitation =
+                Some(rmcp::model::ElicitationCapability::new().with_form(Default::default()));
+        }
         let mut config = ClientConfig::new(caps, Implementation::new(self.name.clone(), "1"));
         config.protocol_version = self.protocol.clone();
         config
