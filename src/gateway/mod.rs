@@ -15,6 +15,7 @@
 //! |-------------------|---------------------------------------------------------------|
 //! | `handler.rs`      | the rmcp `ServerHandler` of one downstream session            |
 //! | `session.rs`      | what the gateway knows about one client; its outbox           |
+//! | `downlink.rs`     | a session's own event stream, while rmcp does not run it      |
 //! | `ask.rs`          | server→client requests to one client, and their progress      |
 //! | `forward.rs`      | sending one request upstream: connection choice, meta, cancel |
 //! | `fast.rs`, `fast_reply.rs`, `fast_progress.rs` | the fast path: raw calls (progress streamed on their own response), pre-serialised lists |

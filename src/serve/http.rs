@@ -2,7 +2,8 @@
 //!
 //! Paths are looked up in the *current* plan on every request (so a reload that adds or removes
 //! endpoints needs no new router), and each (endpoint, binding) gets one rmcp
-//! `StreamableHttpService` that owns its sessions. Services outlive reloads: a session opened
+//! `StreamableHttpService` and one session manager (`parked::EndpointSessions`) for its
+//! sessions. Services outlive reloads: a session opened
 //! before a reload keeps working after it, and sees the new rules at its next request.
 //!
 //! Shutdown is two steps ([`McpRoutes::drain`]): MCP requests in flight (each `POST` until its

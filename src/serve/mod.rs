@@ -3,7 +3,7 @@
 //! [`serve_http`] runs the plan's endpoints and the admin routes on one bound listener until the
 //! shutdown token fires; then it stops accepting, lets in-flight requests finish (bounded), and
 //! closes the sessions: Streamable HTTP
-//! (`http`), legacy HTTP+SSE on the paths endpoints name with `sse` (`sse`), every request
+//! (`http`; its sessions parked whenever they need no rmcp worker, `parked`), legacy HTTP+SSE on the paths endpoints name with `sse` (`sse`), every request
 //! through the `guard` first (browser `Origin`, endpoint credentials), and every connection under
 //! the `conn` limits (body size, header read timeout, idle sessions). [`serve_stdio`] serves one
 //! binding to one client over stdin/stdout. None of them knows how lists or calls are routed:

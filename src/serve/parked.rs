@@ -459,6 +459,8 @@ impl SessionManager for EndpointSessions {
         if matches!(answer, ServerJsonRpcMessage::Error(_)) {
             return Ok(answer);
         }
+        // `per session` limits and metrics count by the id the client holds.
+        hub.name_session(id);
         let downlink = Arc::new(Downlink::default());
         hub.use_downlink(downlink.clone());
         let now = now_ms();
