@@ -36,3 +36,9 @@ pub mod source;
 pub mod syntax;
 pub mod telemetry;
 pub mod upstream;
+
+/// Locks a std mutex, recovering from poisoning: what these mutexes guard stays consistent
+/// between statements, and a panic elsewhere must not take serving down.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

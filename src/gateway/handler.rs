@@ -140,10 +140,7 @@ impl HubSession {
         let Some(header) = header else {
             return true;
         };
-        let facts = self.session.facts();
-        facts
-            .protocol
-            .is_some_and(|p| p.as_str().as_bytes() == header.as_bytes())
+        self.session.negotiated(header.as_bytes())
     }
 
     /// The session, authenticated as `identity` (for transports whose requests carry no HTTP

@@ -63,6 +63,7 @@ use futures::future::join_all;
 use rmcp::model::{ClientCapabilities, ServerNotification};
 use tokio::sync::broadcast;
 
+pub(crate) use crate::lock;
 use crate::plan::authz::CallerClass;
 use crate::plan::rules::Caller;
 use crate::plan::{Plan, ProfileName, UpstreamId};
@@ -628,12 +629,6 @@ fn forwardable_capabilities() -> ClientCapabilities {
             .with_url(Default::default()),
     );
     caps
-}
-
-/// Locks a std mutex, recovering from poisoning (the data is a cache; a panic elsewhere must not
-/// take serving down).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// `1.5s`, `300ms`.

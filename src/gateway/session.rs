@@ -248,6 +248,14 @@ impl ClientSession {
         lock(&self.facts).clone()
     }
 
+    /// Whether the session negotiated protocol `version` (without copying its facts).
+    pub fn negotiated(&self, version: &[u8]) -> bool {
+        lock(&self.facts)
+            .protocol
+            .as_ref()
+            .is_some_and(|p| p.as_str().as_bytes() == version)
+    }
+
     /// Whether the client is on 2026-07-28 or later (without copying its facts).
     pub fn is_modern(&self) -> bool {
         lock(&self.facts).modern()

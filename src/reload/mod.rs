@@ -13,6 +13,7 @@
 
 pub mod watch;
 
+use crate::lock;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -283,8 +284,4 @@ fn rejected_with(message: String) -> ReloadOutcome {
         rendered: vec![message.clone()],
         diagnostics: serde_json::json!([{ "code": diag::codes::LOAD_ERROR, "severity": "error", "message": message }]),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

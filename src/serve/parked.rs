@@ -51,6 +51,7 @@ use tokio_util::sync::CancellationToken;
 use super::sessions::issued_id;
 use crate::gateway::downlink::Downlink;
 use crate::gateway::handler::{HubSession, Unparking};
+use crate::lock;
 use crate::telemetry::events::SessionParking;
 
 /// How long rmcp must have served none of a session's requests before it is parked again (or
@@ -411,10 +412,6 @@ async fn sweep(shared: Weak<Shared>) {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The HTTP parts rmcp attached to a client message.

@@ -39,8 +39,9 @@ mod supervisor;
 pub mod tokenfile;
 mod watched;
 
+use crate::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -147,10 +148,6 @@ impl std::fmt::Debug for Registry {
         let ids: Vec<UpstreamId> = lock(&self.inner.entries).keys().cloned().collect();
         f.debug_struct("Registry").field("upstreams", &ids).finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Registry {
