@@ -162,6 +162,15 @@ async fn parked_sessions_work_like_live_ones_and_hold_no_worker() {
         r#"[{"type":"text","text":"Echo: still me"}]"#
     );
     assert_eq!(restores(&mcp2).await, restored_before + 1.0);
+    // While rmcp runs it again, what rmcp sends on the session's stream reaches the same `GET`.
+    assert_eq!(parked(&mcp2).await, 0.0, "restored for the full-stack call");
+    let before = told();
+    call(&client, "grow", json!({"name": "fresher"})).await;
+    assert!(
+        eventually(LIMIT, || told() > before).await,
+        "the restored client was not told about the new tool\n{}",
+        mcp2.stderr_tail(30)
+    );
     assert!(
         parked_becomes(&mcp2, 1.0).await,
         "not parked again once quiet"
@@ -173,7 +182,10 @@ async fn parked_sessions_work_like_live_ones_and_hold_no_worker() {
         .iter()
         .map(|t| t.name.to_string())
         .collect();
-    assert!(names.contains(&"fresh".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"fresh".to_string()) && names.contains(&"fresher".to_string()),
+        "{names:?}"
+    );
 
     // A client that answers sampling, elicitation and roots keeps its worker.
     let asking = TestClient::new("asking").connect(&url).await;

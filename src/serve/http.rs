@@ -389,7 +389,10 @@ impl McpRoutes {
                     .map(str::to_owned)
             })
             .flatten();
-        let response = parked::building(sessions::with_issued(issued, service.handle(request)))
+        // Boxed: rmcp's request future is about 30 KB, and unboxed it would make every request's
+        // future (the fast path's included) that large, copied into its box on each request.
+        let handled = Box::pin(service.handle(request));
+        let response = parked::building(sessions::with_issued(issued, handled))
             .await
             .map(Body::new);
         let response = if delete {
