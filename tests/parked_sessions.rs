@@ -224,7 +224,43 @@ async fn parked_sessions_work_like_live_ones_and_hold_no_worker() {
         "the deleted session is still parked"
     );
     assert_eq!(status_with_session(&url, &raw).await, 404);
-    drop(asking);
+
+    // Many parked sessions restored at once, while fast calls of the same sessions run: every
+    // answer is right, and all of them are parked again once quiet.
     drop(client);
+    assert!(
+        parked_becomes(&mcp2, 0.0).await,
+        "the first session never ended"
+    );
+    let crowd = futures::future::join_all((0..8).map(|i| {
+        let url = url.clone();
+        async move { TestClient::plain(&format!("crowd-{i}")).connect(&url).await }
+    }))
+    .await;
+    assert!(
+        parked_becomes(&mcp2, 8.0).await,
+        "the new sessions were not parked"
+    );
+    let rounds = crowd.iter().enumerate().map(|(i, c)| async move {
+        for round in 0..3 {
+            let message = format!("{i}/{round}");
+            let (slow, fast) = tokio::join!(
+                call(c, "echo", json!({ "message": message })),
+                call(c, "cancellations", json!({}))
+            );
+            assert_eq!(
+                slow,
+                format!(r#"[{{"type":"text","text":"Echo: {message}"}}]"#)
+            );
+            assert_eq!(fast, r#"[{"type":"text","text":"1"}]"#);
+        }
+    });
+    futures::future::join_all(rounds).await;
+    assert!(
+        parked_becomes(&mcp2, 8.0).await,
+        "not every session was parked again"
+    );
+    drop(crowd);
+    drop(asking);
     fx.stop().await;
 }

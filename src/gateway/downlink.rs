@@ -65,22 +65,24 @@ impl Downlink {
         self.wake.notify_waiters();
     }
 
-    /// A new current stream: the events after `after` (a `Last-Event-ID` this downlink gave
-    /// out), or only those still to come. `None` for an id it never gave out.
+    /// A new current stream: the events after `after` (a `Last-Event-ID`), or only those still
+    /// to come. An id this downlink never gave out (another replica's, or one from before a
+    /// restart) starts with what comes next too: what was missed is gone, and an empty stream
+    /// would only make the client reconnect with the same id again and again.
     pub fn stream(
         self: &Arc<Self>,
         after: Option<&str>,
-    ) -> Option<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static + use<>> {
+    ) -> impl Stream<Item = ServerSseMessage> + Send + Sync + 'static + use<> {
         let (cursor, generation) = {
             let mut ring = lock(&self.ring);
-            let cursor = match after {
-                Some(id) => id.parse::<u64>().ok().filter(|id| *id <= ring.last)?,
-                None => ring.last,
-            };
+            let cursor = after
+                .and_then(|id| id.parse::<u64>().ok())
+                .filter(|id| *id <= ring.last)
+                .unwrap_or(ring.last);
             ring.reader += 1;
             (cursor, ring.reader)
         };
-        Some(futures::stream::unfold(
+        futures::stream::unfold(
             (self.clone(), cursor),
             move |(downlink, cursor)| async move {
                 let (id, message) = downlink.next_after(cursor, generation).await?;
@@ -89,7 +91,7 @@ impl Downlink {
                 event.message = Some(message);
                 Some((event, (downlink, id)))
             },
-        ))
+        )
     }
 
     /// The first event after `cursor`, for the stream of `generation`; `None` once closed.
@@ -144,13 +146,13 @@ mod tests {
     async fn a_stream_gets_new_events_and_a_reconnect_gets_what_it_missed() {
         let downlink = Arc::new(Downlink::default());
         downlink.push(change()); // before any stream: only a resume sees it
-        let mut first = Box::pin(downlink.stream(None).unwrap());
+        let mut first = Box::pin(downlink.stream(None));
         downlink.push(change());
         assert_eq!(next_id(&mut first).await.as_deref(), Some("2"));
         downlink.push(change());
         downlink.push(change());
         // Reconnecting after event 2: 3 and 4 are replayed.
-        let mut again = Box::pin(downlink.stream(Some("2")).unwrap());
+        let mut again = Box::pin(downlink.stream(Some("2")));
         assert_eq!(next_id(&mut again).await.as_deref(), Some("3"));
         assert_eq!(next_id(&mut again).await.as_deref(), Some("4"));
         // The replaced stream hears nothing more, and ends with the session.
@@ -159,9 +161,12 @@ mod tests {
         downlink.close();
         assert!(first.next().await.is_none());
         assert!(again.next().await.is_none());
-        // An id it never gave out is refused.
-        assert!(downlink.stream(Some("99")).is_none());
-        assert!(downlink.stream(Some("x")).is_none());
+        // An id it never gave out starts with what comes next.
+        let fresh = Arc::new(Downlink::default());
+        fresh.push(change());
+        let mut unknown = Box::pin(fresh.stream(Some("99")));
+        fresh.push(change());
+        assert_eq!(next_id(&mut unknown).await.as_deref(), Some("2"));
     }
 
     #[test]

@@ -560,9 +560,7 @@ impl SessionManager for EndpointSessions {
         let shared = &self.shared;
         if let Some(slot) = shared.slot(id) {
             slot.touch();
-            if let Some(stream) = slot.downlink.stream(None) {
-                return Ok(stream.left_stream());
-            }
+            return Ok(slot.downlink.stream(None).left_stream());
         }
         Ok(shared
             .local
@@ -584,11 +582,8 @@ impl SessionManager for EndpointSessions {
         slot.touch();
         // The session's own stream: what its downlink still holds.
         if !last_event_id.contains('/') {
-            let stream = match slot.downlink.stream(Some(&last_event_id)) {
-                Some(stream) => stream.left_stream(),
-                None => futures::stream::empty().right_stream(),
-            };
-            return Ok(stream.left_stream());
+            let stream = slot.downlink.stream(Some(&last_event_id));
+            return Ok(stream.left_stream().left_stream());
         }
         // A request's stream (`index/stream`) is rmcp's, kept by the worker that ran the
         // request: gone once the session was parked (an empty stream, as rmcp answers a stream
