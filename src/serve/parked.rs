@@ -302,6 +302,28 @@ impl Shared {
             RestoreOutcome::Restored(transport) => transport,
             _ => return Err(failed("rmcp still holds a worker for it".into())),
         };
+        let started = self
+            .start(id, slot, generation, init, transport, parts)
+            .await;
+        if started.is_err() {
+            // The session stays parked; the half-started worker must not stay behind it.
+            let _ = self.local.close_session(id).await;
+        }
+        started
+    }
+
+    /// Serves the parked session on `transport` (a new worker of `generation`) and replays the
+    /// client's `initialize` to it.
+    async fn start(
+        self: &Arc<Self>,
+        id: &SessionId,
+        slot: &Arc<Slot>,
+        generation: u32,
+        init: rmcp::model::InitializeRequestParams,
+        transport: WorkerTransport<LocalSessionWorker>,
+        parts: Option<&http::request::Parts>,
+    ) -> Result<(), SessionsError> {
+        let failed = |why: String| SessionsError::Restore(id.clone(), why);
         let (ready, started) = tokio::sync::oneshot::channel();
         tokio::spawn(run_worker(
             Arc::downgrade(self),
