@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 
+use crate::{BenchError, child};
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::{Bytes, Incoming};
@@ -15,29 +16,16 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::AsyncReadExt;
-
-use crate::BenchError;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
 pub async fn serve(upstream_port: u16) -> Result<(), BenchError> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| BenchError::Io("bare proxy bind".into(), e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| BenchError::Io("bare proxy address".into(), e))?
-        .port();
+    let listener = child::listen(0, "bare proxy").await?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Incoming> =
         Client::builder(TokioExecutor::new()).build(connector);
-    println!("LISTENING port={port}");
-    let stdin_closed = async {
-        let mut sink = Vec::new();
-        let _ = tokio::io::stdin().read_to_end(&mut sink).await;
-    };
+    let stdin_closed = child::stdin_closed();
     tokio::pin!(stdin_closed);
     loop {
         let (tcp, _) = tokio::select! {

@@ -27,7 +27,7 @@ use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -211,23 +211,15 @@ pub async fn serve(opts: FixtureOpts) -> Result<(), BenchError> {
     let service: StreamableHttpService<FixtureServer, LocalSessionManager> =
         StreamableHttpService::new(move || Ok(server.clone()), Default::default(), config);
     let app = axum::Router::new().nest_service("/mcp", service);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
-        .await
-        .map_err(|e| BenchError::Io("fixture bind".into(), e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| BenchError::Io("fixture address".into(), e))?
-        .port();
+    let listener = crate::child::listen(opts.port, "fixture").await?;
     // Without TCP_NODELAY each streamed response waits for the client's delayed ACK (~40 ms on
     // Linux) between the headers and the body: a fast upstream must not have that.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    println!("LISTENING port={port}");
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let mut sink = Vec::new();
-        let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+        crate::child::stdin_closed().await;
         stop.cancel();
     });
     axum::serve(listener, app)

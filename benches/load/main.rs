@@ -17,6 +17,7 @@
 //! test.
 
 mod bare_proxy;
+mod child;
 mod client;
 mod fixture;
 mod gateway;

@@ -14,10 +14,9 @@
 //! timeout all cancel it upstream (`notifications/cancelled` on the rmcp client's session).
 
 use std::collections::HashMap;
-
-use bytes::Bytes;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{

@@ -59,35 +59,6 @@ pub struct HubSession {
     pub(super) tag: Arc<super::observe::SessionTag>,
 }
 
-/// A [`HubSession`] held weakly; see [`HubSession::downgrade`].
-#[derive(Clone)]
-pub struct WeakHub {
-    gateway: std::sync::Weak<Gateway>,
-    binding: Binding,
-    endpoint: Arc<str>,
-    http: bool,
-    session: std::sync::Weak<ClientSession>,
-    tag: std::sync::Weak<super::observe::SessionTag>,
-}
-
-impl WeakHub {
-    /// The session, while rmcp still holds it.
-    pub fn upgrade(&self) -> Option<HubSession> {
-        Some(HubSession {
-            gateway: self.gateway.upgrade()?,
-            binding: self.binding.clone(),
-            endpoint: self.endpoint.clone(),
-            http: self.http,
-            session: self.session.upgrade()?,
-            tag: self.tag.upgrade()?,
-        })
-    }
-
-    pub fn alive(&self) -> bool {
-        self.session.strong_count() > 0
-    }
-}
-
 impl HubSession {
     /// A session served over a transport that keeps it for the client's whole connection
     /// (stdio, legacy SSE).
@@ -120,18 +91,6 @@ impl HubSession {
     /// Names the session by its downstream `Mcp-Session-Id` (for `per session` limits).
     pub fn name_session(&self, session_id: &str) {
         self.tag.name_by(session_id);
-    }
-
-    /// A handle on this session that does not keep it alive (for the fast path's table).
-    pub fn downgrade(&self) -> WeakHub {
-        WeakHub {
-            gateway: Arc::downgrade(&self.gateway),
-            binding: self.binding.clone(),
-            endpoint: self.endpoint.clone(),
-            http: self.http,
-            session: Arc::downgrade(&self.session),
-            tag: Arc::downgrade(&self.tag),
-        }
     }
 
     /// Whether a request's `MCP-Protocol-Version` header (if any) names the version this
@@ -447,13 +406,15 @@ impl ServerHandler for HubSession {
             // A propagating upstream is reached through this client's own connection, opened now
             // with the token `initialize` was authenticated with.
             self.adopt_request_identity(&context);
-            let unparking = context.extensions.get::<Unparking>().is_some();
-            let ups = self.list_sources(&self.gateway.plan());
-            join_all(ups.iter().filter(|_| !unparking).map(|u| {
-                let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
-                super::connected(u, wait)
-            }))
-            .await;
+            // A restored session's client was answered long ago: no waiting for upstreams.
+            if context.extensions.get::<Unparking>().is_none() {
+                let ups = self.list_sources(&self.gateway.plan());
+                join_all(ups.iter().map(|u| {
+                    let wait = u.spec().connect_timeout.min(INITIAL_CONNECT_WAIT);
+                    super::connected(u, wait)
+                }))
+                .await;
+            }
             let result = self.negotiate_initialize(&request)?;
             let facts = ClientFacts {
                 capabilities: request.capabilities.clone(),

@@ -21,7 +21,8 @@ use super::parked::EndpointSessions;
 use crate::gateway::FastStream;
 use crate::gateway::handler::HubSession;
 
-const SESSION_ID: &str = "mcp-session-id";
+/// The header that names a Streamable HTTP session.
+pub(super) const SESSION_ID: &str = "mcp-session-id";
 
 /// The environment variable that switches the fast path off (`MCP2_FAST_PATH=off`): every
 /// request then goes through rmcp, as before the fast path existed. For comparisons and as an

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
-use super::fast;
+use super::fast::{self, SESSION_ID};
 use super::parked::{self, EndpointSessions};
 use super::sessions::{self, Issuer, SealStore, Sharing};
 use super::sse::LegacySessions;
@@ -203,11 +203,6 @@ impl McpRoutes {
     }
 }
 
-/// Where the admin routes live; never an MCP endpoint.
-const ADMIN_PREFIX: &str = "/_mcp2/";
-
-const SESSION_ID: &str = "mcp-session-id";
-
 /// Picks the endpoint for a request: the first declared endpoint on this path whose condition
 /// holds.
 pub fn select<'p>(plan: &'p Plan, path: &str, headers: &http::HeaderMap) -> Option<&'p Endpoint> {
@@ -307,8 +302,9 @@ impl McpRoutes {
     pub async fn early(&self, request: Request, max_body: usize) -> Result<Response, Request> {
         let plan = self.inner.gateway.plan();
         let path = request.uri().path();
-        if path.starts_with(ADMIN_PREFIX)
-            || path.starts_with(oauth::METADATA_PATH)
+        // Admin paths need no test: no endpoint may live under `/_mcp2/` (`check`), so
+        // `select` finds none there.
+        if path.starts_with(oauth::METADATA_PATH)
             || guard::check_origin(request.headers(), &plan.allowed_origins).is_err()
             || select_legacy(&plan, path, request.headers()).is_some()
         {
@@ -336,18 +332,17 @@ impl McpRoutes {
         identity: Identity,
         request: Request,
     ) -> Response {
-        let routes = self;
         let Some(endpoint) = plan.endpoints.get(endpoint.0) else {
             return not_found(&plan, request.uri().path());
         };
-        if routes.inner.key.is_some() && resumes_a_request(request.headers()) {
+        if self.inner.key.is_some() && resumes_a_request(request.headers()) {
             return unresumable();
         }
         let mut request = request;
         request.extensions_mut().insert(identity);
-        let served = routes.service(endpoint);
+        let served = self.service(endpoint);
         let (service, manager) = (&served.0, &served.1);
-        let (mut request, issued) = match &routes.inner.key {
+        let (mut request, issued) = match &self.inner.key {
             Some(key) => {
                 let binding = Binding {
                     profile: endpoint.profile.clone(),
@@ -371,9 +366,9 @@ impl McpRoutes {
         // session; notifications and responses get an empty 202 at once.)
         let post = request.method() == http::Method::POST;
         let delete = request.method() == http::Method::DELETE;
-        let in_flight = post.then(|| routes.inner.in_flight.token());
-        if post && routes.inner.fast {
-            let loopback = routes.inner.listen.ip().is_loopback();
+        let in_flight = post.then(|| self.inner.in_flight.token());
+        if post && self.inner.fast {
+            let loopback = self.inner.listen.ip().is_loopback();
             match fast_path(manager, request, loopback).await {
                 Ok(answered) => return held(answered, in_flight),
                 Err(untouched) => request = untouched,

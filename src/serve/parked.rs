@@ -158,6 +158,16 @@ impl Busy {
     }
 }
 
+impl Busy {
+    /// `stream`, keeping the slot busy until it is dropped (read to its end or abandoned).
+    fn hold<S: Stream>(self, stream: S) -> impl Stream<Item = S::Item> {
+        stream.map(move |event| {
+            let _busy = &self;
+            event
+        })
+    }
+}
+
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.last_rmcp.store(now_ms(), Ordering::Relaxed);
@@ -530,12 +540,7 @@ impl SessionManager for EndpointSessions {
         };
         let busy = shared.running(id, &slot, parts_of(&message)).await?;
         let stream = shared.local.create_stream(id, message).await?;
-        Ok(stream
-            .map(move |event| {
-                let _busy_until_answered = &busy;
-                event
-            })
-            .right_stream())
+        Ok(busy.hold(stream).right_stream())
     }
 
     async fn accept_message(
@@ -618,13 +623,7 @@ impl SessionManager for EndpointSessions {
             Busy::new(&slot)
         };
         let stream = shared.local.resume(id, last_event_id).await?;
-        Ok(stream
-            .map(move |event| {
-                let _busy_until_read = &busy;
-                event
-            })
-            .right_stream()
-            .right_stream())
+        Ok(busy.hold(stream).right_stream().right_stream())
     }
 
     async fn restore_session(

@@ -176,14 +176,16 @@ pub struct RawResponse {
 pub type RawBody = BoxStream<'static, Result<Bytes, std::io::Error>>;
 
 impl RawResponse {
-    fn new<B>(status: http::StatusCode, headers: &HeaderMap, body: B) -> Self
+    /// `content_type` as [`content_type`] gives it.
+    fn new<B, E>(status: http::StatusCode, content_type: Vec<u8>, body: B) -> Self
     where
-        B: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+        B: futures::Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
     {
         RawResponse {
             status,
-            content_type: content_type(headers),
-            body: body.boxed(),
+            content_type,
+            body: body.map_err(std::io::Error::other).boxed(),
         }
     }
 
@@ -236,8 +238,8 @@ impl RawHttp {
                     return Ok(RawAnswer::SessionUnknown);
                 }
                 let (parts, body) = response.into_parts();
-                let body = BodyDataStream::new(body).map_err(std::io::Error::other);
-                RawResponse::new(parts.status, &parts.headers, body)
+                let content_type = content_type(&parts.headers);
+                RawResponse::new(parts.status, content_type, BodyDataStream::new(body))
             }
             Sender::Reqwest { client, url } => {
                 let response = client
@@ -246,14 +248,8 @@ impl RawHttp {
                     .body(body)
                     .send()
                     .await?;
-                RawResponse {
-                    status: response.status(),
-                    content_type: content_type(response.headers()),
-                    body: response
-                        .bytes_stream()
-                        .map_err(std::io::Error::other)
-                        .boxed(),
-                }
+                let content_type = content_type(response.headers());
+                RawResponse::new(response.status(), content_type, response.bytes_stream())
             }
         };
         if response.status == http::StatusCode::NOT_FOUND {
